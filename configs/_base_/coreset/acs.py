@@ -1,0 +1,14 @@
+# Adaptive Coreset Selection: add this to the bases of any QAT config (one
+# built on _base_/qat/lsq_runtime.py, whose QATRunner expands these keys) to
+# train every epoch on the top `fraction` of the training set, re-selected
+# every `interval` (R) epochs from EVS/DS scores of the quantized model.
+# Plain keys, overridable from the command line, e.g.
+#   --cfg-options coreset.fraction=0.3 coreset.interval=5 \
+#                 coreset.policy=random_dynamic
+coreset = dict(
+    fraction=0.1,  # f: the coreset is round(f * N) samples
+    interval=2,  # R: epochs between selections
+    policy='acs',  # acs | full | random_static | random_dynamic | el2n
+    schedule='cosine',  # beta(t): cosine | official | linear | evs_only ...
+    scorer=None,  # None: 'loss' (detection) / 'softmax' (classification)
+    teacher_cache_mb=2048)

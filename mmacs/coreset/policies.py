@@ -1,0 +1,160 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Coreset selection policies. Pure: scores in, sorted indices out.
+
+Every policy returns exactly ``num_select`` distinct dataset indices, so
+all of them train on the same number of samples and compare fairly.
+"""
+from dataclasses import dataclass
+from typing import Callable, Dict, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+
+def topk_indices(scores: Tensor, k: int) -> Tensor:
+    """Indices of the ``k`` largest scores; ties go to the lower index."""
+    order = torch.sort(-scores.double(), stable=True).indices
+    return order[:k].sort().values
+
+
+def class_quotas(labels: Tensor, num_select: int) -> Dict[int, int]:
+    """Split ``num_select`` over classes in proportion to their sizes.
+
+    Each class gets ``floor(f n_c)`` and the remaining slots go to the
+    largest remainders (ties to the lower class id), so the quotas sum to
+    exactly ``num_select`` (largest-remainder apportionment).
+    """
+    classes, counts = torch.unique(labels, return_counts=True)
+    exact = counts.double() * num_select / labels.numel()
+    quota = exact.floor().long()
+    rest = num_select - int(quota.sum())
+    if rest > 0:
+        order = torch.sort(-(exact - quota), stable=True).indices
+        quota[order[:rest]] += 1
+    return {int(c): int(q) for c, q in zip(classes, quota)}
+
+
+def class_balanced_topk(scores: Tensor, labels: Tensor,
+                        num_select: int) -> Tensor:
+    """Top scores within each class, ``class_quotas`` many per class."""
+    chosen = []
+    for cls, quota in class_quotas(labels, num_select).items():
+        members = (labels == cls).nonzero().flatten()
+        chosen.append(members[topk_indices(scores[members], quota)])
+    return torch.cat(chosen).sort().values
+
+
+def random_indices(num_samples: int, num_select: int, seed: int) -> Tensor:
+    """A seeded uniform draw without replacement, sorted."""
+    g = torch.Generator().manual_seed(seed)
+    return torch.randperm(num_samples, generator=g)[:num_select].sort().values
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A registered policy.
+
+    Attributes:
+        name (str): The config name.
+        scores (str): When the policy needs scores: ``'every'`` selection,
+            ``'once'`` (the first, then static) or ``'never'``.
+        select (Callable): ``(scores, labels, num_samples, num_select, seed,
+            round_idx) -> indices``.
+    """
+    name: str
+    scores: str
+    select: Callable
+
+
+POLICIES: Dict[str, Policy] = {}
+
+
+def register_policy(name: str, scores: str) -> Callable:
+    """Register a selection function under ``name``."""
+
+    def wrap(fn: Callable) -> Callable:
+        if name in POLICIES:
+            raise KeyError(f'policy {name!r} is already registered')
+        POLICIES[name] = Policy(name, scores, fn)
+        return fn
+
+    return wrap
+
+
+def _score_topk(scores, labels, num_samples, num_select, seed, round_idx):
+    if labels is not None:
+        return class_balanced_topk(scores, labels, num_select)
+    return topk_indices(scores, num_select)
+
+
+register_policy('acs', 'every')(_score_topk)
+# EL2N-style: the error score of one early selection, kept fixed after.
+register_policy('el2n', 'once')(_score_topk)
+
+
+@register_policy('full', 'never')
+def _full(scores, labels, num_samples, num_select, seed, round_idx):
+    if num_select != num_samples:
+        raise ValueError(
+            "policy 'full' trains on every sample: set the sampler's "
+            f'fraction to 1.0 (it selects {num_select} of {num_samples})')
+    return torch.arange(num_samples)
+
+
+@register_policy('random_static', 'never')
+def _random_static(scores, labels, num_samples, num_select, seed, round_idx):
+    return random_indices(num_samples, num_select, seed)
+
+
+@register_policy('random_dynamic', 'never')
+def _random_dynamic(scores, labels, num_samples, num_select, seed,
+                    round_idx):
+    return random_indices(num_samples, num_select, seed + 1 + round_idx)
+
+
+def get_policy(name: str) -> Policy:
+    if name not in POLICIES:
+        raise ValueError(f'unknown coreset policy {name!r}; choose from '
+                         f'{sorted(POLICIES)}')
+    return POLICIES[name]
+
+
+def select_coreset(policy: str,
+                   num_samples: int,
+                   num_select: int,
+                   scores: Optional[Tensor] = None,
+                   labels: Optional[Sequence[int]] = None,
+                   seed: int = 0,
+                   round_idx: int = 0) -> Tensor:
+    """Choose ``num_select`` of ``num_samples`` indices with ``policy``.
+
+    Args:
+        policy (str): A registered policy name.
+        num_samples (int): The dataset size ``N``.
+        num_select (int): The coreset size, ``1 <= k <= N``.
+        scores (Tensor, optional): ``[N]`` scores (higher = keep), needed by
+            score-based policies. Defaults to None.
+        labels (Sequence[int], optional): ``[N]`` single labels; when given,
+            score-based policies select per class (class balance).
+            Defaults to None.
+        seed (int): Seed of the random policies. Defaults to 0.
+        round_idx (int): The selection round (0, 1, ...), which
+            ``random_dynamic`` mixes into its seed. Defaults to 0.
+
+    Returns:
+        Tensor: ``[num_select]`` sorted int64 indices.
+    """
+    spec = get_policy(policy)
+    if not 1 <= num_select <= num_samples:
+        raise ValueError(f'num_select must be in [1, {num_samples}], got '
+                         f'{num_select!r}')
+    if spec.scores != 'never':
+        if scores is None or scores.numel() != num_samples:
+            raise ValueError(f'policy {policy!r} needs {num_samples} scores, '
+                             f'got {None if scores is None else scores.shape}')
+    if labels is not None:
+        labels = torch.as_tensor(labels, dtype=torch.long)
+    indices = spec.select(scores, labels, num_samples, num_select, seed,
+                          round_idx)
+    assert indices.numel() == num_select, (policy, indices.numel())
+    return indices.long()

@@ -1,0 +1,195 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Registered scorers: per-sample (EVS, DS) from student/teacher outputs.
+
+A scorer is called with the student model (for its head's targets and
+losses), the student's and the teacher's outputs from the task adapter and
+the batch's data samples, and returns ``dict(evs=[B], ds=[B])``.
+
+Detection scores, per image ``i`` (``C`` classes, anchors ``a`` with the
+head's targets ``y_a``, label weights ``w_a``, box targets ``t_a``; ``n_i``
+the image's positive anchors, the head's own per-image normaliser)::
+
+  loss (default):
+    EVS_i = (sum_a w_a FL(s_a, y_a) + sum_a L1(b_a, t_a)) / max(n_i, floor)
+    DS_i  = (sum_{a: w_a > 0} sum_c SFD(s_ac, q_ac)
+             [+ lambda sum_{a positive} |b_a - b'_a|_1]) / max(n_i, floor)
+    with FL / L1 the head's own losses, q = sigmoid(teacher logits) and
+    SFD(s, q) = BCE(sigmoid(s), q) |sigmoid(s) - q|^gamma.
+  anchor_l2 (the paper's formulas, per anchor):
+    EVS_i = mean_{a in S_i} || sigmoid(s_a) - onehot(y_a) ||_2
+    DS_i  = mean_{a in S_i} || sigmoid(s_a) - sigmoid(s'_a) ||_2
+    S_i = positives + the k hardest negatives (highest student score,
+    k = max(neg_pos_ratio n_i, min_negatives)) + the teacher's
+    ``teacher_topk`` most confident anchors; all among anchors with w_a > 0.
+
+An image without boxes has n_i = 0: its ``loss`` scores are normalised by
+the floor (its EVS is then the focal loss of its false alarms), and its
+``anchor_l2`` set holds only hard negatives and teacher anchors. Neither is
+ever NaN.
+"""
+from typing import Callable, Dict
+
+import torch
+
+from .det_targets import dense_head_targets, per_image_head_losses
+from .scores import (anchor_l2_scores, disagreement_score,
+                     error_vector_score, soft_focal_distance)
+
+SCORERS: Dict[str, type] = {}
+
+
+def register_scorer(name: str) -> Callable:
+    """Register a scorer class under ``name`` (its config ``type``)."""
+
+    def wrap(cls: type) -> type:
+        if name in SCORERS:
+            raise KeyError(f'scorer {name!r} is already registered')
+        SCORERS[name] = cls
+        return cls
+
+    return wrap
+
+
+def build_scorer(cfg, task: str):
+    """Build a scorer from ``dict(type=name, **kwargs)`` or a name;
+    ``None`` gives the task's default."""
+    if cfg is None:
+        cfg = 'loss' if task == 'detection' else 'softmax'
+    cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
+    name = cfg.pop('type', None)
+    if name not in SCORERS:
+        raise ValueError(f'unknown scorer {name!r}; choose from '
+                         f'{sorted(SCORERS)}')
+    scorer = SCORERS[name](**cfg)
+    if scorer.task != task:
+        raise ValueError(f'scorer {name!r} is for {scorer.task}, but the '
+                         f'model is a {task} model')
+    return scorer
+
+
+@register_scorer('softmax')
+class SoftmaxScorer:
+    """The paper's classification EVS and DS."""
+
+    task = 'classification'
+
+    def __call__(self, model, s_out, t_out, data_samples) -> dict:
+        labels = torch.cat([s.gt_label.flatten()[:1] for s in data_samples])
+        logits = s_out['logits']
+        return dict(
+            evs=error_vector_score(logits, labels.to(logits.device)),
+            ds=disagreement_score(logits, t_out['logits']))
+
+
+class _DetScorer:
+    task = 'detection'
+
+    def _targets(self, model, s_out, t_out, data_samples) -> dict:
+        if list(s_out['featmap_sizes']) != list(t_out['featmap_sizes']):
+            raise ValueError('student and teacher feature maps differ: '
+                             f"{s_out['featmap_sizes']} vs "
+                             f"{t_out['featmap_sizes']}")
+        return dense_head_targets(model.bbox_head, s_out['featmap_sizes'],
+                                  data_samples, s_out['cls'].device)
+
+
+@register_scorer('loss')
+class DetLossScorer(_DetScorer):
+    """Per-image detection losses as EVS / DS (see the module docstring).
+
+    Args:
+        norm_floor (float): The least per-image normaliser. Defaults to 1.0.
+        gamma (float): The focusing exponent of the distance. Defaults to
+            2.0.
+        reg_weight (float): Weight ``lambda`` of the box-regression term of
+            DS; 0 leaves it out. Defaults to 0.0.
+    """
+
+    def __init__(self,
+                 norm_floor: float = 1.0,
+                 gamma: float = 2.0,
+                 reg_weight: float = 0.0) -> None:
+        if norm_floor <= 0:
+            raise ValueError(f'norm_floor must be > 0, got {norm_floor!r}')
+        if reg_weight < 0:
+            raise ValueError(f'reg_weight must be >= 0, got {reg_weight!r}')
+        self.norm_floor = norm_floor
+        self.gamma = gamma
+        self.reg_weight = reg_weight
+
+    def __call__(self, model, s_out, t_out, data_samples) -> dict:
+        tg = self._targets(model, s_out, t_out, data_samples)
+        norm = tg['num_pos'].clamp(min=self.norm_floor)
+        loss_cls, loss_bbox = per_image_head_losses(model.bbox_head,
+                                                    s_out['cls'],
+                                                    s_out['reg'], tg)
+        valid = (tg['label_weights'] > 0).unsqueeze(-1)
+        ds = (soft_focal_distance(s_out['cls'], t_out['cls'], self.gamma) *
+              valid).sum((1, 2))
+        if self.reg_weight > 0:
+            pos = (tg['bbox_weights'] > 0).to(s_out['reg'])
+            ds = ds + self.reg_weight * (
+                (s_out['reg'] - t_out['reg']).abs() * pos).sum((1, 2))
+        return dict(evs=(loss_cls + loss_bbox) / norm, ds=ds / norm)
+
+
+@register_scorer('anchor_l2')
+class DetAnchorL2Scorer(_DetScorer):
+    """The paper's L2 formulas over a chosen set of anchors per image.
+
+    Args:
+        neg_pos_ratio (int): Hard negatives per positive anchor. Defaults
+            to 3.
+        min_negatives (int): The least number of hard negatives. Defaults
+            to 100.
+        teacher_topk (int): The teacher's most confident anchors added.
+            Defaults to 100.
+    """
+
+    def __init__(self,
+                 neg_pos_ratio: int = 3,
+                 min_negatives: int = 100,
+                 teacher_topk: int = 100) -> None:
+        for key, value in dict(
+                neg_pos_ratio=neg_pos_ratio,
+                min_negatives=min_negatives,
+                teacher_topk=teacher_topk).items():
+            if value < 0:
+                raise ValueError(f'{key} must be >= 0, got {value!r}')
+        self.neg_pos_ratio = neg_pos_ratio
+        self.min_negatives = min_negatives
+        self.teacher_topk = teacher_topk
+
+    def scored_anchors(self, p_s, p_t, labels, label_weights,
+                       num_classes) -> torch.Tensor:
+        """Boolean mask ``[A]`` of the anchors scored in one image."""
+        valid = label_weights > 0
+        pos = valid & (labels < num_classes)
+        neg = valid & (labels == num_classes)
+        mask = pos.clone()
+        k = min(
+            max(self.neg_pos_ratio * int(pos.sum()), self.min_negatives),
+            int(neg.sum()))
+        if k > 0:
+            hard = p_s.max(-1).values.masked_fill(~neg, -1.0)
+            mask[hard.topk(k).indices] = True
+        k = min(self.teacher_topk, int(valid.sum()))
+        if k > 0:
+            conf = p_t.max(-1).values.masked_fill(~valid, -1.0)
+            mask[conf.topk(k).indices] = True
+        return mask
+
+    def __call__(self, model, s_out, t_out, data_samples) -> dict:
+        tg = self._targets(model, s_out, t_out, data_samples)
+        num_classes = model.bbox_head.num_classes
+        p_s, p_t = s_out['cls'].float().sigmoid(), t_out['cls'].float(
+        ).sigmoid()
+        evs, ds = [], []
+        for i in range(p_s.size(0)):
+            mask = self.scored_anchors(p_s[i], p_t[i], tg['labels'][i],
+                                       tg['label_weights'][i], num_classes)
+            e, d = anchor_l2_scores(p_s[i][mask], p_t[i][mask],
+                                    tg['labels'][i][mask], num_classes)
+            evs.append(e)
+            ds.append(d)
+        return dict(evs=torch.stack(evs), ds=torch.stack(ds))

@@ -1,0 +1,112 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Per-sample coreset scores. Pure functions: tensors in, tensors out.
+
+Classification (the paper's definitions)::
+
+    EVS = || softmax(z_s) - onehot(y) ||_2
+    DS  = || softmax(z_s) - softmax(z_t) ||_2
+
+Detection, per image, from the targets of the head's own assigner; see
+``mmacs/coreset/det_scorers.py`` for how they are gathered and the README
+for the formulas.
+"""
+from typing import Optional
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+def error_vector_score(logits: Tensor, labels: Tensor) -> Tensor:
+    """EVS = || softmax(logits) - onehot(labels) ||_2, per row.
+
+    Args:
+        logits (Tensor): ``[N, C]`` student logits.
+        labels (Tensor): ``[N]`` integer labels.
+
+    Returns:
+        Tensor: ``[N]`` scores in ``[0, sqrt(2)]``.
+    """
+    probs = logits.float().softmax(dim=-1)
+    onehot = F.one_hot(labels.long(), probs.size(-1)).to(probs)
+    return torch.linalg.vector_norm(probs - onehot, dim=-1)
+
+
+def disagreement_score(student_logits: Tensor,
+                       teacher_logits: Tensor) -> Tensor:
+    """DS = || softmax(student) - softmax(teacher) ||_2, per row."""
+    return torch.linalg.vector_norm(
+        student_logits.float().softmax(-1) -
+        teacher_logits.float().softmax(-1),
+        dim=-1)
+
+
+def soft_focal_distance(student_logits: Tensor,
+                        teacher_logits: Tensor,
+                        gamma: float = 2.0) -> Tensor:
+    """Element-wise focal distance between two sets of sigmoid logits.
+
+    ``BCE(sigmoid(s), q) * |sigmoid(s) - q|^gamma`` with ``q =
+    sigmoid(t)``: the focal loss with the teacher's probabilities as soft
+    targets. It is 0 exactly where the two agree, and like the focal loss it
+    down-weights the many anchors both call background.
+
+    Args:
+        student_logits (Tensor): Any shape.
+        teacher_logits (Tensor): Same shape.
+        gamma (float): Focusing exponent. Defaults to 2.0.
+
+    Returns:
+        Tensor: Same shape as the inputs.
+    """
+    s = student_logits.float()
+    q = teacher_logits.float().sigmoid()
+    bce = F.binary_cross_entropy_with_logits(s, q, reduction='none')
+    return bce * (s.sigmoid() - q).abs().pow(gamma)
+
+
+def anchor_l2_scores(student_probs: Tensor, teacher_probs: Tensor,
+                     labels: Tensor, num_classes: int) -> tuple:
+    """The paper's formulas over a set of anchors of one image.
+
+    Args:
+        student_probs (Tensor): ``[K, C]`` student sigmoid scores.
+        teacher_probs (Tensor): ``[K, C]`` teacher sigmoid scores.
+        labels (Tensor): ``[K]`` target labels, ``num_classes`` for
+            background (its one-hot is the zero vector).
+        num_classes (int): The number of classes ``C``.
+
+    Returns:
+        tuple[Tensor, Tensor]: ``EVS = mean_k ||p_k - onehot(y_k)||_2`` and
+        ``DS = mean_k ||p_k - q_k||_2``; both 0 when ``K == 0``.
+    """
+    if student_probs.numel() == 0:
+        zero = student_probs.new_zeros(())
+        return zero, zero
+    onehot = F.one_hot(labels.long(), num_classes + 1)[:, :num_classes]
+    evs = torch.linalg.vector_norm(
+        student_probs.float() - onehot.to(student_probs.dtype), dim=-1)
+    ds = torch.linalg.vector_norm(
+        student_probs.float() - teacher_probs.float(), dim=-1)
+    return evs.mean(), ds.mean()
+
+
+def combine_scores(evs: Tensor, ds: Tensor, beta: float) -> Tensor:
+    """d = beta * EVS + (1 - beta) * DS."""
+    if not 0.0 <= beta <= 1.0:
+        raise ValueError(f'beta must be in [0, 1], got {beta!r}')
+    return beta * evs + (1.0 - beta) * ds
+
+
+def check_finite(scores: Tensor, indices: Optional[Tensor] = None,
+                 what: str = 'scores') -> None:
+    """Raise naming the sample indices whose score is NaN or inf."""
+    bad = ~torch.isfinite(scores)
+    if bad.any():
+        where = bad.nonzero().flatten()
+        if indices is not None:
+            where = indices[where]
+        shown = where[:20].tolist()
+        raise ValueError(
+            f'{int(bad.sum())} non-finite {what} (NaN or inf) at sample '
+            f'indices {shown}{" ..." if bad.sum() > 20 else ""}')

@@ -1,0 +1,78 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Summaries of one coreset selection, for logs and plots."""
+from collections import Counter
+from typing import List, Optional, Sequence
+
+import torch
+from torch import Tensor
+
+
+def score_summary(scores: Tensor, bins: int = 20) -> dict:
+    """Mean, std, quantiles and a histogram of ``scores``."""
+    s = scores.double()
+    q = torch.quantile(s, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0],
+                                       dtype=torch.float64))
+    lo, hi = float(q[0]), float(q[-1])
+    counts = torch.histc(s, bins=bins, min=lo, max=hi if hi > lo else lo + 1)
+    edges = torch.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+    return dict(
+        mean=float(s.mean()),
+        std=float(s.std()) if s.numel() > 1 else 0.0,
+        min=lo,
+        q25=float(q[1]),
+        median=float(q[2]),
+        q75=float(q[3]),
+        max=hi,
+        hist_edges=[round(float(e), 6) for e in edges],
+        hist_counts=[int(c) for c in counts])
+
+
+def jaccard(a: Tensor, b: Tensor) -> float:
+    """|a & b| / |a | b| of two index sets."""
+    sa, sb = set(a.tolist()), set(b.tolist())
+    union = len(sa | sb)
+    return len(sa & sb) / union if union else 1.0
+
+
+def class_counts(indices: Sequence[int], cat_ids: List[List[int]],
+                 classes: Sequence[str]) -> dict:
+    """Instances per class over the samples ``indices``."""
+    counter = Counter()
+    for i in indices:
+        counter.update(cat_ids[i])
+    name = (lambda c: classes[c] if c < len(classes) else str(c))
+    return {name(c): n for c, n in sorted(counter.items())}
+
+
+def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
+                     num_samples: int, indices: Tensor,
+                     previous: Optional[Tensor], scores: Optional[dict],
+                     cat_ids: List[List[int]], classes: Sequence[str],
+                     noisy: Optional[Sequence[int]], timing: dict) -> dict:
+    """One JSON-serialisable line of ``coreset_log.jsonl``."""
+    chosen = indices.tolist()
+    record = dict(
+        epoch=epoch,
+        round=round_idx,
+        policy=policy,
+        beta=beta,
+        num_samples=num_samples,
+        num_selected=len(chosen),
+        fraction=len(chosen) / num_samples,
+        jaccard_prev=None if previous is None else jaccard(indices, previous),
+        class_counts=class_counts(chosen, cat_ids, classes),
+        class_counts_all=class_counts(range(num_samples), cat_ids, classes),
+        noisy_fraction=None,
+        noisy_fraction_all=None)
+    if scores is not None:
+        record['score'] = score_summary(scores['combined'])
+        record['score_selected'] = score_summary(scores['combined'][indices])
+        record['evs'] = score_summary(scores['evs'])
+        record['ds'] = score_summary(scores['ds'])
+    if noisy is not None:
+        noisy = set(int(i) for i in noisy)
+        record['noisy_fraction'] = sum(i in noisy
+                                       for i in chosen) / len(chosen)
+        record['noisy_fraction_all'] = len(noisy) / num_samples
+    record.update({k: float(v) for k, v in timing.items()})
+    return record

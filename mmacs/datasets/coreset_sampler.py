@@ -1,0 +1,104 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""A distributed sampler over the current coreset."""
+import math
+from typing import Iterator, Optional, Sequence, Sized
+
+import torch
+from mmdet.registry import DATA_SAMPLERS
+from mmengine.dist import get_dist_info, sync_random_seed
+from torch.utils.data import Sampler
+
+
+def coreset_size(num_samples: int, fraction: float) -> int:
+    """round(f * N), at least 1."""
+    return max(1, int(round(fraction * num_samples)))
+
+
+@DATA_SAMPLERS.register_module()
+class CoresetSampler(Sampler):
+    """Iterates the current coreset: ``round(fraction * N)`` samples.
+
+    The length is the same every epoch, so ``EpochBasedTrainLoop``'s
+    ``max_iters`` and iteration-based schedulers stay right. The coreset is
+    set by :class:`~mmacs.engine.CoresetSelectionHook` through
+    :meth:`set_indices`; until then it is a seeded random subset. Each epoch
+    the coreset is shuffled with ``seed + epoch``, padded to a multiple of
+    the world size and split ``indices[rank::world_size]``, as
+    ``DefaultSampler`` does.
+
+    Args:
+        dataset (Sized): The training dataset.
+        fraction (float): The coreset fraction ``f`` in ``(0, 1]``.
+            Defaults to 0.1.
+        shuffle (bool): Shuffle the coreset each epoch. Defaults to True.
+        seed (int, optional): Random seed; synchronised across ranks when
+            None. Defaults to None.
+        round_up (bool): Pad so that every rank draws the same number of
+            samples. Defaults to True.
+    """
+
+    def __init__(self,
+                 dataset: Sized,
+                 fraction: float = 0.1,
+                 shuffle: bool = True,
+                 seed: Optional[int] = None,
+                 round_up: bool = True) -> None:
+        if isinstance(fraction, bool) or not isinstance(
+                fraction, (int, float)) or not 0 < fraction <= 1:
+            raise ValueError(
+                f'fraction must be a number in (0, 1], got {fraction!r}')
+        rank, world_size = get_dist_info()
+        self.rank = rank
+        self.world_size = world_size
+        self.dataset = dataset
+        self.fraction = float(fraction)
+        self.shuffle = shuffle
+        self.seed = sync_random_seed() if seed is None else seed
+        self.round_up = round_up
+        self.epoch = 0
+        self.num_samples_total = len(dataset)
+        if self.num_samples_total == 0:
+            raise ValueError('CoresetSampler got an empty dataset')
+        self.num_select = coreset_size(self.num_samples_total, self.fraction)
+        if round_up:
+            self.num_samples = math.ceil(self.num_select / world_size)
+            self.total_size = self.num_samples * world_size
+        else:
+            self.num_samples = math.ceil(
+                (self.num_select - rank) / world_size)
+            self.total_size = self.num_select
+        g = torch.Generator().manual_seed(self.seed)
+        self.indices = torch.randperm(
+            self.num_samples_total, generator=g)[:self.num_select].sort().values
+
+    def set_indices(self, indices: Sequence[int]) -> None:
+        """Replace the coreset (``num_select`` distinct dataset indices)."""
+        indices = torch.as_tensor(indices, dtype=torch.long).flatten()
+        if indices.numel() != self.num_select:
+            raise ValueError(f'the coreset must hold {self.num_select} '
+                             f'indices, got {indices.numel()}')
+        if indices.numel() and (indices.min() < 0 or
+                                indices.max() >= self.num_samples_total):
+            raise ValueError('coreset indices must lie in [0, '
+                             f'{self.num_samples_total}), got '
+                             f'[{int(indices.min())}, {int(indices.max())}]')
+        if torch.unique(indices).numel() != indices.numel():
+            raise ValueError('coreset indices must be distinct')
+        self.indices = indices.sort().values
+
+    def __iter__(self) -> Iterator[int]:
+        indices = self.indices
+        if self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch)
+            indices = indices[torch.randperm(len(indices), generator=g)]
+        indices = indices.tolist()
+        if self.round_up:
+            reps = int(math.ceil(self.total_size / len(indices)))
+            indices = (indices * reps)[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.world_size])
+
+    def __len__(self) -> int:
+        return self.num_samples
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch

@@ -1,0 +1,11 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+from .calibration_hook import QATCalibrationHook
+from .checkpoint_safety import allow_checkpoint_globals
+from .coreset_hook import CoresetSelectionHook
+from .optim_constructor import QATOptimWrapperConstructor
+from .runner import QATRunner, expand_mmacs_cfg
+
+__all__ = [
+    'QATCalibrationHook', 'CoresetSelectionHook', 'allow_checkpoint_globals',
+    'QATRunner', 'expand_mmacs_cfg', 'QATOptimWrapperConstructor'
+]

@@ -1,0 +1,38 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Let ``torch.load(weights_only=True)`` read mmengine/mmdet/mmacs
+checkpoints.
+
+Since torch 2.6 ``torch.load`` defaults to ``weights_only=True``, which only
+unpickles allow-listed globals. mmengine 0.10.7 calls ``torch.load``
+without ``weights_only`` and stores its message hub (``HistoryBuffer``
+objects holding numpy arrays, numpy scalars) in every checkpoint, so
+``--resume`` and ``load_from`` fail. Importing mmacs allow-lists exactly
+the globals those checkpoints contain; anything else in a checkpoint is
+still refused by torch, and the safety check itself stays on.
+"""
+from typing import List
+
+import numpy as np
+import torch
+
+
+def checkpoint_globals() -> List[object]:
+    """The globals that mmengine/mmdet/mmacs checkpoints pickle."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar
+    dtype_classes = [
+        type(np.dtype(t)) for t in (np.bool_, np.int8, np.int16, np.int32,
+                                    np.int64, np.uint8, np.uint16, np.uint32,
+                                    np.uint64, np.float16, np.float32,
+                                    np.float64)
+    ]
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype
+            ] + dtype_classes
+
+
+def allow_checkpoint_globals() -> None:
+    """Add :func:`checkpoint_globals` to torch's weights-only allow-list."""
+    torch.serialization.add_safe_globals(checkpoint_globals())

@@ -1,0 +1,388 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""The Adaptive Coreset Selection hook."""
+import copy
+import inspect
+import json
+import os.path as osp
+import time
+from typing import List, Optional, Sequence
+
+import torch
+from mmdet.registry import HOOKS, TRANSFORMS
+from mmengine.dataset import Compose
+from mmengine.dist import all_gather_object, is_main_process
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmengine.utils import ProgressBar
+
+from mmacs.coreset.policies import get_policy, select_coreset
+from mmacs.coreset.schedules import beta_schedule, check_schedule
+from mmacs.coreset.scorers import build_scorer
+from mmacs.coreset.scores import check_finite, combine_scores
+from mmacs.coreset.stats import selection_record
+from mmacs.coreset.teacher_cache import TeacherCache
+from mmacs.datasets.coreset_sampler import CoresetSampler
+from mmacs.quantization.calibration import uninitialized_quantizers
+
+
+@HOOKS.register_module()
+class CoresetSelectionHook(Hook):
+    """Score the whole training set every ``interval`` epochs and train on
+    the top fraction (Adaptive Coreset Selection).
+
+    Before training epochs ``0, R, 2R, ...`` the hook scores every training
+    sample with the quantized student and the frozen teacher (eval mode, no
+    gradient, the test-time pipeline), combines ``d = beta(t) EVS + (1 -
+    beta(t)) DS``, selects with ``policy`` and hands the indices to the
+    :class:`~mmacs.datasets.CoresetSampler` of the train dataloader, whose
+    ``fraction`` sets the coreset size. Under DDP every rank scores its own
+    shard, the scores are all-gathered and every rank selects the same
+    coreset. Scores and indices are saved in checkpoints and restored on
+    resume.
+
+    Args:
+        interval (int): Epochs between selections ``R``. Defaults to 1.
+        policy (str): 'acs', 'full', 'random_static', 'random_dynamic' or
+            'el2n'. Defaults to 'acs'.
+        schedule (str): The beta schedule: 'cosine', 'official', 'linear',
+            'evs_only' or 'ds_only'. Defaults to 'cosine'.
+        scorer (dict | str, optional): The scorer config; None gives the
+            task's default ('loss' for detection, 'softmax' for
+            classification). Defaults to None.
+        class_balance (bool, optional): Select per class (single-label
+            datasets); None means yes for classification, no for
+            detection. Defaults to None.
+        score_pipeline (list[dict], optional): The pipeline of the scoring
+            pass; None takes the test dataloader's pipeline and adds
+            'sample_idx' to its packing transform's ``meta_keys``.
+            Defaults to None.
+        score_batch_size (int, optional): Defaults to the training batch
+            size.
+        score_num_workers (int, optional): Defaults to the training
+            dataloader's.
+        teacher_cache_mb (float): CPU memory budget of the teacher-output
+            cache; 0 turns it off. Defaults to 2048.
+        log_file (str): JSON-lines log of each selection, in the work dir.
+            Defaults to 'coreset_log.jsonl'.
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self,
+                 interval: int = 1,
+                 policy: str = 'acs',
+                 schedule: str = 'cosine',
+                 scorer=None,
+                 class_balance: Optional[bool] = None,
+                 score_pipeline: Optional[List[dict]] = None,
+                 score_batch_size: Optional[int] = None,
+                 score_num_workers: Optional[int] = None,
+                 teacher_cache_mb: float = 2048,
+                 log_file: str = 'coreset_log.jsonl') -> None:
+        if isinstance(interval, bool) or not isinstance(
+                interval, int) or interval < 1:
+            raise ValueError(f'interval (R) must be an int >= 1, got '
+                             f'{interval!r}')
+        get_policy(policy)
+        check_schedule(schedule)
+        if score_batch_size is not None and score_batch_size < 1:
+            raise ValueError('score_batch_size must be >= 1, got '
+                             f'{score_batch_size!r}')
+        if teacher_cache_mb < 0:
+            raise ValueError('teacher_cache_mb must be >= 0, got '
+                             f'{teacher_cache_mb!r}')
+        self.interval = interval
+        self.policy = policy
+        self.schedule = schedule
+        self.scorer_cfg = scorer
+        self.class_balance = class_balance
+        self.score_pipeline = score_pipeline
+        self.score_batch_size = score_batch_size
+        self.score_num_workers = score_num_workers
+        self.teacher_cache_mb = teacher_cache_mb
+        self.log_file = log_file
+        # State saved in checkpoints.
+        self.indices: Optional[torch.Tensor] = None
+        self.scores: Optional[dict] = None
+        self.round_idx = -1
+        self.last_epoch = -1
+
+    # ----------------------------------------------------------- set-up
+    def before_train(self, runner) -> None:
+        model = self._model(runner)
+        if not hasattr(model, 'score_step'):
+            raise TypeError('CoresetSelectionHook needs a QATModel (student '
+                            f'and teacher), got {type(model).__name__}')
+        loader = runner.train_dataloader
+        sampler = loader.sampler
+        if not isinstance(sampler, CoresetSampler):
+            # Behind a batch sampler (e.g. AspectRatioBatchSampler).
+            sampler = getattr(loader.batch_sampler, 'sampler', sampler)
+        if not isinstance(sampler, CoresetSampler):
+            raise TypeError(
+                'CoresetSelectionHook needs train_dataloader.sampler to be '
+                f'a CoresetSampler, got {type(sampler).__name__}')
+        if uninitialized_quantizers(model.student):
+            raise RuntimeError(
+                'the student has uninitialised LSQ steps before the first '
+                "selection: add dict(type='QATCalibrationHook') to "
+                'custom_hooks')
+        self.sampler = sampler
+        self.task = model.task
+        self.scorer = build_scorer(self.scorer_cfg, self.task)
+        if self.class_balance is None:
+            self.class_balance = self.task == 'classification'
+        dataset = runner.train_dataloader.dataset
+        self.num_samples = len(dataset)
+        self.cat_ids = [list(dataset.get_cat_ids(i))
+                        for i in range(self.num_samples)]
+        if self.class_balance and any(len(c) != 1 for c in self.cat_ids):
+            bad = [i for i, c in enumerate(self.cat_ids) if len(c) != 1]
+            raise ValueError(
+                'class_balance=True needs a single label per sample, but '
+                f'samples {bad[:10]} have {len(self.cat_ids[bad[0]])}; set '
+                'class_balance=False')
+        self.classes = list((dataset.metainfo or {}).get('classes', []))
+        self.noisy = _find_attr(dataset, 'noisy_indices')
+        self.cache = TeacherCache(int(self.teacher_cache_mb * 2**20)) \
+            if self.teacher_cache_mb > 0 else None
+        self.teacher_sec_per_sample = None
+        self.score_loader = None
+        if get_policy(self.policy).scores != 'never':
+            self.score_loader = self._build_score_loader(runner, dataset)
+
+    def _build_score_loader(self, runner, dataset):
+        pipeline = self.score_pipeline
+        if pipeline is None:
+            pipeline = _with_sample_idx(
+                runner.cfg.test_dataloader.dataset.pipeline)
+        train_cfg = runner.cfg.train_dataloader
+        cfg = dict(
+            dataset=dataset_with_pipeline(dataset, pipeline),
+            sampler=dict(type='DefaultSampler', shuffle=False,
+                         round_up=False),
+            batch_size=self.score_batch_size or train_cfg.batch_size,
+            num_workers=self.score_num_workers
+            if self.score_num_workers is not None else train_cfg.get(
+                'num_workers', 0),
+            collate_fn=copy.deepcopy(
+                train_cfg.get('collate_fn', dict(type='pseudo_collate'))))
+        return runner.build_dataloader(cfg, seed=runner.seed)
+
+    # -------------------------------------------------------- selection
+    def before_train_epoch(self, runner) -> None:
+        epoch = runner.epoch
+        if epoch % self.interval == 0 and epoch != self.last_epoch:
+            self.select(runner, epoch)
+        elif self.indices is not None:
+            self.sampler.set_indices(self.indices)
+
+    def select(self, runner, epoch: int) -> None:
+        """Score (if the policy needs it), select and set the coreset."""
+        policy = get_policy(self.policy)
+        round_idx = epoch // self.interval
+        beta = beta_schedule(
+            'evs_only' if self.policy == 'el2n' else self.schedule, epoch,
+            runner.max_epochs)
+        score_info = {}
+        t0 = time.perf_counter()
+        need = policy.scores == 'every' or (policy.scores == 'once'
+                                            and self.scores is None)
+        if need:
+            evs, ds, score_info = self.score_dataset(runner)
+            self.scores = dict(evs=evs, ds=ds,
+                               combined=combine_scores(evs, ds, beta))
+        score_seconds = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        if need or policy.scores != 'once' or self.indices is None:
+            labels = [c[0] for c in self.cat_ids] \
+                if self.class_balance else None
+            indices = select_coreset(
+                self.policy,
+                self.num_samples,
+                self.sampler.num_select,
+                scores=None if self.scores is None else
+                self.scores['combined'],
+                labels=labels,
+                seed=self.sampler.seed,
+                round_idx=round_idx)
+        else:
+            indices = self.indices
+        select_seconds = time.perf_counter() - t1
+        previous = self.indices
+        self.indices = indices
+        self.round_idx = round_idx
+        self.last_epoch = epoch
+        self.sampler.set_indices(indices)
+        record = selection_record(
+            epoch=epoch,
+            round_idx=round_idx,
+            policy=self.policy,
+            beta=beta,
+            num_samples=self.num_samples,
+            indices=indices,
+            previous=previous,
+            scores=self.scores if need else None,
+            cat_ids=self.cat_ids,
+            classes=self.classes,
+            noisy=self.noisy,
+            timing=dict(score_seconds=score_seconds,
+                        select_seconds=select_seconds, **score_info))
+        self._log(runner, record)
+
+    @torch.no_grad()
+    def score_dataset(self, runner) -> tuple:
+        """EVS and DS of every training sample, identical on all ranks."""
+        model = self._model(runner)
+        was_training = model.training
+        model.eval()
+        idx_parts, evs_parts, ds_parts = [], [], []
+        hits, teacher_seconds, computed = 0, 0.0, 0
+        bar = ProgressBar(len(self.score_loader)) \
+            if is_main_process() else None
+        try:
+            for batch in self.score_loader:
+                idx, scores, info = model.score_step(batch, self.scorer,
+                                                     self.cache)
+                idx_parts.append(idx)
+                evs_parts.append(scores['evs'].detach().float().cpu())
+                ds_parts.append(scores['ds'].detach().float().cpu())
+                hits += info['cache_hits']
+                teacher_seconds += info['teacher_seconds']
+                computed += len(idx) - info['cache_hits']
+                if bar is not None:
+                    bar.update()
+        finally:
+            model.train(was_training)
+        if bar is not None:
+            bar.file.write('\n')
+        local = (torch.cat(idx_parts) if idx_parts else torch.zeros(
+            0, dtype=torch.long), torch.cat(evs_parts)
+                 if evs_parts else torch.zeros(0), torch.cat(ds_parts)
+                 if ds_parts else torch.zeros(0))
+        gathered = all_gather_object(local)
+        idx = torch.cat([g[0] for g in gathered])
+        evs = torch.cat([g[1] for g in gathered])
+        ds = torch.cat([g[2] for g in gathered])
+        if idx.numel() != self.num_samples or not torch.equal(
+                idx.sort().values, torch.arange(self.num_samples)):
+            raise RuntimeError(
+                f'the scoring pass covered {idx.unique().numel()} distinct '
+                f'of {self.num_samples} samples ({idx.numel()} scores)')
+        order = torch.argsort(idx)
+        evs, ds = evs[order], ds[order]
+        check_finite(evs, what='EVS scores')
+        check_finite(ds, what='DS scores')
+        if computed:
+            self.teacher_sec_per_sample = teacher_seconds / computed
+        info = dict(
+            teacher_cache_hits=hits,
+            teacher_seconds=teacher_seconds,
+            teacher_seconds_saved=hits * (self.teacher_sec_per_sample or 0.))
+        return evs, ds, info
+
+    # --------------------------------------------------------- logging
+    def _log(self, runner, record: dict) -> None:
+        score = record.get('score') or {}
+        msg = (f"coreset epoch {record['epoch']}: {self.policy} selected "
+               f"{record['num_selected']}/{record['num_samples']}, "
+               f"beta={record['beta']:.3f}")
+        if score:
+            msg += (f", score mean={score['mean']:.4f} "
+                    f"std={score['std']:.4f}")
+        if record['jaccard_prev'] is not None:
+            msg += f", jaccard(prev)={record['jaccard_prev']:.3f}"
+        if record['noisy_fraction'] is not None:
+            msg += f", noisy={record['noisy_fraction']:.3f}"
+        msg += f", scoring {record['score_seconds']:.1f}s"
+        if record.get('teacher_cache_hits'):
+            msg += (f" (teacher cache: {record['teacher_cache_hits']} hits,"
+                    f" ~{record['teacher_seconds_saved']:.1f}s saved)")
+        runner.logger.info(msg)
+        scalars = {
+            'coreset/beta': record['beta'],
+            'coreset/score_seconds': record['score_seconds'],
+        }
+        if score:
+            scalars['coreset/score_mean'] = score['mean']
+            scalars['coreset/score_std'] = score['std']
+        if record['jaccard_prev'] is not None:
+            scalars['coreset/jaccard_prev'] = record['jaccard_prev']
+        if record['noisy_fraction'] is not None:
+            scalars['coreset/noisy_fraction'] = record['noisy_fraction']
+        runner.visualizer.add_scalars(scalars, step=record['epoch'])
+        if is_main_process():
+            with open(osp.join(runner.work_dir, self.log_file), 'a') as f:
+                f.write(json.dumps(record) + '\n')
+
+    # ----------------------------------------------------- checkpoints
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        checkpoint['coreset'] = dict(
+            indices=self.indices,
+            scores=self.scores,
+            round_idx=self.round_idx,
+            last_epoch=self.last_epoch,
+            policy=self.policy)
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        state = checkpoint.get('coreset')
+        if state is None:
+            runner.logger.warning(
+                'the checkpoint holds no coreset state; the coreset is '
+                'selected afresh')
+            return
+        if state.get('policy') != self.policy:
+            runner.logger.warning(
+                f"the checkpoint's coreset came from policy "
+                f"{state.get('policy')!r}, this run uses {self.policy!r}")
+        self.indices = state['indices']
+        self.scores = state['scores']
+        self.round_idx = state['round_idx']
+        self.last_epoch = state['last_epoch']
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+
+
+def dataset_with_pipeline(dataset, pipeline: Sequence[dict]):
+    """A shallow copy of ``dataset`` (and of the wrappers around it) whose
+    innermost dataset runs ``pipeline``; annotations are shared, not
+    reloaded."""
+    if hasattr(dataset, 'dataset'):
+        wrapper = copy.copy(dataset)
+        wrapper.dataset = dataset_with_pipeline(dataset.dataset, pipeline)
+        return wrapper
+    if not hasattr(dataset, 'pipeline'):
+        raise TypeError(f'cannot set the scoring pipeline of '
+                        f'{type(dataset).__name__}: it has no pipeline')
+    new = copy.copy(dataset)
+    new.pipeline = Compose(copy.deepcopy(list(pipeline)))
+    return new
+
+
+def _with_sample_idx(pipeline: Sequence[dict]) -> List[dict]:
+    """``pipeline`` with 'sample_idx' in its packing transform's
+    ``meta_keys`` (the transform's default keys when it names none)."""
+    pipeline = copy.deepcopy(list(pipeline))
+    last = pipeline[-1]
+    keys = last.get('meta_keys')
+    if keys is None:
+        transform = TRANSFORMS.get(last['type'])
+        param = inspect.signature(transform).parameters.get('meta_keys') \
+            if transform is not None else None
+        if param is None or param.default is inspect.Parameter.empty:
+            return pipeline  # packs its own metainfo (e.g. PackClsInputs)
+        keys = param.default
+    if 'sample_idx' not in keys:
+        last['meta_keys'] = tuple(keys) + ('sample_idx', )
+    return pipeline
+
+
+def _find_attr(dataset, name: str):
+    while dataset is not None:
+        if hasattr(dataset, name):
+            return getattr(dataset, name)
+        dataset = getattr(dataset, 'dataset', None)
+    return None

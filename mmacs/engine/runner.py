@@ -1,0 +1,78 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""A Runner that turns the plain ``qat`` / ``coreset`` config keys into the
+components they stand for.
+
+mmengine refuses the same key in two sibling bases, so a fragment that set
+``train_dataloader`` or ``custom_hooks`` could not sit beside an mmdet base.
+The mmacs fragments therefore set only keys of their own (``runner_type``,
+``qat``, ``coreset``), and this runner expands them when it is built:
+
+- ``qat = dict(calibration_batches=8, step_decay_mult=0.0)``: adds the
+  :class:`QATCalibrationHook`, gives the LSQ steps (parameters named
+  ``*.step``) their own optimizer settings and leaves the frozen teacher
+  out of the optimizer (:class:`QATOptimWrapperConstructor`).
+- ``coreset = dict(fraction=0.1, interval=2, policy='acs', ...)``: sets the
+  train dataloader's sampler to :class:`CoresetSampler` with ``fraction``
+  and adds a :class:`CoresetSelectionHook` with the other keys.
+"""
+import copy
+
+from mmdet.registry import RUNNERS
+from mmengine.config import Config, ConfigDict
+from mmengine.runner import Runner
+
+_SAMPLER_KEYS = ('fraction', 'shuffle', 'seed', 'round_up')
+
+
+def expand_mmacs_cfg(cfg: Config) -> Config:
+    """Expand ``cfg.qat`` and ``cfg.coreset`` in a copy of ``cfg``."""
+    cfg = copy.deepcopy(cfg)
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    types = [h.get('type') for h in hooks]
+    qat = cfg.get('qat', None)
+    if qat is not None:
+        qat = dict(qat)
+        unknown = set(qat) - {'calibration_batches', 'step_decay_mult',
+                              'step_lr_mult'}
+        if unknown:
+            raise KeyError(f'unknown keys in cfg.qat: {sorted(unknown)}')
+        if 'QATCalibrationHook' not in types:
+            hooks.insert(
+                0,
+                dict(
+                    type='QATCalibrationHook',
+                    num_batches=qat.get('calibration_batches', 8)))
+        cfg.optim_wrapper.setdefault('constructor',
+                                     'QATOptimWrapperConstructor')
+        paramwise = cfg.optim_wrapper.setdefault('paramwise_cfg',
+                                                 ConfigDict())
+        custom = paramwise.setdefault('custom_keys', ConfigDict())
+        custom.setdefault(
+            '.step',
+            dict(
+                lr_mult=qat.get('step_lr_mult', 1.0),
+                decay_mult=qat.get('step_decay_mult', 0.0)))
+    coreset = cfg.get('coreset', None)
+    if coreset is not None:
+        coreset = dict(coreset)
+        sampler = dict(type='CoresetSampler')
+        for key in _SAMPLER_KEYS:
+            if key in coreset:
+                sampler[key] = coreset.pop(key)
+        if 'fraction' not in sampler:
+            raise KeyError('cfg.coreset needs a fraction')
+        cfg.train_dataloader.sampler = sampler
+        if 'CoresetSelectionHook' not in types:
+            hooks.append(dict(type='CoresetSelectionHook', **coreset))
+    cfg.custom_hooks = hooks
+    return cfg
+
+
+@RUNNERS.register_module()
+class QATRunner(Runner):
+    """mmengine's Runner, built from a config with ``qat`` / ``coreset``
+    keys expanded (see :func:`expand_mmacs_cfg`)."""
+
+    @classmethod
+    def from_cfg(cls, cfg: Config) -> 'QATRunner':
+        return super().from_cfg(expand_mmacs_cfg(cfg))

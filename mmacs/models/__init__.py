@@ -1,0 +1,8 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+from .adapters import ClassificationAdapter, DetectionAdapter
+from .qat_model import DEFAULT_FP_LAYERS, QATModel
+
+__all__ = [
+    'QATModel', 'DEFAULT_FP_LAYERS', 'DetectionAdapter',
+    'ClassificationAdapter'
+]

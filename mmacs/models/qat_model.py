@@ -1,0 +1,248 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""QATModel: an LSQ-quantized student beside a frozen full-precision teacher.
+"""
+import copy
+import re
+import time
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from mmdet.registry import MODELS
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModel
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from mmacs.coreset.teacher_cache import TeacherCache
+from mmacs.quantization import calibrate, quantize_model
+from .adapters import build_adapter, sample_indices
+
+#: Layers kept in full precision by default: the stem convolution and the
+#: last classification / regression layers of common heads.
+DEFAULT_FP_LAYERS = ('backbone.conv1', 'backbone.stem.*',
+                     'bbox_head.retina_cls', 'bbox_head.retina_reg',
+                     'backbone.linear', 'backbone.fc', 'backbone.classifier*')
+
+
+@MODELS.register_module()
+class QATModel(BaseModel):
+    """A quantization-aware-training student with a frozen FP teacher.
+
+    The student and the teacher are built from the same model config. The
+    student's convolutions and linear layers are swapped for LSQ-quantized
+    ones (except ``fp_layers``); the teacher stays in full precision, never
+    receives gradients and stays in eval mode. ``float_checkpoint`` is
+    loaded into both once the runner has initialised the weights.
+
+    Args:
+        model (dict): The config of the float model (any mmdet detector, or
+            a classifier whose ``tensor`` mode gives logits).
+        float_checkpoint (str, optional): Path or URL of the full-precision
+            weights for student and teacher. Defaults to None.
+        float_checkpoint_revise_keys (Sequence[tuple]): ``(pattern,
+            replacement)`` pairs applied to checkpoint keys. Defaults to
+            ``((r'^module\\.', ''), )``.
+        weight_quant (dict, optional): Weight quantizer config. Defaults to
+            ``dict(bits=4)``.
+        act_quant (dict, optional): Activation quantizer config. Defaults to
+            ``dict(bits=4, signed='auto')``.
+        quant_layers (Sequence[str]): fnmatch patterns of layers to
+            quantize. Defaults to ``('*', )``.
+        fp_layers (Sequence[str]): Patterns of layers kept in full
+            precision. Defaults to :data:`DEFAULT_FP_LAYERS`.
+        distill (dict, optional): Knowledge distillation to the teacher,
+            e.g. ``dict(loss_weight=1.0)``; None turns it off. Defaults to
+            None.
+        task (str): 'auto', 'detection' or 'classification'. Defaults to
+            'auto'.
+        data_preprocessor (dict, optional): Defaults to the float model's.
+        init_cfg (dict, optional): Defaults to None.
+    """
+
+    def __init__(self,
+                 model: dict,
+                 float_checkpoint: Optional[str] = None,
+                 float_checkpoint_revise_keys: Sequence[tuple] = (
+                     (r'^module\.', ''), ),
+                 weight_quant: Optional[dict] = dict(bits=4),
+                 act_quant: Optional[dict] = dict(bits=4, signed='auto'),
+                 quant_layers: Sequence[str] = ('*', ),
+                 fp_layers: Sequence[str] = DEFAULT_FP_LAYERS,
+                 distill: Optional[dict] = None,
+                 task: str = 'auto',
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        model = copy.deepcopy(dict(model))
+        if data_preprocessor is None:
+            data_preprocessor = model.get('data_preprocessor')
+        super().__init__(
+            data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        if distill is not None and not isinstance(distill, dict):
+            raise TypeError(f'distill must be a dict or None, got {distill!r}')
+        if distill and distill.get('loss_weight', 1.0) < 0:
+            raise ValueError('distill.loss_weight must be >= 0, got '
+                             f"{distill['loss_weight']!r}")
+        self.student = MODELS.build(copy.deepcopy(model))
+        self.teacher = MODELS.build(copy.deepcopy(model))
+        self.teacher.requires_grad_(False)
+        self.teacher.eval()
+        self.adapter = build_adapter(task, self.student)
+        self.distill = distill
+        self.float_checkpoint = float_checkpoint
+        self.float_checkpoint_revise_keys = [
+            tuple(k) for k in float_checkpoint_revise_keys
+        ]
+        self.quantized_layers = quantize_model(
+            self.student,
+            weight_quant,
+            act_quant,
+            include=quant_layers,
+            skip=fp_layers)
+        if not self.quantized_layers:
+            raise ValueError('no layer matched quant_layers='
+                             f'{list(quant_layers)} outside fp_layers='
+                             f'{list(fp_layers)}')
+
+    @property
+    def task(self) -> str:
+        return self.adapter.task
+
+    def train(self, mode: bool = True) -> 'QATModel':
+        super().train(mode)
+        self.teacher.eval()
+        return self
+
+    def init_weights(self) -> None:
+        if self.float_checkpoint:
+            # Every float weight comes from the checkpoint: the sub-models'
+            # own initialisation (e.g. an ImageNet backbone) is skipped.
+            self.load_float_checkpoint(self.float_checkpoint)
+            self._is_init = True
+        else:
+            super().init_weights()
+            # No float weights: the teacher is the float twin of the
+            # student's initial weights, never an unrelated random net.
+            MMLogger.get_current_instance().warning(
+                'QATModel has no float_checkpoint: the teacher copies the '
+                "student's initial (untrained) weights")
+            _load_state(self.teacher, self.student.state_dict(), [],
+                        strict=False)
+
+    def load_float_checkpoint(self, filename: str) -> None:
+        """Load full-precision weights into the student and the teacher.
+
+        The student may miss only its quantizer steps; anything else
+        missing or unexpected is an error naming the keys.
+        """
+        logger = MMLogger.get_current_instance()
+        ckpt = _load_checkpoint(filename, map_location='cpu', logger=logger)
+        state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) \
+            else ckpt
+        problems = []
+        for name, net in (('student', self.student), ('teacher',
+                                                       self.teacher)):
+            result = _load_state(net, state, self.float_checkpoint_revise_keys)
+            missing = [
+                k for k in result.missing_keys
+                if '.weight_quant.' not in k and '.act_quant.' not in k
+            ]
+            if missing or result.unexpected_keys:
+                problems.append(f'{name}: missing {missing[:10]}, '
+                                f'unexpected {result.unexpected_keys[:10]}')
+        if problems:
+            raise KeyError(f'float checkpoint {filename!r} does not match '
+                           f'the model: {"; ".join(problems)}')
+        logger.info(f'loaded float checkpoint {filename} into student and '
+                    'teacher')
+
+    def forward(self,
+                inputs: torch.Tensor,
+                data_samples: Optional[list] = None,
+                mode: str = 'tensor') -> Union[Dict, list, tuple]:
+        if mode == 'loss':
+            return self.adapter.loss(
+                self.student, inputs, data_samples,
+                lambda: self.teacher_outputs(inputs), self.distill)
+        if mode == 'predict':
+            return self.student(inputs, data_samples, mode='predict')
+        if mode == 'tensor':
+            return self.student(inputs, data_samples, mode='tensor')
+        raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
+                           'predict and tensor mode')
+
+    @torch.no_grad()
+    def teacher_outputs(self, inputs: torch.Tensor) -> dict:
+        """The teacher's outputs (no gradient, eval mode)."""
+        return self.adapter.outputs(self.teacher, inputs)
+
+    @torch.no_grad()
+    def calibrate(self, batches) -> int:
+        """Initialise the student's LSQ steps on ``batches`` (raw data
+        batches, as the dataloader yields them).
+
+        The student runs in eval mode so BN statistics are left untouched.
+        Returns the number of quantizers initialised.
+        """
+        was_training = self.student.training
+        self.student.eval()
+
+        def step(batch):
+            data = self.data_preprocessor(batch, False)
+            self.student(data['inputs'], data['data_samples'], mode='tensor')
+
+        try:
+            return calibrate(self.student, batches, step)
+        finally:
+            self.student.train(was_training)
+
+    @torch.no_grad()
+    def score_step(self,
+                   data: dict,
+                   scorer,
+                   teacher_cache: Optional[TeacherCache] = None
+                   ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], List]:
+        """Score one raw batch for coreset selection.
+
+        Args:
+            data (dict): A batch from the scoring dataloader.
+            scorer (callable): A registered scorer.
+            teacher_cache (TeacherCache, optional): Read and filled here.
+                Defaults to None.
+
+        Returns:
+            tuple: ``(indices [B], dict(evs=[B], ds=[B]), info)``, with
+            ``info['cache_hits']`` the samples whose teacher outputs came
+            from the cache and ``info['teacher_seconds']`` the time spent
+            in the teacher.
+        """
+        data = self.data_preprocessor(data, False)
+        inputs, data_samples = data['inputs'], data['data_samples']
+        indices = sample_indices(data_samples)
+        s_out = self.adapter.outputs(self.student, inputs)
+        t_out, hits, seconds = None, 0, 0.0
+        if teacher_cache is not None:
+            t_out = teacher_cache.get(indices.tolist(), s_out)
+            hits = len(indices) if t_out is not None else 0
+        if t_out is None:
+            start = time.perf_counter()
+            t_out = self.teacher_outputs(inputs)
+            seconds = time.perf_counter() - start
+            if teacher_cache is not None:
+                teacher_cache.put(indices.tolist(), t_out)
+        scores = scorer(self.student, s_out, t_out, data_samples)
+        return indices, scores, dict(
+            cache_hits=hits, teacher_seconds=seconds)
+
+
+def _load_state(net: nn.Module,
+                state: dict,
+                revise_keys,
+                strict: bool = False) -> object:
+    revised = OrderedDict()
+    for key, value in state.items():
+        for pattern, repl in revise_keys:
+            key = re.sub(pattern, repl, key)
+        if '.weight_quant.' not in key and '.act_quant.' not in key:
+            revised[key] = value
+    return net.load_state_dict(revised, strict=strict)

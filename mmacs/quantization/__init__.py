@@ -1,0 +1,13 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+from .calibration import calibrate, uninitialized_quantizers
+from .convert import (dequantize_model, named_quantizers, quantize_model,
+                      quantizer_summary)
+from .lsq import LSQQuantizer, grad_scale, lsq_quantize, round_pass
+from .modules import QConv2d, QLinear, build_quantizer
+
+__all__ = [
+    'LSQQuantizer', 'round_pass', 'grad_scale', 'lsq_quantize', 'QConv2d',
+    'QLinear', 'build_quantizer', 'quantize_model', 'dequantize_model',
+    'named_quantizers', 'quantizer_summary', 'calibrate',
+    'uninitialized_quantizers'
+]

@@ -1,0 +1,221 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""LSQ: learned step size quantization (Esser et al., ICLR 2020).
+
+A tensor ``x`` is fake-quantized as ``round(clamp(x / s, Qn, Qp)) * s``
+with a learnable step ``s``. Rounding passes the gradient straight through,
+and the step's gradient is scaled by ``g = 1 / sqrt(N * Qp)``, where ``N``
+is the number of elements one step covers: the weights of a layer (or of one
+output channel when quantizing per channel), or the features of one sample
+for activations (the paper's ``N_W`` and ``N_F``).
+
+Steps are initialised from data by a calibration pass
+(:func:`mmacs.quantization.calibration.calibrate`): ``s = 2 mean(|x|) /
+sqrt(Qp)``, averaged over the calibration batches (and ranks). A persistent
+``initialized`` buffer marks a calibrated quantizer, so a model restored from
+a checkpoint is never initialised twice. Using an uninitialised quantizer
+outside calibration is an error rather than a silent guess.
+"""
+import math
+from typing import Optional, Union
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+
+def round_pass(x: Tensor) -> Tensor:
+    """Round to nearest with a straight-through gradient."""
+    return (x.round() - x).detach() + x
+
+
+def grad_scale(x: Tensor, scale: float) -> Tensor:
+    """Identity in the forward pass; multiplies the gradient by ``scale``."""
+    return (x - x * scale).detach() + x * scale
+
+
+def lsq_quantize(x: Tensor, step: Tensor, qn: int, qp: int,
+                 grad_factor: float) -> Tensor:
+    """Fake-quantize ``x`` with step ``step`` on the grid ``[qn, qp]``.
+
+    Args:
+        x (Tensor): The input.
+        step (Tensor): The step, broadcastable to ``x``.
+        qn (int): The lowest integer level.
+        qp (int): The highest integer level.
+        grad_factor (float): The step-gradient scale ``g``.
+
+    Returns:
+        Tensor: ``round(clamp(x / s, qn, qp)) * s``.
+    """
+    s = grad_scale(step, grad_factor)
+    return round_pass(torch.clamp(x / s, qn, qp)) * s
+
+
+class LSQQuantizer(nn.Module):
+    """Learned step size quantizer for a weight or an activation.
+
+    Args:
+        bits (int): Bit width, from 2 to 8. Defaults to 4.
+        signed (bool | str): Whether the grid holds negative levels. ``True``
+            gives ``[-2^(b-1), 2^(b-1) - 1]``, ``False`` gives
+            ``[0, 2^b - 1]``; ``'auto'`` decides at calibration: unsigned when
+            no calibration input is negative (e.g. after a ReLU), else
+            signed. Defaults to True.
+        per_channel (bool): One step per slice along ``ch_axis`` instead of
+            one per tensor. Defaults to False.
+        ch_axis (int): The channel axis for ``per_channel``. Defaults to 0.
+        is_weight (bool): Whether this quantizer sees a weight (``N`` is the
+            element count per step) or an activation (``N`` is the feature
+            count of one sample). Defaults to False.
+        num_channels (int, optional): The number of channels, needed for
+            ``per_channel``. Defaults to None.
+    """
+
+    def __init__(self,
+                 bits: int = 4,
+                 signed: Union[bool, str] = True,
+                 per_channel: bool = False,
+                 ch_axis: int = 0,
+                 is_weight: bool = False,
+                 num_channels: Optional[int] = None) -> None:
+        super().__init__()
+        if not isinstance(bits, int) or not 2 <= bits <= 8:
+            raise ValueError(f'bits must be an int in [2, 8], got {bits!r}')
+        if signed not in (True, False, 'auto'):
+            raise ValueError(
+                f"signed must be True, False or 'auto', got {signed!r}")
+        if per_channel and (num_channels is None or num_channels < 1):
+            raise ValueError('per_channel quantization needs num_channels, '
+                             f'got {num_channels!r}')
+        self.bits = bits
+        self.signed_mode = signed
+        self.per_channel = per_channel
+        self.ch_axis = ch_axis
+        self.is_weight = is_weight
+        shape = (num_channels, ) if per_channel else ()
+        self.step = nn.Parameter(torch.ones(shape))
+        # Persistent state: 1 once calibrated; the grid sign chosen then.
+        self.register_buffer('initialized', torch.zeros((), dtype=torch.uint8))
+        self.register_buffer('signed',
+                             torch.tensor(1 if signed is True else 0,
+                                          dtype=torch.uint8))
+        self.calibrating = False
+        self._calib_sum: Optional[Tensor] = None
+        self._calib_count = 0
+        self._calib_negative = False
+        self.name = ''  # set by quantize_model, used in error messages
+        # Python mirrors of the buffers: no device sync in forward.
+        self._is_signed = signed is True
+        self._is_initialized = False
+
+    def levels(self, signed: bool) -> tuple:
+        """The integer grid ``(Qn, Qp)`` for the given sign mode."""
+        if signed:
+            return -(2**(self.bits - 1)), 2**(self.bits - 1) - 1
+        return 0, 2**self.bits - 1
+
+    @property
+    def qn(self) -> int:
+        return self.levels(self._is_signed)[0]
+
+    @property
+    def qp(self) -> int:
+        return self.levels(self._is_signed)[1]
+
+    @property
+    def is_initialized(self) -> bool:
+        return self._is_initialized
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+        self._is_signed = bool(self.signed.item())
+        self._is_initialized = bool(self.initialized.item())
+
+    def _reduce_dims(self, x: Tensor) -> tuple:
+        axis = self.ch_axis % x.dim()
+        return tuple(d for d in range(x.dim()) if d != axis)
+
+    def _broadcast(self, step: Tensor, x: Tensor) -> Tensor:
+        if not self.per_channel:
+            return step
+        shape = [1] * x.dim()
+        shape[self.ch_axis % x.dim()] = -1
+        return step.view(shape)
+
+    def _grad_factor(self, x: Tensor) -> float:
+        if self.is_weight:
+            n = x.numel() // (self.step.numel() if self.per_channel else 1)
+        else:
+            n = x[0].numel() if x.dim() > 1 else x.numel()
+            if self.per_channel:
+                n //= self.step.numel()
+        return 1.0 / math.sqrt(max(n, 1) * self.qp)
+
+    @torch.no_grad()
+    def _observe(self, x: Tensor) -> None:
+        """Accumulate one calibration batch."""
+        self._calib_negative |= bool((x < 0).any())
+        absx = x.detach().abs().float()
+        if self.per_channel:
+            mean_abs = absx.mean(dim=self._reduce_dims(x))
+        else:
+            mean_abs = absx.mean()
+        self._calib_sum = mean_abs if self._calib_sum is None else \
+            self._calib_sum + mean_abs
+        self._calib_count += 1
+
+    def calibration_state(self) -> Optional[tuple]:
+        """(sum of per-batch mean |x|, batch count, saw negative input)."""
+        if self._calib_count == 0:
+            return None
+        return self._calib_sum, self._calib_count, self._calib_negative
+
+    def _calib_estimate(self, mean_abs: Tensor, negative: bool) -> tuple:
+        """(signed, step) from averaged statistics."""
+        signed = negative if self.signed_mode == 'auto' else self._is_signed
+        step = 2 * mean_abs / math.sqrt(self.levels(signed)[1])
+        # A layer that only ever saw zeros keeps a usable, tiny step.
+        return signed, torch.clamp(step, min=1e-8)
+
+    @torch.no_grad()
+    def finish_calibration(self, mean_abs: Tensor, negative: bool) -> None:
+        """Set the sign mode and the step from the averaged statistics."""
+        signed, step = self._calib_estimate(mean_abs, negative)
+        if self.signed_mode == 'auto':
+            self.signed.fill_(1 if signed else 0)
+            self._is_signed = bool(signed)
+        self.step.data.copy_(step.to(self.step).reshape(self.step.shape))
+        self.initialized.fill_(1)
+        self._is_initialized = True
+        self.reset_calibration()
+
+    def reset_calibration(self) -> None:
+        self.calibrating = False
+        self._calib_sum = None
+        self._calib_count = 0
+        self._calib_negative = False
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.calibrating:
+            # Observe, then quantize with the running estimate, so that
+            # each layer is calibrated on what its quantized upstream
+            # layers produce (as LSQ's own first-batch initialisation).
+            self._observe(x)
+            signed, step = self._calib_estimate(
+                self._calib_sum / self._calib_count, self._calib_negative)
+            qn, qp = self.levels(signed)
+            return lsq_quantize(x, self._broadcast(step.to(x), x), qn, qp,
+                                1.0)
+        if not self._is_initialized:
+            raise RuntimeError(
+                f'LSQ quantizer {self.name or "<unnamed>"!r} is used before '
+                'its step was initialised: run the QAT calibration first '
+                '(QATCalibrationHook in a Runner, or '
+                'mmacs.quantization.calibrate).')
+        step = self._broadcast(self.step, x)
+        return lsq_quantize(x, step, self.qn, self.qp, self._grad_factor(x))
+
+    def extra_repr(self) -> str:
+        return (f'bits={self.bits}, signed={self.signed_mode}, '
+                f'per_channel={self.per_channel}, '
+                f'is_weight={self.is_weight}')
