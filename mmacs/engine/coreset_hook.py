@@ -154,8 +154,12 @@ class CoresetSelectionHook(Hook):
     def _build_score_loader(self, runner, dataset):
         pipeline = self.score_pipeline
         if pipeline is None:
-            pipeline = _with_sample_idx(
-                runner.cfg.test_dataloader.dataset.pipeline)
+            test_loader = runner.cfg.get('test_dataloader', None)
+            if not test_loader:
+                raise ValueError(
+                    'CoresetSelectionHook needs score_pipeline when the '
+                    'config has no test_dataloader to take it from')
+            pipeline = _with_sample_idx(test_loader.dataset.pipeline)
         train_cfg = runner.cfg.train_dataloader
         cfg = dict(
             dataset=dataset_with_pipeline(dataset, pipeline),
@@ -296,8 +300,8 @@ class CoresetSelectionHook(Hook):
             msg += f", noisy={record['noisy_fraction']:.3f}"
         msg += f", scoring {record['score_seconds']:.1f}s"
         if record.get('teacher_cache_hits'):
-            msg += (f" (teacher cache: {record['teacher_cache_hits']} hits,"
-                    f" ~{record['teacher_seconds_saved']:.1f}s saved)")
+            msg += (f" (teacher cache: {record['teacher_cache_hits']:.0f} "
+                    f"hits, ~{record['teacher_seconds_saved']:.1f}s saved)")
         runner.logger.info(msg)
         scalars = {
             'coreset/beta': record['beta'],

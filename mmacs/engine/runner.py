@@ -47,11 +47,10 @@ def expand_mmacs_cfg(cfg: Config) -> Config:
         paramwise = cfg.optim_wrapper.setdefault('paramwise_cfg',
                                                  ConfigDict())
         custom = paramwise.setdefault('custom_keys', ConfigDict())
-        custom.setdefault(
-            '.step',
-            dict(
-                lr_mult=qat.get('step_lr_mult', 1.0),
-                decay_mult=qat.get('step_decay_mult', 0.0)))
+        step_cfg = dict(lr_mult=qat.get('step_lr_mult', 1.0))
+        if cfg.optim_wrapper.get('optimizer', {}).get('weight_decay'):
+            step_cfg['decay_mult'] = qat.get('step_decay_mult', 0.0)
+        custom.setdefault('.step', step_cfg)
     coreset = cfg.get('coreset', None)
     if coreset is not None:
         coreset = dict(coreset)

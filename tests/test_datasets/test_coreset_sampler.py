@@ -1,0 +1,69 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+from unittest import mock
+
+import pytest
+import torch
+
+from mmacs.datasets import CoresetSampler
+
+DIST = 'mmacs.datasets.coreset_sampler.get_dist_info'
+
+
+def test_length_is_round_f_n_and_constant():
+    sampler = CoresetSampler(list(range(103)), fraction=0.1, seed=0)
+    assert sampler.num_select == 10 and len(sampler) == 10
+    sampler.set_indices(range(50, 60))
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        assert sorted(sampler) == list(range(50, 60))
+    assert len(sampler) == 10
+
+
+def test_shuffle_is_deterministic_per_epoch():
+    a = CoresetSampler(list(range(40)), fraction=0.5, seed=1)
+    b = CoresetSampler(list(range(40)), fraction=0.5, seed=1)
+    a.set_epoch(2)
+    b.set_epoch(2)
+    assert list(a) == list(b)
+    b.set_epoch(3)
+    assert list(a) != list(b)
+
+
+def test_rank_shards_are_disjoint_and_cover_the_coreset():
+    shards = []
+    for rank in range(3):
+        with mock.patch(DIST, return_value=(rank, 3)):
+            sampler = CoresetSampler(list(range(100)), fraction=0.3, seed=0)
+        sampler.set_indices(range(0, 60, 2))
+        sampler.set_epoch(1)
+        shards.append(list(sampler))
+    assert all(len(s) == 10 for s in shards)
+    flat = [i for s in shards for i in s]
+    assert len(set(flat)) == 30 and set(flat) == set(range(0, 60, 2))
+
+
+def test_padding_when_not_divisible():
+    shards = []
+    for rank in range(2):
+        with mock.patch(DIST, return_value=(rank, 2)):
+            sampler = CoresetSampler(list(range(50)), fraction=0.1, seed=0)
+        shards.append(list(sampler))
+    assert len(shards[0]) == len(shards[1]) == 3  # 5 padded to 6
+
+
+@pytest.mark.parametrize('fraction', [0, -0.1, 1.5, 'a', None, True])
+def test_bad_fraction_is_named(fraction):
+    with pytest.raises(ValueError, match=repr(fraction).replace('.', r'\.')):
+        CoresetSampler(list(range(10)), fraction=fraction)
+
+
+def test_set_indices_validation():
+    sampler = CoresetSampler(list(range(10)), fraction=0.3, seed=0)
+    with pytest.raises(ValueError, match='hold 3'):
+        sampler.set_indices([1, 2])
+    with pytest.raises(ValueError, match='lie in'):
+        sampler.set_indices([1, 2, 10])
+    with pytest.raises(ValueError, match='distinct'):
+        sampler.set_indices([1, 1, 2])
+    sampler.set_indices(torch.tensor([9, 0, 4]))
+    assert sampler.indices.tolist() == [0, 4, 9]

@@ -1,0 +1,99 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+import pytest
+import torch
+from mmdet.models.utils import unpack_gt_instances
+
+from mmacs.coreset import TeacherCache, build_scorer
+from tests.test_models.det_utils import build_qat, det_batch
+
+
+@pytest.fixture(scope='module')
+def qat():
+    model = build_qat()
+    model.calibrate([det_batch()])
+    model.eval()
+    return model
+
+
+def head_loss_single_image(model, batch):
+    """The head's own batch loss for a one-image batch."""
+    data = model.data_preprocessor(batch, False)
+    head = model.student.bbox_head
+    cls, reg = head(model.student.extract_feat(data['inputs']))
+    gts, ignores, metas = unpack_gt_instances(data['data_samples'])
+    losses = head.loss_by_feat(cls, reg, gts, metas, ignores)
+    return sum(losses['loss_cls']) + sum(losses['loss_bbox'])
+
+
+@torch.no_grad()
+def test_loss_evs_equals_head_loss_per_image(qat):
+    scorer = build_scorer('loss', 'detection')
+    full = det_batch(((1, ), (0, 2)))
+    _, scores, _ = qat.score_step(full, scorer)
+    for i in range(2):
+        single = dict(inputs=[full['inputs'][i]],
+                      data_samples=[full['data_samples'][i]])
+        ref = head_loss_single_image(qat, single)
+        assert scores['evs'][i].item() == pytest.approx(ref.item(), rel=1e-4)
+
+
+@torch.no_grad()
+def test_images_without_boxes_are_finite(qat):
+    for name in ('loss', 'anchor_l2'):
+        scorer = build_scorer(name, 'detection')
+        _, scores, _ = qat.score_step(det_batch(((), (3, ))), scorer)
+        assert torch.isfinite(scores['evs']).all()
+        assert torch.isfinite(scores['ds']).all()
+        assert scores['evs'][0] > 0  # the false alarms of an empty image
+
+
+@torch.no_grad()
+def test_ds_is_zero_when_student_equals_teacher(qat):
+    data = qat.data_preprocessor(det_batch(), False)
+    out = qat.adapter.outputs(qat.student, data['inputs'])
+    for name in ('loss', 'anchor_l2'):
+        scores = build_scorer(name, 'detection')(qat.student, out, out,
+                                                 data['data_samples'])
+        assert scores['ds'].abs().max() < 1e-6
+    # The quantized student does disagree with its float teacher.
+    t_out = qat.teacher_outputs(data['inputs'])
+    scores = build_scorer('loss', 'detection')(qat.student, out, t_out,
+                                               data['data_samples'])
+    assert (scores['ds'] > 0).all()
+
+
+@torch.no_grad()
+def test_anchor_l2_scored_set(qat):
+    scorer = build_scorer(
+        dict(type='anchor_l2', neg_pos_ratio=3, min_negatives=5,
+             teacher_topk=4), 'detection')
+    num_classes = 3
+    labels = torch.tensor([0, 3, 3, 3, 3, 3, 3, 3, 3, 3])
+    weights = torch.ones(10)
+    weights[9] = 0  # an ignored anchor is never scored
+    p_s = torch.rand(10, num_classes)
+    p_t = torch.rand(10, num_classes)
+    mask = scorer.scored_anchors(p_s, p_t, labels, weights, num_classes)
+    assert mask[0] and not mask[9]
+    assert int(mask.sum()) >= 1 + 5
+
+
+@torch.no_grad()
+def test_teacher_cache_is_exact(qat):
+    scorer = build_scorer('loss', 'detection')
+    cache = TeacherCache()
+    _, first, info1 = qat.score_step(det_batch(), scorer, cache)
+    _, second, info2 = qat.score_step(det_batch(), scorer, cache)
+    assert info1['cache_hits'] == 0 and info2['cache_hits'] == 2
+    assert torch.equal(first['ds'], second['ds'])
+    assert torch.equal(first['evs'], second['evs'])
+    small = TeacherCache(max_bytes=1)
+    qat.score_step(det_batch(), scorer, small)
+    assert len(small) == 0 and small.full
+
+
+def test_unknown_or_mismatched_scorer_is_named():
+    with pytest.raises(ValueError, match="'l2'"):
+        build_scorer('l2', 'detection')
+    with pytest.raises(ValueError, match='for classification'):
+        build_scorer('softmax', 'detection')

@@ -1,0 +1,110 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+import math
+
+import pytest
+import torch
+
+from mmacs.quantization import LSQQuantizer, calibrate, grad_scale, round_pass
+
+
+def _calibrated(x, **kwargs):
+    q = LSQQuantizer(**kwargs)
+    calibrate(q, [x], q)
+    return q
+
+
+def test_round_pass_and_grad_scale_are_identities_forward():
+    x = torch.tensor([0.4, 1.6, -2.5], requires_grad=True)
+    y = round_pass(x)
+    assert y.tolist() == [0.0, 2.0, -2.0]
+    y.sum().backward()
+    assert x.grad.tolist() == [1.0, 1.0, 1.0]
+    s = torch.tensor(2.0, requires_grad=True)
+    out = grad_scale(s, 0.25)
+    assert out.item() == 2.0
+    out.backward()
+    assert s.grad.item() == pytest.approx(0.25)
+
+
+def test_outputs_lie_on_the_grid():
+    torch.manual_seed(0)
+    x = torch.randn(4, 8, 5, 5)
+    for bits in (2, 3, 4, 8):
+        for signed in (True, False):
+            q = _calibrated(x, bits=bits, signed=signed)
+            out = q(x)
+            levels = out / q.step
+            assert torch.allclose(levels, levels.round(), atol=1e-4)
+            qn, qp = q.levels(signed)
+            assert levels.min() >= qn - 1e-4 and levels.max() <= qp + 1e-4
+            assert (qn, qp) == ((-(2**(bits - 1)), 2**(bits - 1) - 1)
+                                if signed else (0, 2**bits - 1))
+
+
+def test_step_gradient_matches_lsq_formula_by_hand():
+    # 2-bit signed: Qn = -2, Qp = 1; s = 0.5; one sample of 4 features.
+    q = LSQQuantizer(bits=2, signed=True)
+    with torch.no_grad():
+        q.step.fill_(0.5)
+        q.initialized.fill_(1)
+    q._is_initialized = True
+    x = torch.tensor([[0.3, -1.2, 2.6, 0.05]], requires_grad=True)
+    out = q(x)
+    # x/s = [0.6, -2.4, 5.2, 0.1] -> clamp [0.6, -2, 1, 0.1] -> round
+    assert out.tolist() == [[0.5, -1.0, 0.5, 0.0]]
+    out.sum().backward()
+    # d out / d s: round(v) - v inside the range, Qn / Qp when clipped:
+    # (1 - 0.6) + (-2) + 1 + (0 - 0.1) = -0.7; times g = 1/sqrt(4 * 1).
+    assert q.step.grad.item() == pytest.approx(-0.7 * 0.5, abs=1e-6)
+    # The input gradient passes straight through inside the range only.
+    assert x.grad.tolist() == [[1.0, 0.0, 0.0, 1.0]]
+
+
+def test_weight_gradient_scale_uses_elements_per_step():
+    w = torch.randn(3, 2, 3, 3)
+    per_tensor = _calibrated(w, bits=4, is_weight=True)
+    per_channel = _calibrated(
+        w, bits=4, is_weight=True, per_channel=True, num_channels=3)
+    assert per_tensor._grad_factor(w) == pytest.approx(1 / math.sqrt(54 * 7))
+    assert per_channel._grad_factor(w) == pytest.approx(1 / math.sqrt(18 * 7))
+    assert per_channel.step.shape == (3, )
+
+
+def test_calibration_sets_lsq_init_and_auto_sign():
+    x = torch.rand(2, 16) * 3  # non-negative, like a ReLU output
+    q = _calibrated(x, bits=4, signed='auto')
+    assert q.qn == 0 and q.qp == 15  # unsigned chosen
+    expected = 2 * x.abs().mean() / math.sqrt(15)
+    assert q.step.item() == pytest.approx(expected.item(), rel=1e-5)
+    q2 = _calibrated(x - 1, bits=4, signed='auto')
+    assert q2.qn == -8 and q2.qp == 7  # a negative input -> signed
+
+
+def test_initialised_state_survives_state_dict_and_is_not_redone():
+    x = torch.rand(2, 16)
+    q = _calibrated(x, bits=4, signed='auto')
+    state = q.state_dict()
+    fresh = LSQQuantizer(bits=4, signed='auto')
+    fresh.load_state_dict(state)
+    assert fresh.is_initialized and fresh.qn == 0
+    assert torch.equal(fresh.step, q.step)
+    # A second calibration with other data changes nothing.
+    assert calibrate(fresh, [x * 100], fresh) == 0
+    assert torch.equal(fresh.step, q.step)
+
+
+def test_uninitialised_use_is_an_error_naming_the_quantizer():
+    q = LSQQuantizer(bits=4)
+    q.name = 'backbone.layer1.0.conv1.act_quant'
+    with pytest.raises(RuntimeError, match='backbone.layer1.0.conv1'):
+        q(torch.randn(2, 3))
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    (dict(bits=1), 'got 1'), (dict(bits=9), 'got 9'),
+    (dict(bits=4.0), 'got 4.0'), (dict(signed='yes'), "got 'yes'"),
+    (dict(per_channel=True), 'needs num_channels, got None')
+])
+def test_bad_arguments_are_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LSQQuantizer(**kwargs)
