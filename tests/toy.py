@@ -81,6 +81,8 @@ class ToyClassifier(BaseModel):
 def toy_cfg(work_dir, max_epochs=4, fraction=0.25, interval=1,
             policy='acs', noise_rate=0.0, batch_size=8):
     """A QAT + ACS config for the toy task."""
+    import uuid
+
     from mmengine.config import Config
     pipeline = [dict(type='PackToyInputs')]
     dataset = dict(type='ToyPointsDataset', num_samples=96,
@@ -89,6 +91,7 @@ def toy_cfg(work_dir, max_epochs=4, fraction=0.25, interval=1,
         dict(
             default_scope='mmdet',
             runner_type='QATRunner',
+            experiment_name=f'toy-{uuid.uuid4().hex[:8]}',
             model=dict(
                 type='QATModel',
                 model=dict(type='ToyClassifier'),

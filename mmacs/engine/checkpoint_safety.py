@@ -10,6 +10,7 @@ objects holding numpy arrays, numpy scalars) in every checkpoint, so
 the globals those checkpoints contain; anything else in a checkpoint is
 still refused by torch, and the safety check itself stays on.
 """
+import pickle
 from typing import List
 
 import numpy as np
@@ -29,8 +30,27 @@ def checkpoint_globals() -> List[object]:
                                     np.uint64, np.float16, np.float32,
                                     np.float64)
     ]
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype
-            ] + dtype_classes
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype,
+            (history_buffer_getattr, 'builtins.getattr')] + dtype_classes
+
+
+def history_buffer_getattr(obj, name: str):
+    """The one use of ``getattr`` that mmengine checkpoints need.
+
+    ``HistoryBuffer.__getstate__`` pickles its statistics methods, which
+    pickle stores as ``getattr(HistoryBuffer, 'mean')`` and so on. This
+    stands in for ``builtins.getattr`` while unpickling and answers only
+    for methods of ``HistoryBuffer``; any other attribute lookup a
+    checkpoint asks for is refused.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str) and \
+            not name.startswith('_') and callable(
+                getattr(HistoryBuffer, name, None)):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}); mmacs only allows '
+        "mmengine's HistoryBuffer statistics methods")
 
 
 def allow_checkpoint_globals() -> None:
