@@ -16,9 +16,13 @@ The mmacs fragments therefore set only keys of their own (``runner_type``,
   and adds a :class:`CoresetSelectionHook` with the other keys.
 """
 import copy
+import os
 
+import torch
+import torch.distributed as torch_dist
 from mmdet.registry import RUNNERS
 from mmengine.config import Config, ConfigDict
+from mmengine.dist import is_distributed
 from mmengine.runner import Runner
 
 _SAMPLER_KEYS = ('fraction', 'shuffle', 'seed', 'round_up')
@@ -74,4 +78,26 @@ class QATRunner(Runner):
 
     @classmethod
     def from_cfg(cls, cfg: Config) -> 'QATRunner':
-        return super().from_cfg(expand_mmacs_cfg(cfg))
+        cfg = expand_mmacs_cfg(cfg)
+        if cfg.get('launcher', 'none') != 'none' and \
+                not torch.cuda.is_available() and \
+                cfg.get('model_wrapper_cfg', None) is None:
+            # DDP of a CPU module takes no device ids.
+            cfg.model_wrapper_cfg = dict(
+                type='MMDistributedDataParallel', device_ids=None)
+        return super().from_cfg(cfg)
+
+    def setup_env(self, env_cfg: dict) -> None:
+        """mmengine's set-up; on a machine without CUDA the ``pytorch``
+        launcher's process group is started here (mmengine's own start
+        selects a CUDA device first)."""
+        if self.distributed and not is_distributed() and \
+                self.launcher == 'pytorch' and not torch.cuda.is_available():
+            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
+            backend = dist_cfg.pop('backend', 'gloo')
+            torch_dist.init_process_group(
+                backend=backend,
+                rank=int(os.environ['RANK']),
+                world_size=int(os.environ['WORLD_SIZE']),
+                **dist_cfg)
+        super().setup_env(env_cfg)

@@ -1,0 +1,47 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""One rank of the 2-process gloo test (run by torchrun).
+
+Trains the toy QAT + ACS task with a real mmengine Runner under
+``launcher='pytorch'`` (DDP over gloo) and writes what the rank saw to
+``<work_dir>/rank<k>.json``.
+"""
+import json
+import os
+import sys
+from unittest import mock
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+import mmacs  # noqa: E402,F401
+from mmacs.engine import CoresetSelectionHook, QATRunner  # noqa: E402
+from tests.toy import toy_cfg  # noqa: E402
+
+
+def main(work_dir):
+    cfg = toy_cfg(work_dir, max_epochs=2, fraction=0.25)
+    cfg.launcher = 'pytorch'
+    cfg.experiment_name = 'dist'
+    seen = []
+
+    original = CoresetSelectionHook.select
+
+    def select(self, runner, epoch):
+        original(self, runner, epoch)
+        self.sampler.set_epoch(epoch)
+        seen.append(
+            dict(epoch=epoch, indices=self.indices.tolist(),
+                 shard=list(self.sampler),
+                 scores=self.scores['combined'].tolist()))
+
+    with mock.patch.object(CoresetSelectionHook, 'select', select):
+        runner = QATRunner.from_cfg(cfg)
+        runner.train()
+        wrapped = type(runner.model).__name__
+    rank = int(os.environ['RANK'])
+    with open(os.path.join(work_dir, f'rank{rank}.json'), 'w') as f:
+        json.dump(dict(selections=seen, wrapper=wrapped), f)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1])

@@ -1,0 +1,39 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def test_two_rank_gloo_run_selects_identical_coresets(tmp_path):
+    worker = Path(__file__).with_name('dist_worker.py')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    cmd = [
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        '--master_addr=127.0.0.1', f'--master_port={free_port()}',
+        str(worker), str(tmp_path)
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    ranks = [json.loads((tmp_path / f'rank{r}.json').read_text())
+             for r in range(2)]
+    assert all(r['wrapper'] == 'MMDistributedDataParallel' for r in ranks)
+    sel0, sel1 = ranks[0]['selections'], ranks[1]['selections']
+    assert [s['epoch'] for s in sel0] == [0, 1]
+    for a, b in zip(sel0, sel1):
+        # Scores were all-gathered: both ranks hold all 96, identical.
+        assert len(a['scores']) == 96 and a['scores'] == b['scores']
+        assert a['indices'] == b['indices'] and len(a['indices']) == 24
+        # Each rank trains on its own half of the coreset.
+        assert len(a['shard']) == len(b['shard']) == 12
+        assert not set(a['shard']) & set(b['shard'])
+        assert set(a['shard']) | set(b['shard']) == set(a['indices'])
