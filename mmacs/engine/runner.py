@@ -20,7 +20,7 @@ import os
 
 import torch
 import torch.distributed as torch_dist
-from mmdet.registry import RUNNERS
+from mmengine.registry import RUNNERS
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_distributed
 from mmengine.runner import Runner
@@ -71,6 +71,8 @@ def expand_mmacs_cfg(cfg: Config) -> Config:
     return cfg
 
 
+# In mmengine's root registry: `tools/train.py` (ours and mmdet's) build
+# `runner_type` before any default scope is set.
 @RUNNERS.register_module()
 class QATRunner(Runner):
     """mmengine's Runner, built from a config with ``qat`` / ``coreset``
