@@ -6,11 +6,10 @@ Importing mmacs registers its models, samplers, hooks, datasets and metrics
 in mmdet's registries and lets ``torch.load(weights_only=True)`` read
 mmengine checkpoints (see :mod:`mmacs.engine.checkpoint_safety`).
 """
+from . import coreset, datasets, engine, models, quantization  # noqa: F401
 from .engine.checkpoint_safety import allow_checkpoint_globals
 from .version import __version__
 
 allow_checkpoint_globals()
-
-from . import coreset, datasets, engine, models, quantization  # noqa: E402,F401,E501
 
 __all__ = ['__version__']

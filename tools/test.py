@@ -1,4 +1,5 @@
 # Copyright (c) mmacs contributors. All rights reserved.
+# isort: skip_file
 """Evaluate a checkpoint (e.g. COCO bbox mAP through mmdet's CocoMetric).
 
 Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]

@@ -1,4 +1,5 @@
 # Copyright (c) mmacs contributors. All rights reserved.
+# isort: skip_file
 """Train a detector or classifier (float or QAT, with or without ACS).
 
 Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]

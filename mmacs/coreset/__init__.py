@@ -8,7 +8,7 @@ from .teacher_cache import TeacherCache
 
 __all__ = [
     'POLICIES', 'register_policy', 'select_coreset', 'SCHEDULES',
-    'beta_schedule', 'SCORERS', 'build_scorer', 'register_scorer', 'error_vector_score',
-    'disagreement_score', 'soft_focal_distance', 'anchor_l2_scores',
-    'combine_scores', 'TeacherCache'
+    'beta_schedule', 'SCORERS', 'build_scorer', 'register_scorer',
+    'error_vector_score', 'disagreement_score', 'soft_focal_distance',
+    'anchor_l2_scores', 'combine_scores', 'TeacherCache'
 ]

@@ -32,8 +32,8 @@ from typing import Callable, Dict
 import torch
 
 from .det_targets import dense_head_targets, per_image_head_losses
-from .scores import (anchor_l2_scores, disagreement_score,
-                     error_vector_score, soft_focal_distance)
+from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
+                     soft_focal_distance)
 
 SCORERS: Dict[str, type] = {}
 

@@ -68,8 +68,8 @@ class CoresetSampler(Sampler):
                 (self.num_select - rank) / world_size)
             self.total_size = self.num_select
         g = torch.Generator().manual_seed(self.seed)
-        self.indices = torch.randperm(
-            self.num_samples_total, generator=g)[:self.num_select].sort().values
+        first = torch.randperm(self.num_samples_total, generator=g)
+        self.indices = first[:self.num_select].sort().values
 
     def set_indices(self, indices: Sequence[int]) -> None:
         """Replace the coreset (``num_select`` distinct dataset indices)."""

@@ -20,9 +20,9 @@ import os
 
 import torch
 import torch.distributed as torch_dist
-from mmengine.registry import RUNNERS
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_distributed
+from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 _SAMPLER_KEYS = ('fraction', 'shuffle', 'seed', 'round_up')

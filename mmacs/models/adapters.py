@@ -14,8 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmacs.coreset.det_targets import (dense_head_targets,
-                                       flatten_dense_outputs)
+from mmacs.coreset.det_targets import dense_head_targets, flatten_dense_outputs
 from mmacs.coreset.scores import soft_focal_distance
 
 

@@ -140,8 +140,8 @@ class QATModel(BaseModel):
         state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) \
             else ckpt
         problems = []
-        for name, net in (('student', self.student), ('teacher',
-                                                       self.teacher)):
+        for name, net in (('student', self.student),
+                          ('teacher', self.teacher)):
             result = _load_state(net, state, self.float_checkpoint_revise_keys)
             missing = [
                 k for k in result.missing_keys

@@ -1,4 +1,5 @@
 # Copyright (c) mmacs contributors. All rights reserved.
+# isort: skip_file
 """The user's path on real COCO images: tools/train.py with the W4A4 ACS
 RetinaNet-R18 config, an interrupted run resumed with --resume, and
 tools/test.py reporting COCO bbox mAP through mmdet's CocoMetric."""
