@@ -5,23 +5,17 @@
 Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
        [--amp] [--cfg-options k=v ...] [--launcher pytorch]
 """
-import argparse
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+from mmacs.engine.cli import base_parser, build_runner, load_cfg, parse  # noqa: E402,E501
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a model with mmacs')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser = base_parser('Train a model with mmacs')
     parser.add_argument(
         '--amp',
         action='store_true',
@@ -33,49 +27,22 @@ def parse_args(argv=None):
         const='auto',
         help='resume from this checkpoint, or from the latest one in the '
         'work dir when no path is given')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
-
-
-def build_cfg(args) -> Config:
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    if getattr(args, 'amp', False):
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.loss_scale = 'dynamic'
-    if getattr(args, 'resume', None) == 'auto':
-        cfg.resume = True
-        cfg.load_from = None
-    elif getattr(args, 'resume', None) is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
-    return cfg
+    return parse(parser, argv)
 
 
 def main(argv=None):
-    cfg = build_cfg(parse_args(argv))
-    runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
+    args = parse_args(argv)
+    cfg = load_cfg(args)
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.loss_scale = 'dynamic'
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    runner = build_runner(cfg)
     runner.train()
     return runner
 
