@@ -4,6 +4,7 @@ _base_ = [
     'mmdet::retinanet/retinanet_r18_fpn_1x_coco.py',
     '../_base_/qat/lsq_runtime.py'
 ]
+custom_imports = dict(imports=['mmacs'], allow_failed_imports=False)
 float_checkpoint = 'https://download.openmmlab.com/mmdetection/v3.0/retinanet/retinanet_r18_fpn_1x_coco/retinanet_r18_fpn_1x_coco_20220407_171055-614fd399.pth'  # noqa: E501
 model = dict(
     _delete_=True,

@@ -1,0 +1,76 @@
+# Full-precision ResNet-20 on CIFAR-10 images in ImageFolder layout
+# (`data_root/<class>/*.jpg`), with a seeded 45k/5k train/val split.
+custom_imports = dict(imports=['mmacs'], allow_failed_imports=False)
+default_scope = 'mmdet'
+data_root = '../shared/data/cifar10-jpeg/train'
+split = dict(val_size=5000, split_seed=0)
+teacher_checkpoint = '../shared/weights/resnet20-12fca82f.th'
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='CifarResNet', depth=20, num_classes=10),
+    data_preprocessor=dict(
+        type='ImgDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375]))
+
+train_pipeline = [
+    dict(type='LoadClsImage'),
+    dict(type='RandomCropPad', padding=4),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackClsInputs')
+]
+test_pipeline = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type='ImageFolderDataset',
+        data_root=data_root,
+        split='train',
+        pipeline=train_pipeline,
+        **split))
+val_dataloader = dict(
+    batch_size=256,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='ImageFolderDataset',
+        data_root=data_root,
+        split='val',
+        pipeline=test_pipeline,
+        **split))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, 5))
+test_evaluator = val_evaluator
+
+max_epochs = 30
+train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
+param_scheduler = [
+    dict(type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs,
+         convert_to_iter_based=True)
+]
+default_hooks = dict(
+    timer=dict(type='IterTimerHook'),
+    logger=dict(type='LoggerHook', interval=50),
+    param_scheduler=dict(type='ParamSchedulerHook'),
+    checkpoint=dict(
+        type='CheckpointHook', interval=1, max_keep_ckpts=3,
+        save_best='accuracy/top1'),
+    sampler_seed=dict(type='DistSamplerSeedHook'))
+env_cfg = dict(
+    cudnn_benchmark=False,
+    mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
+    dist_cfg=dict(backend='nccl'))
+log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
+log_level = 'INFO'
+load_from = None
+resume = False
+randomness = dict(seed=0)
