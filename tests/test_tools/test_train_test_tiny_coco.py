@@ -21,6 +21,7 @@ def test_train_resume_and_coco_eval(tmp_path):
     cfg = tiny_coco_cfg(CONFIG, str(tmp_path / 'work'), max_epochs=1)
     cfg.coreset.fraction = 0.5
     cfg.coreset.interval = 1
+    cfg.train_cfg.val_interval = 10  # evaluate once, with tools/test.py
     cfg_file = tmp_path / 'acs_tiny_coco.py'
     cfg.dump(str(cfg_file))
     work = tmp_path / 'work'
