@@ -85,3 +85,13 @@ def tiny_coco_cfg(config: str, work_dir: str, max_epochs: int = 2,
 
 def repo_path(*parts) -> str:
     return osp.join(str(REPO), *parts)
+
+
+def load_tool(name: str):
+    """Import ``tools/<name>.py`` as a module (``mmacs_tool_<name>``)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f'mmacs_tool_{name}', REPO / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

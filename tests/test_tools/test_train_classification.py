@@ -1,17 +1,14 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """The paper's setting end to end on a few hundred real CIFAR-10 images:
 W2A2 ResNet-20 QAT with ACS (and 20% symmetric label noise) through
 tools/train.py, from the shared FP checkpoint, top-1 accuracy logged."""
 import json
-import sys
 
 from mmengine.config import Config
 
-from tests.conftest import CIFAR_JPEG, REPO, WEIGHTS, need_shared
+from tests.conftest import CIFAR_JPEG, REPO, WEIGHTS, load_tool, need_shared
 
-sys.path.insert(0, str(REPO / 'tools'))
-import train as train_tool  # noqa: E402
+train_tool = load_tool('train')
 
 CONFIG = REPO / 'configs' / 'classification' / \
     'lsq-w2a2_acs-f0.1_resnet20_cifar10_noisy-sym-0.2.py'

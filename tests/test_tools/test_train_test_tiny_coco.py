@@ -1,18 +1,15 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """The user's path on real COCO images: tools/train.py with the W4A4 ACS
 RetinaNet-R18 config, an interrupted run resumed with --resume, and
 tools/test.py reporting COCO bbox mAP through mmdet's CocoMetric."""
 import json
-import sys
 
 import torch
 
-from tests.conftest import REPO, tiny_coco_cfg
+from tests.conftest import load_tool, tiny_coco_cfg
 
-sys.path.insert(0, str(REPO / 'tools'))
-import test as test_tool  # noqa: E402
-import train as train_tool  # noqa: E402
+test_tool = load_tool('test')
+train_tool = load_tool('train')
 
 CONFIG = 'configs/retinanet/lsq-w4a4_acs-f0.1_retinanet_r18_fpn_1x_coco.py'
 
