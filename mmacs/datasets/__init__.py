@@ -2,3 +2,5 @@
 from .coreset_sampler import CoresetSampler, coreset_size
 
 __all__ = ['CoresetSampler', 'coreset_size']
+from .det_label_noise import NoisyDetDataset  # noqa: E402,F401
+from .synthetic_shapes import SHAPE_CLASSES, make_synthetic_shapes  # noqa

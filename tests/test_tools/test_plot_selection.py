@@ -1,15 +1,11 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-import importlib.util
 import json
 
 import pytest
 
-from tests.conftest import repo_path
+from tests.conftest import load_tool
 
-spec = importlib.util.spec_from_file_location(
-    'plot_selection', repo_path('tools', 'plot_selection.py'))
-plot_selection = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(plot_selection)
+plot_selection = load_tool('plot_selection')
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
