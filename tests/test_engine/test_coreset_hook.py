@@ -63,7 +63,10 @@ def test_resume_restores_indices_and_scores(tmp_path):
     assert torch.equal(hook2.indices, hook.indices)
     assert torch.allclose(hook2.scores['combined'], hook.scores['combined'])
     sel = [r for r in read_log(tmp_path) if r['epoch'] == 2]
-    assert len(sel) == 2 and sel[0]['score'] == pytest.approx(sel[1]['score'])
+    assert len(sel) == 2
+    for key in ('mean', 'std', 'min', 'median', 'max'):
+        assert sel[0]['score'][key] == pytest.approx(sel[1]['score'][key])
+    assert sel[0]['score']['hist_counts'] == sel[1]['score']['hist_counts']
 
 
 def test_resume_between_selections_keeps_coreset(tmp_path):
