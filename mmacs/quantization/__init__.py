@@ -2,12 +2,13 @@
 from .calibration import calibrate, uninitialized_quantizers
 from .convert import (dequantize_model, named_quantizers, quantize_model,
                       quantizer_summary)
-from .lsq import LSQQuantizer, grad_scale, lsq_quantize, round_pass
+from .lsq import (LSQQuantizer, grad_scale, lsq_quantize,
+                  lsq_quantize_reference, round_pass)
 from .modules import QConv2d, QLinear, build_quantizer
 
 __all__ = [
-    'LSQQuantizer', 'round_pass', 'grad_scale', 'lsq_quantize', 'QConv2d',
-    'QLinear', 'build_quantizer', 'quantize_model', 'dequantize_model',
-    'named_quantizers', 'quantizer_summary', 'calibrate',
-    'uninitialized_quantizers'
+    'LSQQuantizer', 'round_pass', 'grad_scale', 'lsq_quantize',
+    'lsq_quantize_reference', 'QConv2d', 'QLinear', 'build_quantizer',
+    'quantize_model', 'dequantize_model', 'named_quantizers',
+    'quantizer_summary', 'calibrate', 'uninitialized_quantizers'
 ]

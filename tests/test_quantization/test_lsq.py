@@ -4,7 +4,9 @@ import math
 import pytest
 import torch
 
-from mmacs.quantization import LSQQuantizer, calibrate, grad_scale, round_pass
+from mmacs.quantization import (LSQQuantizer, calibrate, grad_scale,
+                                lsq_quantize, lsq_quantize_reference,
+                                round_pass)
 
 
 def _calibrated(x, **kwargs):
@@ -24,6 +26,37 @@ def test_round_pass_and_grad_scale_are_identities_forward():
     assert out.item() == 2.0
     out.backward()
     assert s.grad.item() == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize('shape,step_shape,qn,qp', [
+    ((8, 16, 9, 9), (), -8, 7),
+    ((16, 8, 3, 3), (16, 1, 1, 1), -2, 1),
+    ((4, 32), (), 0, 15),
+    ((4, 32), (4, 1), -2, 1),
+])
+def test_fused_lsq_matches_the_autograd_reference(shape, step_shape, qn, qp):
+    torch.manual_seed(0)
+    # Many values outside the grid, and some exactly on its bounds.
+    x = torch.randn(*shape) * 2
+    step = torch.rand(step_shape) + 0.3
+    x.view(-1)[:3] = qp * step.reshape(-1)[0]
+    x.view(-1)[3:6] = qn * step.reshape(-1)[0]
+    grad = torch.randn(*shape)
+    results = []
+    for fn in (lsq_quantize, lsq_quantize_reference):
+        xx = x.clone().requires_grad_()
+        ss = step.clone().requires_grad_()
+        out = fn(xx, ss, qn, qp, 0.1)
+        out.backward(grad)
+        results.append((out.detach(), xx.grad, ss.grad))
+    (out, gx, gs), (ref_out, ref_gx, ref_gs) = results
+    assert torch.allclose(out, ref_out, atol=1e-6)
+    assert torch.allclose(gx, ref_gx, atol=1e-6)
+    assert gs.shape == ref_gs.shape == step.shape
+    assert torch.allclose(gs, ref_gs, rtol=1e-5, atol=1e-5)
+    # The no-grad path (scoring, evaluation) gives the same values.
+    with torch.no_grad():
+        assert torch.equal(lsq_quantize(x, step, qn, qp, 0.1), out)
 
 
 def test_outputs_lie_on_the_grid():
