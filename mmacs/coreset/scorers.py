@@ -3,7 +3,9 @@
 
 A scorer is called with the student model (for its head's targets and
 losses), the student's and the teacher's outputs from the task adapter and
-the batch's data samples, and returns ``dict(evs=[B], ds=[B])``.
+the batch's data samples, and returns ``dict(evs=[B], ds=[B])``. When DS
+has no weight (beta = 1) the teacher is skipped: the scorer gets
+``t_out=None`` and returns ``ds=None``, unless its ``evs_needs_teacher``.
 
 Detection scores, per image ``i`` (``C`` classes, anchors ``a`` with the
 head's targets ``y_a``, label weights ``w_a``, box targets ``t_a``; ``n_i``
@@ -72,20 +74,24 @@ class SoftmaxScorer:
     """The paper's classification EVS and DS."""
 
     task = 'classification'
+    evs_needs_teacher = False
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
         labels = torch.cat([s.gt_label.flatten()[:1] for s in data_samples])
         logits = s_out['logits']
         return dict(
             evs=error_vector_score(logits, labels.to(logits.device)),
-            ds=disagreement_score(logits, t_out['logits']))
+            ds=None if t_out is None else disagreement_score(
+                logits, t_out['logits']))
 
 
 class _DetScorer:
     task = 'detection'
+    evs_needs_teacher = False
 
     def _targets(self, model, s_out, t_out, data_samples) -> dict:
-        if list(s_out['featmap_sizes']) != list(t_out['featmap_sizes']):
+        if t_out is not None and list(s_out['featmap_sizes']) != list(
+                t_out['featmap_sizes']):
             raise ValueError('student and teacher feature maps differ: '
                              f"{s_out['featmap_sizes']} vs "
                              f"{t_out['featmap_sizes']}")
@@ -123,6 +129,9 @@ class DetLossScorer(_DetScorer):
         loss_cls, loss_bbox = per_image_head_losses(model.bbox_head,
                                                     s_out['cls'],
                                                     s_out['reg'], tg)
+        evs = (loss_cls + loss_bbox) / norm
+        if t_out is None:
+            return dict(evs=evs, ds=None)
         valid = (tg['label_weights'] > 0).unsqueeze(-1)
         ds = (soft_focal_distance(s_out['cls'], t_out['cls'], self.gamma) *
               valid).sum((1, 2))
@@ -130,7 +139,7 @@ class DetLossScorer(_DetScorer):
             pos = (tg['bbox_weights'] > 0).to(s_out['reg'])
             ds = ds + self.reg_weight * (
                 (s_out['reg'] - t_out['reg']).abs() * pos).sum((1, 2))
-        return dict(evs=(loss_cls + loss_bbox) / norm, ds=ds / norm)
+        return dict(evs=evs, ds=ds / norm)
 
 
 @register_scorer('anchor_l2')
@@ -145,6 +154,8 @@ class DetAnchorL2Scorer(_DetScorer):
         teacher_topk (int): The teacher's most confident anchors added.
             Defaults to 100.
     """
+
+    evs_needs_teacher = True  # the teacher picks scored anchors
 
     def __init__(self,
                  neg_pos_ratio: int = 3,

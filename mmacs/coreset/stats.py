@@ -8,8 +8,12 @@ from torch import Tensor
 
 
 def score_summary(scores: Tensor, bins: int = 20) -> dict:
-    """Mean, std, quantiles and a histogram of ``scores``."""
+    """Mean, std, quantiles and a histogram of the scored samples of
+    ``scores`` (NaN marks a sample that was not scored)."""
     s = scores.double()
+    s = s[~torch.isnan(s)]
+    if s.numel() == 0:
+        raise ValueError('score_summary got no scored sample')
     q = torch.quantile(s, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0],
                                        dtype=torch.float64))
     lo, hi = float(q[0]), float(q[-1])
@@ -68,7 +72,10 @@ def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
         record['score'] = score_summary(scores['combined'])
         record['score_selected'] = score_summary(scores['combined'][indices])
         record['evs'] = score_summary(scores['evs'])
-        record['ds'] = score_summary(scores['ds'])
+        # DS is not computed while it has no weight (beta = 1).
+        record['ds'] = None if scores['ds'] is None else score_summary(
+            scores['ds'])
+        record['num_scored'] = int((~torch.isnan(scores['evs'])).sum())
     if noisy is not None:
         noisy = set(int(i) for i in noisy)
         record['noisy_fraction'] = sum(i in noisy

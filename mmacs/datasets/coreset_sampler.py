@@ -102,3 +102,49 @@ class CoresetSampler(Sampler):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+
+@DATA_SAMPLERS.register_module()
+class IndexSampler(Sampler):
+    """Iterates given dataset indices once, in order, split over ranks
+    without padding (``indices[rank::world_size]``): every index is seen by
+    exactly one rank. The scoring pass of
+    :class:`~mmacs.engine.CoresetSelectionHook` uses it to score the whole
+    set or a pool of it.
+
+    Args:
+        dataset (Sized): The dataset.
+        indices (Sequence[int], optional): The indices; None means all.
+            Defaults to None.
+        seed (int, optional): Accepted for ``Runner.build_dataloader``;
+            the order is not random. Defaults to None.
+    """
+
+    def __init__(self,
+                 dataset: Sized,
+                 indices: Optional[Sequence[int]] = None,
+                 seed: Optional[int] = None) -> None:
+        self.rank, self.world_size = get_dist_info()
+        self.dataset = dataset
+        self.set_indices(range(len(dataset)) if indices is None else indices)
+
+    def set_indices(self, indices: Sequence[int]) -> None:
+        """Iterate ``indices`` (distinct, in ``[0, len(dataset))``) from now
+        on."""
+        indices = torch.as_tensor(list(indices), dtype=torch.long)
+        n = len(self.dataset)
+        if indices.numel() and (indices.min() < 0 or indices.max() >= n):
+            raise ValueError(f'indices must lie in [0, {n}), got '
+                             f'[{int(indices.min())}, {int(indices.max())}]')
+        if torch.unique(indices).numel() != indices.numel():
+            raise ValueError('indices must be distinct')
+        self.indices = indices.tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices[self.rank::self.world_size])
+
+    def __len__(self) -> int:
+        return len(self.indices[self.rank::self.world_size])
+
+    def set_epoch(self, epoch: int) -> None:
+        """Order does not depend on the epoch."""

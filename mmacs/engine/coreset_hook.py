@@ -23,6 +23,7 @@ from mmacs.coreset.stats import selection_record
 from mmacs.coreset.teacher_cache import TeacherCache
 from mmacs.datasets.coreset_sampler import CoresetSampler
 from mmacs.quantization.calibration import uninitialized_quantizers
+from mmacs.quantization.convert import frozen_quantized_weights
 
 
 @HOOKS.register_module()
@@ -39,6 +40,14 @@ class CoresetSelectionHook(Hook):
     shard, the scores are all-gathered and every rank selects the same
     coreset. Scores and indices are saved in checkpoints and restored on
     resume.
+
+    The scoring pass runs under ``torch.inference_mode`` with each layer's
+    quantized weight computed once, reads the teacher from an exact cache
+    after its first pass, and skips the teacher while DS has no weight
+    (``beta = 1``, e.g. at epoch 0 of the cosine schedule). All of this
+    leaves the scores unchanged. ``score_pool < 1`` is a faster,
+    approximate mode: each selection scores a seeded random pool of that
+    fraction of the set and picks the coreset within it.
 
     Args:
         interval (int): Epochs between selections ``R``. Defaults to 1.
@@ -60,6 +69,11 @@ class CoresetSelectionHook(Hook):
             size.
         score_num_workers (int, optional): Defaults to the training
             dataloader's.
+        score_pool (float): Fraction of the training set scored at each
+            selection, in ``[fraction, 1]``; 1 is the paper's method (every
+            sample scored). Below 1 (approximate, faster): a random pool
+            drawn afresh each round, the coreset its top samples. Defaults
+            to 1.0.
         teacher_cache_mb (float): CPU memory budget of the teacher-output
             cache; 0 turns it off. Defaults to 2048.
         log_file (str): JSON-lines log of each selection, in the work dir.
@@ -77,6 +91,7 @@ class CoresetSelectionHook(Hook):
                  score_pipeline: Optional[List[dict]] = None,
                  score_batch_size: Optional[int] = None,
                  score_num_workers: Optional[int] = None,
+                 score_pool: float = 1.0,
                  teacher_cache_mb: float = 2048,
                  log_file: str = 'coreset_log.jsonl') -> None:
         if isinstance(interval, bool) or not isinstance(
@@ -88,6 +103,10 @@ class CoresetSelectionHook(Hook):
         if score_batch_size is not None and score_batch_size < 1:
             raise ValueError('score_batch_size must be >= 1, got '
                              f'{score_batch_size!r}')
+        if isinstance(score_pool, bool) or not isinstance(
+                score_pool, (int, float)) or not 0 < score_pool <= 1:
+            raise ValueError('score_pool must be a number in (0, 1], got '
+                             f'{score_pool!r}')
         if teacher_cache_mb < 0:
             raise ValueError('teacher_cache_mb must be >= 0, got '
                              f'{teacher_cache_mb!r}')
@@ -99,6 +118,7 @@ class CoresetSelectionHook(Hook):
         self.score_pipeline = score_pipeline
         self.score_batch_size = score_batch_size
         self.score_num_workers = score_num_workers
+        self.score_pool = float(score_pool)
         self.teacher_cache_mb = teacher_cache_mb
         self.log_file = log_file
         # State saved in checkpoints.
@@ -149,6 +169,13 @@ class CoresetSelectionHook(Hook):
         self.teacher_sec_per_sample = None
         self.score_loader = None
         if get_policy(self.policy).scores != 'never':
+            self.pool_size = max(1, int(round(self.score_pool *
+                                              self.num_samples)))
+            if self.pool_size < sampler.num_select:
+                raise ValueError(
+                    f'score_pool={self.score_pool} scores {self.pool_size} '
+                    f'samples, fewer than the coreset '
+                    f'({sampler.num_select}); use score_pool >= fraction')
             self.score_loader = self._build_score_loader(runner, dataset)
 
     def _build_score_loader(self, runner, dataset):
@@ -163,8 +190,7 @@ class CoresetSelectionHook(Hook):
         train_cfg = runner.cfg.train_dataloader
         cfg = dict(
             dataset=dataset_with_pipeline(dataset, pipeline),
-            sampler=dict(type='DefaultSampler', shuffle=False,
-                         round_up=False),
+            sampler=dict(type='IndexSampler'),
             batch_size=self.score_batch_size or train_cfg.batch_size,
             num_workers=self.score_num_workers
             if self.score_num_workers is not None else train_cfg.get(
@@ -192,24 +218,19 @@ class CoresetSelectionHook(Hook):
         t0 = time.perf_counter()
         need = policy.scores == 'every' or (policy.scores == 'once'
                                             and self.scores is None)
+        pool = None
         if need:
-            evs, ds, score_info = self.score_dataset(runner)
+            pool = self._pool(round_idx)
+            with_teacher = beta < 1 or self.scorer.evs_needs_teacher
+            evs, ds, score_info = self.score_dataset(runner, pool,
+                                                     with_teacher)
             self.scores = dict(evs=evs, ds=ds,
-                               combined=combine_scores(evs, ds, beta))
+                               combined=evs if ds is None and beta == 1
+                               else combine_scores(evs, ds, beta))
         score_seconds = time.perf_counter() - t0
         t1 = time.perf_counter()
         if need or policy.scores != 'once' or self.indices is None:
-            labels = [c[0] for c in self.cat_ids] \
-                if self.class_balance else None
-            indices = select_coreset(
-                self.policy,
-                self.num_samples,
-                self.sampler.num_select,
-                scores=None if self.scores is None else
-                self.scores['combined'],
-                labels=labels,
-                seed=self.sampler.seed,
-                round_idx=round_idx)
+            indices = self._select(round_idx, pool)
         else:
             indices = self.indices
         select_seconds = time.perf_counter() - t1
@@ -234,10 +255,44 @@ class CoresetSelectionHook(Hook):
                         select_seconds=select_seconds, **score_info))
         self._log(runner, record)
 
-    @torch.no_grad()
-    def score_dataset(self, runner) -> tuple:
-        """EVS and DS of every training sample, identical on all ranks."""
+    def _pool(self, round_idx: int) -> torch.Tensor:
+        """The sorted indices scored in round ``round_idx``: all of them,
+        or a random pool of ``score_pool`` of the set (same on all
+        ranks)."""
+        if self.pool_size >= self.num_samples:
+            return torch.arange(self.num_samples)
+        g = torch.Generator().manual_seed(self.sampler.seed * 1000003 +
+                                          round_idx + 1)
+        perm = torch.randperm(self.num_samples, generator=g)
+        return perm[:self.pool_size].sort().values
+
+    def _select(self, round_idx: int,
+                pool: Optional[torch.Tensor]) -> torch.Tensor:
+        """Apply the policy to the whole set, or within the scored pool."""
+        labels = torch.tensor([c[0] for c in self.cat_ids]) \
+            if self.class_balance else None
+        scores = None if self.scores is None else self.scores['combined']
+        if pool is None or pool.numel() == self.num_samples:
+            return select_coreset(
+                self.policy, self.num_samples, self.sampler.num_select,
+                scores=scores, labels=labels, seed=self.sampler.seed,
+                round_idx=round_idx)
+        chosen = select_coreset(
+            self.policy, pool.numel(), self.sampler.num_select,
+            scores=scores[pool], labels=None if labels is None else
+            labels[pool], seed=self.sampler.seed, round_idx=round_idx)
+        return pool[chosen].sort().values
+
+    def score_dataset(self,
+                      runner,
+                      pool: Optional[torch.Tensor] = None,
+                      with_teacher: bool = True) -> tuple:
+        """EVS and DS (``[N]``, NaN outside ``pool``; DS None without the
+        teacher) of the training samples in ``pool`` (default: all),
+        identical on all ranks."""
         model = self._model(runner)
+        pool = torch.arange(self.num_samples) if pool is None else pool
+        self.score_loader.sampler.set_indices(pool.tolist())
         was_training = model.training
         model.eval()
         idx_parts, evs_parts, ds_parts = [], [], []
@@ -245,38 +300,44 @@ class CoresetSelectionHook(Hook):
         bar = ProgressBar(len(self.score_loader)) \
             if is_main_process() else None
         try:
-            for batch in self.score_loader:
-                idx, scores, info = model.score_step(batch, self.scorer,
-                                                     self.cache)
-                idx_parts.append(idx)
-                evs_parts.append(scores['evs'].detach().float().cpu())
-                ds_parts.append(scores['ds'].detach().float().cpu())
-                hits += info['cache_hits']
-                teacher_seconds += info['teacher_seconds']
-                computed += len(idx) - info['cache_hits']
-                if bar is not None:
-                    bar.update()
+            with torch.inference_mode(), \
+                    frozen_quantized_weights(model.student):
+                for batch in self.score_loader:
+                    idx, scores, info = model.score_step(
+                        batch, self.scorer, self.cache, with_teacher)
+                    idx_parts.append(idx)
+                    evs_parts.append(scores['evs'].float().cpu())
+                    if with_teacher:
+                        ds_parts.append(scores['ds'].float().cpu())
+                    hits += info['cache_hits']
+                    teacher_seconds += info['teacher_seconds']
+                    if with_teacher:
+                        computed += len(idx) - info['cache_hits']
+                    if bar is not None:
+                        bar.update()
         finally:
             model.train(was_training)
         if bar is not None:
             bar.file.write('\n')
-        local = (torch.cat(idx_parts) if idx_parts else torch.zeros(
-            0, dtype=torch.long), torch.cat(evs_parts)
-                 if evs_parts else torch.zeros(0), torch.cat(ds_parts)
-                 if ds_parts else torch.zeros(0))
+        empty = torch.zeros(0)
+        local = (torch.cat(idx_parts) if idx_parts else empty.long(),
+                 torch.cat(evs_parts) if evs_parts else empty,
+                 torch.cat(ds_parts) if ds_parts else empty)
         gathered = all_gather_object(local)
         idx = torch.cat([g[0] for g in gathered])
-        evs = torch.cat([g[1] for g in gathered])
-        ds = torch.cat([g[2] for g in gathered])
-        if idx.numel() != self.num_samples or not torch.equal(
-                idx.sort().values, torch.arange(self.num_samples)):
+        if idx.numel() != pool.numel() or not torch.equal(
+                idx.sort().values, pool):
             raise RuntimeError(
                 f'the scoring pass covered {idx.unique().numel()} distinct '
-                f'of {self.num_samples} samples ({idx.numel()} scores)')
-        order = torch.argsort(idx)
-        evs, ds = evs[order], ds[order]
-        check_finite(evs, what='EVS scores')
-        check_finite(ds, what='DS scores')
+                f'of {pool.numel()} samples ({idx.numel()} scores)')
+        evs = torch.full((self.num_samples, ), float('nan'))
+        evs[idx] = torch.cat([g[1] for g in gathered])
+        check_finite(evs[pool], pool, what='EVS scores')
+        ds = None
+        if with_teacher:
+            ds = torch.full((self.num_samples, ), float('nan'))
+            ds[idx] = torch.cat([g[2] for g in gathered])
+            check_finite(ds[pool], pool, what='DS scores')
         if computed:
             self.teacher_sec_per_sample = teacher_seconds / computed
         info = dict(

@@ -200,7 +200,8 @@ class QATModel(BaseModel):
     def score_step(self,
                    data: dict,
                    scorer,
-                   teacher_cache: Optional[TeacherCache] = None
+                   teacher_cache: Optional[TeacherCache] = None,
+                   with_teacher: bool = True
                    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], List]:
         """Score one raw batch for coreset selection.
 
@@ -209,6 +210,8 @@ class QATModel(BaseModel):
             scorer (callable): A registered scorer.
             teacher_cache (TeacherCache, optional): Read and filled here.
                 Defaults to None.
+            with_teacher (bool): Run (or read) the teacher; False scores
+                EVS only (``ds`` is None). Defaults to True.
 
         Returns:
             tuple: ``(indices [B], dict(evs=[B], ds=[B]), info)``, with
@@ -221,10 +224,10 @@ class QATModel(BaseModel):
         indices = sample_indices(data_samples)
         s_out = self.adapter.outputs(self.student, inputs)
         t_out, hits, seconds = None, 0, 0.0
-        if teacher_cache is not None:
+        if with_teacher and teacher_cache is not None:
             t_out = teacher_cache.get(indices.tolist(), s_out)
             hits = len(indices) if t_out is not None else 0
-        if t_out is None:
+        if with_teacher and t_out is None:
             start = time.perf_counter()
             t_out = self.teacher_outputs(inputs)
             seconds = time.perf_counter() - start

@@ -1,8 +1,10 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 """Turn a float model into an LSQ-quantized one by module-name patterns."""
+from contextlib import contextmanager
 from fnmatch import fnmatchcase
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 
 from .lsq import LSQQuantizer
@@ -83,6 +85,28 @@ def quantizer_summary(model: nn.Module) -> Dict[str, int]:
             isinstance(m, (QConv2d, QLinear)) for m in model.modules()),
         quantizers=len(quantizers),
         initialized=sum(q.is_initialized for q in quantizers))
+
+
+@contextmanager
+def frozen_quantized_weights(model: nn.Module):
+    """Quantize each layer's weight once and reuse it inside the block.
+
+    For inference passes (the coreset scoring pass, evaluation) in which
+    the weights and steps do not change: the outputs are identical, the
+    per-batch weight fake-quantization is saved.
+    """
+    layers = [
+        m for m in model.modules()
+        if isinstance(m, (QConv2d, QLinear)) and m.weight_quant is not None
+    ]
+    try:
+        with torch.no_grad():
+            for m in layers:
+                m.frozen_weight = m.weight_quant(m.weight)
+        yield model
+    finally:
+        for m in layers:
+            m.frozen_weight = None
 
 
 def _set_submodule(model: nn.Module, name: str, new: nn.Module) -> None:

@@ -104,6 +104,9 @@ class _QuantMixin:
         return mod
 
     def _quant_weight(self) -> Tensor:
+        frozen = getattr(self, 'frozen_weight', None)
+        if frozen is not None:
+            return frozen  # see frozen_quantized_weights
         w = self.weight
         return w if self.weight_quant is None else self.weight_quant(w)
 

@@ -4,7 +4,7 @@ from unittest import mock
 import pytest
 import torch
 
-from mmacs.datasets import CoresetSampler
+from mmacs.datasets import CoresetSampler, IndexSampler
 
 DIST = 'mmacs.datasets.coreset_sampler.get_dist_info'
 
@@ -67,3 +67,18 @@ def test_set_indices_validation():
         sampler.set_indices([1, 1, 2])
     sampler.set_indices(torch.tensor([9, 0, 4]))
     assert sampler.indices.tolist() == [0, 4, 9]
+
+
+def test_index_sampler_splits_given_indices_over_ranks():
+    dataset = list(range(10))
+    for rank in (0, 1):
+        with mock.patch(DIST, return_value=(rank, 2)):
+            sampler = IndexSampler(dataset)
+            assert list(sampler) == list(range(rank, 10, 2))
+            sampler.set_indices([7, 2, 5])
+            assert list(sampler) == [[7, 5], [2]][rank]
+            assert len(sampler) == [2, 1][rank]
+    with pytest.raises(ValueError, match=r'\[0, 10\)'):
+        sampler.set_indices([3, 10])
+    with pytest.raises(ValueError, match='distinct'):
+        sampler.set_indices([3, 3])

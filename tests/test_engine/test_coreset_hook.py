@@ -34,6 +34,10 @@ def test_runner_run_selects_logs_and_changes_coreset(tmp_path):
     assert log[0]['beta'] == 1.0 and log[3]['beta'] < log[1]['beta']
     for key in ('score', 'evs', 'ds', 'class_counts', 'score_seconds'):
         assert key in log[0]
+    # beta = 1 at epoch 0: DS has no weight, the teacher is not run.
+    assert log[0]['ds'] is None and log[0]['teacher_seconds'] == 0
+    assert log[1]['ds'] is not None and log[1]['teacher_seconds'] > 0
+    assert all(r['num_scored'] == 96 for r in log)
     assert log[0]['noisy_fraction_all'] == pytest.approx(19 / 96)
     assert sum(log[0]['class_counts'].values()) == 24
     # Each epoch trained on exactly the coreset: 24 samples = 3 batches.
@@ -98,6 +102,8 @@ def test_random_policy_does_not_score(tmp_path):
     (dict(policy='best'), "'best'"),
     (dict(schedule='exp'), "'exp'"),
     (dict(score_batch_size=0), 'score_batch_size'),
+    (dict(score_pool=0), 'score_pool'),
+    (dict(score_pool=1.5), 'score_pool'),
 ])
 def test_bad_hook_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -133,3 +139,45 @@ def test_nan_scores_name_samples(tmp_path):
                     nan_scorer):
         with pytest.raises(ValueError, match='non-finite EVS'):
             run(cfg)
+
+
+def test_score_pool_scores_a_fresh_pool_and_selects_within_it(tmp_path):
+    scored = []
+    original = CoresetSelectionHook.score_dataset
+
+    def spy(self, runner, pool=None, with_teacher=True):
+        evs, ds, info = original(self, runner, pool, with_teacher)
+        scored.append((pool.clone(), evs.clone()))
+        return evs, ds, info
+
+    with mock.patch.object(CoresetSelectionHook, 'score_dataset', spy):
+        runner = run(toy_cfg(tmp_path, max_epochs=2, fraction=0.25))
+        hook = hook_of(runner)
+    log = read_log(tmp_path)
+    assert [r['num_scored'] for r in log] == [96, 96]
+    scored.clear()
+    cfg = toy_cfg(tmp_path / 'pool', max_epochs=3, fraction=0.25)
+    cfg.coreset.score_pool = 0.5
+    with mock.patch.object(CoresetSelectionHook, 'score_dataset', spy):
+        runner = run(cfg)
+        hook = hook_of(runner)
+    log = read_log(tmp_path / 'pool')
+    assert [r['num_scored'] for r in log] == [48, 48, 48]
+    pools = [p for p, _ in scored]
+    assert all(p.numel() == 48 for p in pools)
+    assert not torch.equal(pools[0], pools[1])  # a fresh pool each round
+    last_pool, evs = scored[-1]
+    # Only the pool is scored; the coreset lies in it.
+    outside = torch.ones(96, dtype=torch.bool)
+    outside[last_pool] = False
+    assert torch.isnan(evs[outside]).all()
+    assert torch.isfinite(evs[last_pool]).all()
+    assert set(hook.indices.tolist()) <= set(last_pool.tolist())
+    assert hook.indices.numel() == 24
+
+
+def test_score_pool_smaller_than_the_coreset_is_an_error(tmp_path):
+    cfg = toy_cfg(tmp_path, fraction=0.5)
+    cfg.coreset.score_pool = 0.25
+    with pytest.raises(ValueError, match='score_pool=0.25'):
+        run(cfg)

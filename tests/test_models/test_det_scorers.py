@@ -1,4 +1,6 @@
 # Copyright (c) mmacs contributors. All rights reserved.
+from unittest import mock
+
 import pytest
 import torch
 from mmdet.models.utils import unpack_gt_instances
@@ -97,3 +99,19 @@ def test_unknown_or_mismatched_scorer_is_named():
         build_scorer('l2', 'detection')
     with pytest.raises(ValueError, match='for classification'):
         build_scorer('softmax', 'detection')
+
+
+@torch.no_grad()
+def test_evs_without_the_teacher_is_unchanged(qat):
+    scorer = build_scorer('loss', 'detection')
+    assert not scorer.evs_needs_teacher
+    assert build_scorer('anchor_l2', 'detection').evs_needs_teacher
+    batch = det_batch(((1, ), (0, 2)))
+    with mock.patch.object(qat, 'teacher_outputs',
+                           wraps=qat.teacher_outputs) as teacher:
+        _, alone, info = qat.score_step(batch, scorer, with_teacher=False)
+        assert teacher.call_count == 0 and info['teacher_seconds'] == 0
+        _, both, _ = qat.score_step(batch, scorer)
+        assert teacher.call_count == 1
+    assert alone['ds'] is None
+    assert torch.equal(alone['evs'], both['evs'])

@@ -11,4 +11,6 @@ coreset = dict(
     policy='acs',  # acs | full | random_static | random_dynamic | el2n
     schedule='cosine',  # beta(t): cosine | official | linear | evs_only ...
     scorer=None,  # None: 'loss' (detection) / 'softmax' (classification)
+    score_pool=1.0,  # 1: score every sample (the paper); < 1: a random
+    # pool of that fraction per round (faster, approximate)
     teacher_cache_mb=2048)
