@@ -2,7 +2,7 @@
 # (W2A32, the paper's plot setting), ACS at f = 0.1, R = 10. Expects the
 # standard python batches in data/cifar-100-python and an FP checkpoint of
 # the same model (`float_checkpoint`), e.g. from a float run of this model.
-_base_ = ['../_base_/qat/lsq_runtime.py', '../_base_/coreset/acs.py']
+_base_ = ['../_base_/qat/lsq_runtime.py', './_base_/coreset_cifar.py']
 custom_imports = dict(imports=['mmacs'], allow_failed_imports=False)
 default_scope = 'mmdet'
 data_root = 'data/cifar-100-python'

@@ -1,0 +1,63 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""The benchmark scripts run end to end in their --quick modes and print
+their results as one JSON object on the last line. (Their figures are read
+from their own runs, not asserted here: timings are not unit-testable.)"""
+import json
+
+import pytest
+
+from tests.conftest import CIFAR_JPEG, WEIGHTS, load_tool, need_shared
+
+
+def last_json(capsys) -> dict:
+    lines = capsys.readouterr().out.strip().splitlines()
+    return json.loads(lines[-1])
+
+
+def test_overhead_benchmark_splits_phases(tmp_path, capsys):
+    tool = load_tool('benchmark_overhead')
+    result = tool.main(['--quick', '--tasks', 'retinanet', '--work-dir',
+                        str(tmp_path)])
+    assert last_json(capsys) == json.loads(json.dumps(result))
+    task = result['tasks']['retinanet']
+    assert result['acs_over_random'] == task['acs_over_random'] > 0
+    runs = task['runs']
+    # 4 epochs, R = 2: two selections; random policies never score.
+    assert runs['random_dynamic']['score_seconds'] < 0.01
+    assert len(runs['acs']['score_seconds_per_round']) == 2
+    assert all(s > 0 for s in runs['acs']['score_seconds_per_round'])
+    # beta = 1 in the first round: the teacher runs only in the second.
+    teacher = runs['acs']['teacher_seconds_per_round']
+    assert teacher[0] == 0 and teacher[1] > 0
+    for run in runs.values():
+        assert run['loop_seconds'] == pytest.approx(
+            run['train_seconds'] + run['score_seconds'] +
+            run['select_seconds'])
+    ablation = task['scoring_pass_ablation_ms_per_sample']
+    assert len(ablation) == 7 and all(s > 0 for s in ablation.values())
+
+
+def test_quality_benchmark_reports_mean_and_spread(tmp_path, capsys):
+    need_shared(CIFAR_JPEG)
+    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
+    tool = load_tool('benchmark_quality')
+    result = tool.main(['--quick', '--policies', 'acs_pool',
+                        'random_static', '--seeds', '0', '1',
+                        '--work-dir', str(tmp_path)])
+    assert last_json(capsys) == json.loads(json.dumps(result))
+    summary = result['summary']
+    assert set(summary) == {'acs_pool', 'random_static'}
+    for policy, stats in summary.items():
+        accs = [r['top1'] for r in result['runs'][policy].values()]
+        assert len(accs) == 2 and all(0 <= a <= 100 for a in accs)
+        assert stats['min'] <= stats['mean'] <= stats['max']
+        assert stats['mean'] == pytest.approx(sum(accs) / 2)
+
+
+def test_fakequant_benchmark_reports_ratios(capsys):
+    tool = load_tool('benchmark_fakequant')
+    result = tool.main(['--quick'])
+    assert last_json(capsys) == json.loads(json.dumps(result))
+    for key in ('resnet20_qat_over_fp', 'retinanet_r18_qat_over_fp',
+                'lsq_over_torch_op'):
+        assert result[key] > 0

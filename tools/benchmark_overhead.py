@@ -1,0 +1,352 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+# isort: skip_file
+"""What Adaptive Coreset Selection costs over a random coreset of the same
+size, measured side by side in one run.
+
+For each task (ResNet-20 W2A2 on the shared CIFAR-10 images from the shared
+FP checkpoint; the demo's W4A4 RetinaNet R18-FPN on synthetic shapes), the
+same QAT config is trained with the same fraction ``f``, interval ``R``,
+epochs and seed under
+
+- ``random_dynamic``: a fresh random coreset every R epochs (no scoring);
+- ``acs``: the paper's method, every sample scored every R epochs;
+- ``acs_pool``: the approximate fast mode, a random pool of
+  ``--score-pool`` of the set scored every R epochs;
+- ``full``: one epoch on all the data, for the ``f x full-data`` cost;
+
+and the wall time of each run is split into training, scoring and
+selection (the epoch loop; the QAT calibration before it is the same for
+every run and reported apart). Then scoring passes over
+``--ablation-samples`` training samples are timed with the scoring-pass
+optimizations switched on one by one, to show what each bought.
+
+The last printed line is one JSON object: ``acs_over_random`` and
+``acs_pool_over_random`` (the largest over the tasks run), and per task the
+phases of every run and the ablation.
+
+Usage: python tools/benchmark_overhead.py [--tasks resnet20 retinanet]
+       [--epochs 20] [--interval 10] [--fraction 0.1] [--score-pool 0.3]
+       [--num-samples 45000] [--quick] [--work-dir DIR]
+"""
+import argparse
+import contextlib
+import copy
+import json
+import os.path as osp
+import random
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import torch  # noqa: E402
+from mmengine.config import Config  # noqa: E402
+from mmengine.hooks import Hook  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+
+import mmacs  # noqa: E402,F401
+from mmacs.coreset.teacher_cache import TeacherCache  # noqa: E402
+from mmacs.datasets import make_synthetic_shapes  # noqa: E402
+from mmacs.engine import CoresetSelectionHook  # noqa: E402
+from mmacs.quantization import frozen_quantized_weights  # noqa: E402
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+SHARED = osp.join(osp.dirname(REPO), 'shared')
+CIFAR = osp.join(SHARED, 'data', 'cifar10-jpeg', 'train')
+RESNET20 = osp.join(SHARED, 'weights', 'resnet20-12fca82f.th')
+CONFIGS = dict(
+    resnet20=osp.join(REPO, 'configs', 'classification',
+                      'lsq-w2a2_acs-f0.1_resnet20_cifar10.py'),
+    retinanet=osp.join(
+        REPO, 'configs', 'demo',
+        'lsq-w4a4_acs-f0.3_retinanet_r18-tiny_fpn_shapes-128.py'))
+
+
+class _Clock(Hook):
+    """Time stamps of the train loop and of each epoch; registered twice,
+    first (``start``) and last (``end``) among the hooks."""
+
+    def __init__(self, stamps: dict, edge: str) -> None:
+        self.stamps, self.edge = stamps, edge
+
+    def _stamp(self, key):
+        self.stamps.setdefault(key, []).append(time.perf_counter())
+
+    def before_train(self, runner):
+        if self.edge == 'start':
+            self._stamp('train_start')
+
+    def after_train(self, runner):
+        if self.edge == 'end':
+            self._stamp('train_end')
+
+    def before_train_epoch(self, runner):
+        if self.edge == 'start':
+            self._stamp('epoch_start')
+
+    def after_train_epoch(self, runner):
+        if self.edge == 'end':
+            self._stamp('epoch_end')
+
+
+def _subset(total: int, num: int):
+    """A seeded subset of ``range(total)`` (all classes), or None for all.
+    """
+    return None if num >= total else sorted(
+        random.Random(0).sample(range(total), num))
+
+
+def cifar_cfg(num_samples: int = 45000, val_samples: int = 5000) -> Config:
+    """The W2A2 ResNet-20 ACS config on the shared CIFAR-10 images and
+    checkpoint, on ``num_samples`` of the 45k training split and
+    ``val_samples`` of the 5k hold-out."""
+    cfg = Config.fromfile(CONFIGS['resnet20'])
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[key].dataset.data_root = CIFAR
+    cfg.model.float_checkpoint = RESNET20
+    for key, total, num in (('train_dataloader', 45000, num_samples),
+                            ('val_dataloader', 5000, val_samples)):
+        indices = _subset(total, num)
+        if indices is not None:
+            cfg[key].dataset.indices = indices
+    return cfg
+
+
+def quiet_training(cfg: Config, epochs: int) -> None:
+    """``epochs`` epochs, no validation or checkpoint during training."""
+    cfg.train_cfg.max_epochs = epochs
+    cfg.train_cfg.val_interval = epochs + 1
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=epochs + 1, save_last=False)
+    cfg.default_hooks.logger.interval = 50
+    for scheduler in cfg.param_scheduler:
+        if scheduler.type == 'CosineAnnealingLR':
+            scheduler.T_max = epochs
+            if 'end' in scheduler:
+                scheduler.end = epochs
+    cfg.log_level = 'WARNING'
+
+
+def task_cfg(task: str, args, work_dir: str) -> Config:
+    """The task's ACS config, without validation or checkpoints."""
+    if task == 'resnet20':
+        cfg = cifar_cfg(args.num_samples)
+    else:
+        cfg = Config.fromfile(CONFIGS[task])
+        root = osp.join(work_dir, 'shapes', '')
+        make_synthetic_shapes(root, num_train=args.num_samples_det, seed=0)
+        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+            dataset = cfg[key].dataset
+            while dataset.type != 'CocoDataset':
+                dataset = dataset.dataset
+            dataset.data_root = root
+        # Timing only: the student starts from its own initial weights.
+        cfg.model.float_checkpoint = None
+    quiet_training(cfg, args.epochs)
+    cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    cfg.coreset.update(fraction=args.fraction, interval=args.interval,
+                       seed=0)
+    cfg.randomness = dict(seed=0)
+    return cfg
+
+
+def run(cfg: Config, name: str, work_dir: str, **coreset) -> tuple:
+    """Train one config; returns (phases, runner)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.coreset.update(coreset)
+    cfg.work_dir = osp.join(work_dir, name)
+    if cfg.get('visualizer', None):
+        # One visualizer per run (a shared name logs to the first run's dir).
+        cfg.visualizer.name = f'visualizer_{osp.basename(work_dir)}_{name}'
+    cfg.experiment_name = name
+    runner = RUNNERS.build(cfg)
+    stamps = {}
+    runner.register_hook(_Clock(stamps, 'start'), 'HIGHEST')
+    runner.register_hook(_Clock(stamps, 'end'), 'LOWEST')
+    print(f'[{name}] training {cfg.train_cfg.max_epochs} epochs ...',
+          flush=True)
+    runner.train()
+    epochs = sum(e - s for s, e in zip(stamps['epoch_start'],
+                                       stamps['epoch_end']))
+    score = select = 0.0
+    log_file = osp.join(cfg.work_dir, 'coreset_log.jsonl')
+    rounds = []
+    if osp.isfile(log_file):
+        with open(log_file) as f:
+            rounds = [json.loads(line) for line in f]
+        score = sum(r['score_seconds'] for r in rounds)
+        select = sum(r['select_seconds'] for r in rounds)
+    phases = dict(
+        loop_seconds=epochs,
+        train_seconds=epochs - score - select,
+        score_seconds=score,
+        select_seconds=select,
+        setup_seconds=stamps['train_end'][0] - stamps['train_start'][0] -
+        epochs,
+        score_seconds_per_round=[round(r['score_seconds'], 2)
+                                 for r in rounds],
+        teacher_seconds_per_round=[round(r.get('teacher_seconds', 0), 2)
+                                   for r in rounds])
+    print(f'[{name}] ' + ', '.join(
+        f'{k} {v:.1f}' for k, v in phases.items() if isinstance(v, float)),
+        flush=True)
+    return phases, runner
+
+
+def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
+    """Milliseconds per sample of a scoring pass (over ``num`` samples),
+    the scoring-pass optimizations switched on one by one (same model,
+    same data)."""
+    hook = [h for h in runner.hooks
+            if isinstance(h, CoresetSelectionHook)][0]
+    model = hook._model(runner)
+    dataset = runner.train_dataloader.dataset
+    base_batch = runner.cfg.train_dataloader.batch_size
+
+    train_workers = runner.cfg.train_dataloader.get('num_workers', 0)
+
+    subset = list(range(min(num, len(dataset))))
+
+    def loader(batch_size, workers):
+        hook.score_batch_size = batch_size
+        hook.score_num_workers = workers
+        loader = hook._build_score_loader(runner, dataset)
+        loader.sampler.set_indices(subset)
+        return loader
+
+    def one_pass(loader, inference, frozen, teacher, cache=None):
+        model.eval()
+        grad_mode = torch.inference_mode() if inference else torch.no_grad()
+        weights = frozen_quantized_weights(model.student) if frozen \
+            else contextlib.nullcontext()
+        start = time.perf_counter()
+        with grad_mode, weights:
+            for batch in loader:
+                model.score_step(batch, hook.scorer, cache, teacher)
+        return time.perf_counter() - start
+
+    plain = loader(base_batch, train_workers)
+    local = loader(base_batch, 0)
+    big = loader(base_batch * batch_factor, 0)
+    cache = TeacherCache()
+    steps = [
+        (f'student + teacher, no_grad, {train_workers} loader workers',
+         lambda: one_pass(plain, False, False, True)),
+        ('+ inference_mode', lambda: one_pass(plain, True, False, True)),
+        ('+ weights quantized once per pass',
+         lambda: one_pass(plain, True, True, True)),
+        ('+ loading in the main process (score_num_workers=0)',
+         lambda: one_pass(local, True, True, True)),
+        (f'  (score batch x{batch_factor} instead)',
+         lambda: one_pass(big, True, True, True)),
+        ('+ teacher from the cache (passes after the first)',
+         lambda: (one_pass(local, True, True, True, cache),
+                  one_pass(local, True, True, True, cache))[1]),
+        ('teacher skipped (beta = 1, the first cosine round)',
+         lambda: one_pass(local, True, True, False)),
+    ]
+    result = {}
+    for name, fn in steps:
+        result[name] = fn() / len(subset) * 1e3
+        print(f'  {name:<56} {result[name]:8.3f} ms', flush=True)
+    return result
+
+
+def bench_task(task: str, args) -> dict:
+    work_dir = osp.join(args.work_dir, task)
+    cfg = task_cfg(task, args, work_dir)
+    n = args.num_samples if task == 'resnet20' else args.num_samples_det
+    print(f'\n=== {task}: N = {n}, f = {args.fraction}, R = '
+          f'{args.interval}, {args.epochs} epochs ===', flush=True)
+    runs = {}
+    runs['random_dynamic'], _ = run(cfg, 'random_dynamic', work_dir,
+                                    policy='random_dynamic')
+    runs['acs'], acs_runner = run(cfg, 'acs', work_dir, policy='acs')
+    runs['acs_pool'], _ = run(cfg, 'acs_pool', work_dir, policy='acs',
+                              score_pool=args.score_pool)
+    full_cfg = copy.deepcopy(cfg)
+    full_cfg.train_cfg.max_epochs = 1
+    runs['full_1_epoch'], _ = run(full_cfg, 'full', work_dir,
+                                  policy='full', fraction=1.0)
+    print('scoring pass, per sample:', flush=True)
+    ablation = scoring_ablation(acs_runner, args.batch_factor,
+                                args.ablation_samples)
+    rd, full = runs['random_dynamic'], runs['full_1_epoch']
+    f_full = args.fraction * args.epochs * full['loop_seconds']
+    result = dict(
+        num_samples=n,
+        runs=runs,
+        scoring_pass_ablation_ms_per_sample=ablation,
+        acs_over_random=runs['acs']['loop_seconds'] / rd['loop_seconds'],
+        acs_pool_over_random=runs['acs_pool']['loop_seconds'] /
+        rd['loop_seconds'],
+        random_over_f_full=rd['loop_seconds'] / f_full,
+        acs_over_f_full=runs['acs']['loop_seconds'] / f_full,
+        acs_pool_over_f_full=runs['acs_pool']['loop_seconds'] / f_full)
+    print(f"{task}: ACS / random = {result['acs_over_random']:.3f}, "
+          f"ACS(pool {args.score_pool}) / random = "
+          f"{result['acs_pool_over_random']:.3f}, ACS / (f x full) = "
+          f"{result['acs_over_f_full']:.3f}", flush=True)
+    return result
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--tasks', nargs='+', default=['resnet20',
+                                                       'retinanet'],
+                        choices=['resnet20', 'retinanet'])
+    parser.add_argument('--epochs', type=int, default=20)
+    parser.add_argument('--interval', type=int, default=10,
+                        help='R: epochs between selections')
+    parser.add_argument('--fraction', type=float, default=0.1)
+    parser.add_argument('--score-pool', type=float, default=0.3,
+                        help='pool fraction of the fast mode')
+    parser.add_argument('--num-samples', type=int, default=45000,
+                        help='CIFAR-10 training images (of the 45k split)')
+    parser.add_argument('--num-samples-det', type=int, default=400,
+                        help='synthetic-shapes training images')
+    parser.add_argument('--batch-factor', type=int, default=4,
+                        help='score batch / train batch in the ablation')
+    parser.add_argument('--ablation-samples', type=int, default=10000,
+                        help='samples per pass in the scoring ablation')
+    parser.add_argument('--quick', action='store_true',
+                        help='a smoke run: 4 epochs, R = 2, few samples')
+    parser.add_argument('--work-dir', help='defaults to a temporary dir')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.interval = 4, 2
+        args.num_samples, args.num_samples_det = 2000, 80
+    if 'resnet20' in args.tasks and not (osp.isdir(CIFAR)
+                                         and osp.isfile(RESNET20)):
+        raise FileNotFoundError(
+            f'the ResNet-20 task needs {CIFAR} and {RESNET20}')
+    if not 0 < args.fraction <= args.score_pool <= 1:
+        raise ValueError('need 0 < --fraction <= --score-pool <= 1, got '
+                         f'{args.fraction} and {args.score_pool}')
+    tmp = None
+    if args.work_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix='mmacs_overhead_')
+        args.work_dir = tmp.name
+    start = time.perf_counter()
+    tasks = {task: bench_task(task, args) for task in args.tasks}
+    result = dict(
+        acs_over_random=max(t['acs_over_random'] for t in tasks.values()),
+        acs_pool_over_random=max(t['acs_pool_over_random']
+                                 for t in tasks.values()),
+        target_acs_over_random=1.10,
+        fraction=args.fraction,
+        interval=args.interval,
+        epochs=args.epochs,
+        score_pool=args.score_pool,
+        threads=torch.get_num_threads(),
+        total_seconds=time.perf_counter() - start,
+        tasks=tasks)
+    if tmp is not None:
+        tmp.cleanup()
+    print(json.dumps(result))
+    return result
+
+
+if __name__ == '__main__':
+    main()
