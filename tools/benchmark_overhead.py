@@ -8,7 +8,9 @@ FP checkpoint; the demo's W4A4 RetinaNet R18-FPN on synthetic shapes), the
 same QAT config is trained with the same fraction ``f``, interval ``R``,
 epochs and seed under
 
-- ``random_dynamic``: a fresh random coreset every R epochs (no scoring);
+- ``random_dynamic``: a fresh random coreset every R epochs (no scoring),
+  run first and last (their mean is the baseline, their gap the drift of
+  the machine over the benchmark);
 - ``acs``: the paper's method, every sample scored every R epochs;
 - ``acs_pool``: the approximate fast mode, a random pool of
   ``--score-pool`` of the set scored every R epochs;
@@ -31,6 +33,7 @@ Usage: python tools/benchmark_overhead.py [--tasks resnet20 retinanet]
 import argparse
 import contextlib
 import copy
+import gc
 import json
 import os.path as osp
 import random
@@ -178,6 +181,8 @@ def run(cfg: Config, name: str, work_dir: str, **coreset) -> tuple:
         score = sum(r['score_seconds'] for r in rounds)
         select = sum(r['select_seconds'] for r in rounds)
     phases = dict(
+        epoch_seconds=[round(e - s, 2) for s, e in zip(
+            stamps['epoch_start'], stamps['epoch_end'])],
         loop_seconds=epochs,
         train_seconds=epochs - score - select,
         score_seconds=score,
@@ -192,6 +197,17 @@ def run(cfg: Config, name: str, work_dir: str, **coreset) -> tuple:
         f'{k} {v:.1f}' for k, v in phases.items() if isinstance(v, float)),
         flush=True)
     return phases, runner
+
+
+def release(runner) -> None:
+    """Stop the persistent loader workers of a finished run, so that they
+    do not linger beside the next runs."""
+    loader = runner.train_loop.dataloader
+    iterator = getattr(loader, '_iterator', None)
+    if iterator is not None and hasattr(iterator, '_shutdown_workers'):
+        iterator._shutdown_workers()
+        loader._iterator = None
+    gc.collect()
 
 
 def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
@@ -260,30 +276,46 @@ def bench_task(task: str, args) -> dict:
     print(f'\n=== {task}: N = {n}, f = {args.fraction}, R = '
           f'{args.interval}, {args.epochs} epochs ===', flush=True)
     runs = {}
-    runs['random_dynamic'], _ = run(cfg, 'random_dynamic', work_dir,
-                                    policy='random_dynamic')
-    runs['acs'], acs_runner = run(cfg, 'acs', work_dir, policy='acs')
-    runs['acs_pool'], _ = run(cfg, 'acs_pool', work_dir, policy='acs',
-                              score_pool=args.score_pool)
-    full_cfg = copy.deepcopy(cfg)
-    full_cfg.train_cfg.max_epochs = 1
-    runs['full_1_epoch'], _ = run(full_cfg, 'full', work_dir,
-                                  policy='full', fraction=1.0)
+
+    def train(key, config=cfg, **coreset):
+        runs[key], runner = run(config, key, work_dir, **coreset)
+        return runner
+
+    # The baseline runs first and last: machine drift over the benchmark
+    # shows as the gap between the two, and their mean is the baseline.
+    release(train('random_dynamic_first', policy='random_dynamic'))
+    acs_runner = train('acs', policy='acs')
     print('scoring pass, per sample:', flush=True)
     ablation = scoring_ablation(acs_runner, args.batch_factor,
                                 args.ablation_samples)
-    rd, full = runs['random_dynamic'], runs['full_1_epoch']
-    f_full = args.fraction * args.epochs * full['loop_seconds']
+    release(acs_runner)
+    del acs_runner
+    release(train('acs_pool', policy='acs', score_pool=args.score_pool))
+    release(train('random_dynamic_last', policy='random_dynamic'))
+    full_cfg = copy.deepcopy(cfg)
+    full_cfg.train_cfg.max_epochs = 1
+    release(train('full_1_epoch', full_cfg, policy='full', fraction=1.0))
+    randoms = [runs[k]['loop_seconds']
+               for k in ('random_dynamic_first', 'random_dynamic_last')]
+    baseline = sum(randoms) / 2
+    f_full = args.fraction * args.epochs * runs['full_1_epoch'][
+        'loop_seconds']
+    acs, pool = runs['acs'], runs['acs_pool']
     result = dict(
         num_samples=n,
         runs=runs,
         scoring_pass_ablation_ms_per_sample=ablation,
-        acs_over_random=runs['acs']['loop_seconds'] / rd['loop_seconds'],
-        acs_pool_over_random=runs['acs_pool']['loop_seconds'] /
-        rd['loop_seconds'],
-        random_over_f_full=rd['loop_seconds'] / f_full,
-        acs_over_f_full=runs['acs']['loop_seconds'] / f_full,
-        acs_pool_over_f_full=runs['acs_pool']['loop_seconds'] / f_full)
+        random_seconds=baseline,
+        random_drift=abs(randoms[1] - randoms[0]) / baseline,
+        acs_over_random=acs['loop_seconds'] / baseline,
+        acs_pool_over_random=pool['loop_seconds'] / baseline,
+        acs_scoring_over_random=(acs['score_seconds'] +
+                                 acs['select_seconds']) / baseline,
+        acs_pool_scoring_over_random=(pool['score_seconds'] +
+                                      pool['select_seconds']) / baseline,
+        random_over_f_full=baseline / f_full,
+        acs_over_f_full=acs['loop_seconds'] / f_full,
+        acs_pool_over_f_full=pool['loop_seconds'] / f_full)
     print(f"{task}: ACS / random = {result['acs_over_random']:.3f}, "
           f"ACS(pool {args.score_pool}) / random = "
           f"{result['acs_pool_over_random']:.3f}, ACS / (f x full) = "
@@ -291,19 +323,60 @@ def bench_task(task: str, args) -> dict:
     return result
 
 
-def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--tasks', nargs='+', default=['resnet20',
-                                                       'retinanet'],
-                        choices=['resnet20', 'retinanet'])
-    parser.add_argument('--epochs', type=int, default=20)
-    parser.add_argument('--interval', type=int, default=10,
+def coreset_parser(doc: str, epochs: int,
+                   interval: int) -> argparse.ArgumentParser:
+    """The arguments both benchmarks share."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument('--epochs', type=int, default=epochs)
+    parser.add_argument('--interval', type=int, default=interval,
                         help='R: epochs between selections')
     parser.add_argument('--fraction', type=float, default=0.1)
     parser.add_argument('--score-pool', type=float, default=0.3,
-                        help='pool fraction of the fast mode')
+                        help='pool fraction of the fast mode (acs_pool)')
     parser.add_argument('--num-samples', type=int, default=45000,
                         help='CIFAR-10 training images (of the 45k split)')
+    parser.add_argument('--work-dir', help='defaults to a temporary dir')
+    return parser
+
+
+def prepare(args, need_cifar: bool, prefix: str):
+    """Check the shared arguments; returns the temporary work dir (or
+    None when ``--work-dir`` is given)."""
+    if need_cifar and not (osp.isdir(CIFAR) and osp.isfile(RESNET20)):
+        raise FileNotFoundError(
+            f'the CIFAR-10 benchmark needs {CIFAR} and {RESNET20}')
+    if not 0 < args.fraction <= args.score_pool <= 1:
+        raise ValueError('need 0 < --fraction <= --score-pool <= 1, got '
+                         f'{args.fraction} and {args.score_pool}')
+    tmp = None
+    if args.work_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix=prefix)
+        args.work_dir = tmp.name
+    return tmp
+
+
+def finish(result: dict, args, tmp, start: float) -> dict:
+    """Add the shared settings to ``result``, remove the temporary work
+    dir, print ``result`` as the last line (JSON) and return it."""
+    result.update(
+        fraction=args.fraction,
+        interval=args.interval,
+        epochs=args.epochs,
+        score_pool=args.score_pool,
+        num_samples=args.num_samples,
+        threads=torch.get_num_threads(),
+        total_seconds=time.perf_counter() - start)
+    if tmp is not None:
+        tmp.cleanup()
+    print(json.dumps(result))
+    return result
+
+
+def main(argv=None) -> dict:
+    parser = coreset_parser(__doc__, epochs=20, interval=10)
+    parser.add_argument('--tasks', nargs='+', default=['resnet20',
+                                                       'retinanet'],
+                        choices=['resnet20', 'retinanet'])
     parser.add_argument('--num-samples-det', type=int, default=400,
                         help='synthetic-shapes training images')
     parser.add_argument('--batch-factor', type=int, default=4,
@@ -312,22 +385,11 @@ def main(argv=None) -> dict:
                         help='samples per pass in the scoring ablation')
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 4 epochs, R = 2, few samples')
-    parser.add_argument('--work-dir', help='defaults to a temporary dir')
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.interval = 4, 2
         args.num_samples, args.num_samples_det = 2000, 80
-    if 'resnet20' in args.tasks and not (osp.isdir(CIFAR)
-                                         and osp.isfile(RESNET20)):
-        raise FileNotFoundError(
-            f'the ResNet-20 task needs {CIFAR} and {RESNET20}')
-    if not 0 < args.fraction <= args.score_pool <= 1:
-        raise ValueError('need 0 < --fraction <= --score-pool <= 1, got '
-                         f'{args.fraction} and {args.score_pool}')
-    tmp = None
-    if args.work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix='mmacs_overhead_')
-        args.work_dir = tmp.name
+    tmp = prepare(args, 'resnet20' in args.tasks, 'mmacs_overhead_')
     start = time.perf_counter()
     tasks = {task: bench_task(task, args) for task in args.tasks}
     result = dict(
@@ -335,17 +397,8 @@ def main(argv=None) -> dict:
         acs_pool_over_random=max(t['acs_pool_over_random']
                                  for t in tasks.values()),
         target_acs_over_random=1.10,
-        fraction=args.fraction,
-        interval=args.interval,
-        epochs=args.epochs,
-        score_pool=args.score_pool,
-        threads=torch.get_num_threads(),
-        total_seconds=time.perf_counter() - start,
         tasks=tasks)
-    if tmp is not None:
-        tmp.cleanup()
-    print(json.dumps(result))
-    return result
+    return finish(result, args, tmp, start)
 
 
 if __name__ == '__main__':

@@ -24,20 +24,16 @@ printed line is one JSON object.
 Usage: python tools/benchmark_quality.py [--seeds 0 1 2] [--epochs 4]
        [--interval 2] [--fraction 0.1] [--quick] [--work-dir DIR]
 """
-import argparse
-import json
 import os.path as osp
 import statistics
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-import torch  # noqa: E402
-from benchmark_overhead import (CIFAR, RESNET20, cifar_cfg,  # noqa: E402
-                                quiet_training)
+from benchmark_overhead import (cifar_cfg, coreset_parser,  # noqa: E402
+                                finish, prepare, quiet_training)
 from mmengine.registry import RUNNERS  # noqa: E402
 
 import mmacs  # noqa: E402,F401
@@ -86,37 +82,19 @@ def summarize(runs: dict) -> dict:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = coreset_parser(__doc__, epochs=4, interval=2)
     parser.add_argument('--policies', nargs='+', default=list(POLICIES),
                         choices=POLICIES)
     parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--epochs', type=int, default=4)
-    parser.add_argument('--interval', type=int, default=2,
-                        help='R: epochs between selections')
-    parser.add_argument('--fraction', type=float, default=0.1)
-    parser.add_argument('--score-pool', type=float, default=0.3,
-                        help='pool fraction of acs_pool')
-    parser.add_argument('--num-samples', type=int, default=45000,
-                        help='training images (of the 45k split)')
     parser.add_argument('--val-samples', type=int, default=5000,
                         help='hold-out images (of the 5k split)')
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 1000 images, 2 epochs, 2 seeds')
-    parser.add_argument('--work-dir', help='defaults to a temporary dir')
     args = parser.parse_args(argv)
     if args.quick:
         args.num_samples, args.val_samples = 1000, 500
         args.epochs, args.interval, args.seeds = 2, 1, args.seeds[:2]
-    if not (osp.isdir(CIFAR) and osp.isfile(RESNET20)):
-        raise FileNotFoundError(
-            f'the benchmark needs {CIFAR} and {RESNET20}')
-    if not 0 < args.fraction <= args.score_pool <= 1:
-        raise ValueError('need 0 < --fraction <= --score-pool <= 1, got '
-                         f'{args.fraction} and {args.score_pool}')
-    tmp = None
-    if args.work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix='mmacs_quality_')
-        args.work_dir = tmp.name
+    tmp = prepare(args, True, 'mmacs_quality_')
     start = time.perf_counter()
     runs = {p: {} for p in args.policies}
     # Seeds outermost: an interrupted run still has every policy.
@@ -137,19 +115,9 @@ def main(argv=None) -> dict:
     result = dict(
         summary=summary,
         runs={p: {str(k): v for k, v in r.items()} for p, r in runs.items()},
-        fraction=args.fraction,
-        interval=args.interval,
-        epochs=args.epochs,
-        score_pool=args.score_pool,
-        num_samples=args.num_samples,
         val_samples=args.val_samples,
-        seeds=args.seeds,
-        threads=torch.get_num_threads(),
-        total_seconds=time.perf_counter() - start)
-    if tmp is not None:
-        tmp.cleanup()
-    print(json.dumps(result))
-    return result
+        seeds=args.seeds)
+    return finish(result, args, tmp, start)
 
 
 if __name__ == '__main__':

@@ -70,6 +70,11 @@ def _hist(ax, summary: dict, total: int, label: str, color,
     ax.stairs(density, edges, label=label, color=color)
 
 
+def _num_scored(record: dict) -> int:
+    """The samples a selection scored (a pool in the ``score_pool`` mode)."""
+    return record.get('num_scored', record['num_samples'])
+
+
 def plot_scores(ax, records: List[dict]) -> None:
     """Score histograms of the whole set, one line per scored selection."""
     scored = [r for r in records if r.get('score')]
@@ -78,13 +83,13 @@ def plot_scores(ax, records: List[dict]) -> None:
                 ha='center', va='center', transform=ax.transAxes)
     colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(scored), 1)))
     for color, record in zip(colors, scored):
-        _hist(ax, record['score'], record['num_samples'],
+        _hist(ax, record['score'], _num_scored(record),
               f"epoch {record['epoch']}", color, filled=False)
     if scored and scored[-1].get('score_selected'):
         last = scored[-1]
-        _hist(ax, last['score_selected'], last['num_samples'],
+        _hist(ax, last['score_selected'], _num_scored(last),
               f"selected, epoch {last['epoch']}", 'tab:red', filled=True)
-    ax.set_title('score distribution (whole set; shaded: last coreset)')
+    ax.set_title('score distribution (scored samples; shaded: last coreset)')
     ax.set_xlabel('combined score d')
     if scored:  # a few outliers would squeeze the bulk into one bin
         lo = min(r['score']['min'] for r in scored)

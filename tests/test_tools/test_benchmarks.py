@@ -23,7 +23,8 @@ def test_overhead_benchmark_splits_phases(tmp_path, capsys):
     assert result['acs_over_random'] == task['acs_over_random'] > 0
     runs = task['runs']
     # 4 epochs, R = 2: two selections; random policies never score.
-    assert runs['random_dynamic']['score_seconds'] < 0.01
+    assert runs['random_dynamic_first']['score_seconds'] < 0.01
+    assert runs['random_dynamic_last']['score_seconds'] < 0.01
     assert len(runs['acs']['score_seconds_per_round']) == 2
     assert all(s > 0 for s in runs['acs']['score_seconds_per_round'])
     # beta = 1 in the first round: the teacher runs only in the second.
