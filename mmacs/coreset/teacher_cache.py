@@ -6,13 +6,20 @@ augmentation, the same batches every pass), so its outputs for a sample are
 the same at every selection: caching them is exact and saves one of the two
 forward passes of every scoring pass after the first.
 """
-from typing import List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
 
 class TeacherCache:
     """``sample_idx -> outputs`` on the CPU, up to ``max_bytes``.
+
+    Outputs are kept as the batches they came in (one tensor per output key
+    and batch) with an index ``sample_idx -> (batch, row)`` of plain ints,
+    not as one dict of tensors per sample: for a 45k-sample set that is
+    ~700 objects under Python's cyclic garbage collector instead of ~90k
+    (which every full collection traverses during training) and 352
+    allocations instead of 45k.
 
     Args:
         max_bytes (int): The budget; samples past it are not cached (and
@@ -25,39 +32,53 @@ class TeacherCache:
         self.max_bytes = max_bytes
         self.nbytes = 0
         self.full = False
-        self._store = {}
+        self._chunks: List[dict] = []
+        self._where: Dict[int, Tuple[int, int]] = {}
 
     def __len__(self) -> int:
-        return len(self._store)
+        return len(self._where)
 
     def put(self, indices: List[int], out: dict) -> None:
-        """Store each sample's slice of the batch outputs ``out``."""
-        for i, idx in enumerate(indices):
-            item = {
-                k: v[i].detach().cpu().clone() if torch.is_tensor(v) else v
-                for k, v in out.items()
-            }
-            size = sum(v.numel() * v.element_size() for v in item.values()
-                       if torch.is_tensor(v))
-            if self.nbytes + size > self.max_bytes:
-                self.full = True
-                return
-            self._store[idx] = item
-            self.nbytes += size
+        """Store the batch outputs ``out`` of the samples ``indices`` (as
+        many as the budget allows, in order)."""
+        chunk = {
+            k: v.detach().cpu() if torch.is_tensor(v) else v
+            for k, v in out.items()
+        }
+        per_sample = sum(v[0].numel() * v.element_size()
+                         for v in chunk.values()
+                         if torch.is_tensor(v) and len(v))
+        room = len(indices) if per_sample == 0 else \
+            (self.max_bytes - self.nbytes) // per_sample
+        keep = max(0, min(len(indices), room))
+        if keep < len(indices):
+            self.full = True
+        if keep == 0:
+            return
+        chunk = {
+            k: v[:keep].clone() if torch.is_tensor(v) else v
+            for k, v in chunk.items()
+        }
+        self._chunks.append(chunk)
+        for row, idx in enumerate(indices[:keep]):
+            self._where[int(idx)] = (len(self._chunks) - 1, row)
+        self.nbytes += keep * per_sample
 
     def get(self, indices: List[int], like: dict) -> Optional[dict]:
         """The batch's outputs if every sample is cached with the layout of
         ``like`` (the student's outputs for the batch), else None."""
-        if not all(idx in self._store for idx in indices):
+        try:
+            locs = [self._where[int(idx)] for idx in indices]
+        except KeyError:
             return None
         out = {}
         for key, value in like.items():
-            parts = [self._store[idx][key] for idx in indices]
             if torch.is_tensor(value):
+                parts = [self._chunks[c][key][r] for c, r in locs]
                 if any(p.shape != value.shape[1:] for p in parts):
                     return None
                 out[key] = torch.stack(parts).to(value.device)
-            elif any(p != value for p in parts):
+            elif any(self._chunks[c][key] != value for c, _ in locs):
                 return None
             else:
                 out[key] = value
