@@ -13,6 +13,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
 from mmacs.engine.cli import base_parser, build_runner, load_cfg, parse  # noqa: E402,E501
+from mmacs.engine.runner import release_process_group  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -28,6 +29,7 @@ def main(argv=None):
     cfg = load_cfg(args)
     cfg.load_from = args.checkpoint
     metrics = build_runner(cfg).test()
+    release_process_group()
     if args.out_json:
         with open(args.out_json, 'w') as f:
             json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)

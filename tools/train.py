@@ -12,6 +12,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
 from mmacs.engine.cli import base_parser, build_runner, load_cfg, parse  # noqa: E402,E501
+from mmacs.engine.runner import release_process_group  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -44,6 +45,7 @@ def main(argv=None):
         cfg.load_from = args.resume
     runner = build_runner(cfg)
     runner.train()
+    release_process_group()
     return runner
 
 

@@ -71,6 +71,21 @@ def expand_mmacs_cfg(cfg: Config) -> Config:
     return cfg
 
 
+def release_process_group() -> None:
+    """End a finished distributed run: wait for every rank, then destroy the
+    default process group.
+
+    Call it once per process after the last collective, on success only (a
+    failed rank may leave the others inside a collective). A gloo group left
+    alive at interpreter exit can abort the process from its worker threads
+    (``terminate called without an active exception``, SIGABRT) although the
+    run itself completed. No-op when no group is initialised.
+    """
+    if torch_dist.is_available() and torch_dist.is_initialized():
+        torch_dist.barrier()
+        torch_dist.destroy_process_group()
+
+
 # In mmengine's root registry: `tools/train.py` (ours and mmdet's) build
 # `runner_type` before any default scope is set.
 @RUNNERS.register_module()

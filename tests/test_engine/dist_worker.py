@@ -14,7 +14,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 
 import mmacs  # noqa: E402,F401
-from mmacs.engine import CoresetSelectionHook, QATRunner  # noqa: E402
+from mmacs.engine import (CoresetSelectionHook, QATRunner,  # noqa: E402
+                          release_process_group)
 from tests.toy import toy_cfg  # noqa: E402
 
 
@@ -41,6 +42,7 @@ def main(work_dir):
     rank = int(os.environ['RANK'])
     with open(os.path.join(work_dir, f'rank{rank}.json'), 'w') as f:
         json.dump(dict(selections=seen, wrapper=wrapped), f)
+    release_process_group()
 
 
 if __name__ == '__main__':

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import torch.distributed as torch_dist
+
+from mmacs.engine import release_process_group
+
 
 def free_port():
     with socket.socket() as s:
@@ -37,3 +41,17 @@ def test_two_rank_gloo_run_selects_identical_coresets(tmp_path):
         assert len(a['shard']) == len(b['shard']) == 12
         assert not set(a['shard']) & set(b['shard'])
         assert set(a['shard']) | set(b['shard']) == set(a['indices'])
+
+
+def test_release_process_group_ends_the_default_group(tmp_path):
+    release_process_group()  # no group: nothing to do, no error
+    torch_dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+        world_size=1)
+    try:
+        assert torch_dist.is_initialized()
+        release_process_group()
+        assert not torch_dist.is_initialized()
+    finally:
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
