@@ -91,17 +91,12 @@ def plot_scores(ax, records: List[dict]) -> None:
               f"selected, epoch {last['epoch']}", 'tab:red', filled=True)
     ax.set_title('score distribution (scored samples; shaded: last coreset)')
     ax.set_xlabel('combined score d')
-    if scored:  # a few outliers would squeeze the bulk into one bin
-        lo = min(r['score']['min'] for r in scored)
-        hi = max(
-            min(r['score']['max'],
-                r['score']['q75'] + 3 * (r['score']['q75'] -
-                                         r['score']['q25']))
-            for r in scored)
-        if hi < max(r['score']['max'] for r in scored):
-            ax.set_xlim(lo - 0.02 * (hi - lo), hi)
-            ax.set_xlabel('combined score d (outliers beyond the right '
-                          'edge)')
+    # The logged histograms span the 1st-99th percentile of each selection
+    # (older logs: min to max); the counts of the tails are logged beside.
+    if any(r['score'].get('hist_below', 0) + r['score'].get('hist_above', 0)
+           for r in scored):
+        ax.set_xlabel('combined score d (1st-99th percentile of each '
+                      'selection; tails not drawn)')
     ax.set_ylabel('fraction of samples')
     if scored:
         ax.legend(fontsize='x-small', ncol=2)

@@ -9,26 +9,42 @@ from torch import Tensor
 
 def score_summary(scores: Tensor, bins: int = 20) -> dict:
     """Mean, std, quantiles and a histogram of the scored samples of
-    ``scores`` (NaN marks a sample that was not scored)."""
+    ``scores`` (NaN marks a sample that was not scored).
+
+    The histogram spans the 1st to the 99th percentile, so that a few
+    extreme scores (detection losses have long tails) do not squeeze the
+    bulk into one bin; ``hist_below`` / ``hist_above`` count the samples
+    outside it, so the counts still add up to the scored samples.
+    """
     s = scores.double()
     s = s[~torch.isnan(s)]
     if s.numel() == 0:
         raise ValueError('score_summary got no scored sample')
-    q = torch.quantile(s, torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0],
-                                       dtype=torch.float64))
+    q = torch.quantile(
+        s,
+        torch.tensor([0.0, 0.01, 0.25, 0.5, 0.75, 0.99, 1.0],
+                     dtype=torch.float64))
     lo, hi = float(q[0]), float(q[-1])
-    counts = torch.histc(s, bins=bins, min=lo, max=hi if hi > lo else lo + 1)
-    edges = torch.linspace(lo, hi if hi > lo else lo + 1, bins + 1)
+    h_lo, h_hi = float(q[1]), float(q[5])
+    if h_hi <= h_lo:  # (nearly) constant scores: one range for all
+        h_lo, h_hi = lo, (hi if hi > lo else lo + 1)
+    inside = s[(s >= h_lo) & (s <= h_hi)]
+    counts = torch.histc(inside, bins=bins, min=h_lo, max=h_hi)
+    edges = torch.linspace(h_lo, h_hi, bins + 1, dtype=torch.float64)
     return dict(
         mean=float(s.mean()),
         std=float(s.std()) if s.numel() > 1 else 0.0,
         min=lo,
-        q25=float(q[1]),
-        median=float(q[2]),
-        q75=float(q[3]),
+        q01=float(q[1]),
+        q25=float(q[2]),
+        median=float(q[3]),
+        q75=float(q[4]),
+        q99=float(q[5]),
         max=hi,
         hist_edges=[round(float(e), 6) for e in edges],
-        hist_counts=[int(c) for c in counts])
+        hist_counts=[int(c) for c in counts],
+        hist_below=int((s < h_lo).sum()),
+        hist_above=int((s > h_hi).sum()))
 
 
 def jaccard(a: Tensor, b: Tensor) -> float:

@@ -73,3 +73,16 @@ def test_bad_lines(tmp_path, line):
     (tmp_path / 'coreset_log.jsonl').write_text(line + '\n')
     with pytest.raises(ValueError, match='coreset_log.jsonl:1'):
         plot_selection.load_log(str(tmp_path))
+
+
+@pytest.mark.parametrize('tails, note', [(0, False), (3, True)])
+def test_score_axis_says_when_tails_are_not_drawn(tails, note):
+    import matplotlib.pyplot as plt
+    rec = record(0)
+    rec['score'].update(hist_below=0, hist_above=tails)
+    fig, ax = plt.subplots()
+    try:
+        plot_selection.plot_scores(ax, [rec])
+        assert ('tails not drawn' in ax.get_xlabel()) == note
+    finally:
+        plt.close(fig)
