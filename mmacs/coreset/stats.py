@@ -28,8 +28,8 @@ def score_summary(scores: Tensor, bins: int = 20) -> dict:
     h_lo, h_hi = float(q[1]), float(q[5])
     if h_hi <= h_lo:  # (nearly) constant scores: one range for all
         h_lo, h_hi = lo, (hi if hi > lo else lo + 1)
-    inside = s[(s >= h_lo) & (s <= h_hi)]
-    counts = torch.histc(inside, bins=bins, min=h_lo, max=h_hi)
+    # histc leaves out the values outside [h_lo, h_hi].
+    counts = torch.histc(s, bins=bins, min=h_lo, max=h_hi)
     edges = torch.linspace(h_lo, h_hi, bins + 1, dtype=torch.float64)
     return dict(
         mean=float(s.mean()),

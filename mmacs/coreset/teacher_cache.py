@@ -41,12 +41,8 @@ class TeacherCache:
     def put(self, indices: List[int], out: dict) -> None:
         """Store the batch outputs ``out`` of the samples ``indices`` (as
         many as the budget allows, in order)."""
-        chunk = {
-            k: v.detach().cpu() if torch.is_tensor(v) else v
-            for k, v in out.items()
-        }
         per_sample = sum(v[0].numel() * v.element_size()
-                         for v in chunk.values()
+                         for v in out.values()
                          if torch.is_tensor(v) and len(v))
         room = len(indices) if per_sample == 0 else \
             (self.max_bytes - self.nbytes) // per_sample
@@ -55,9 +51,12 @@ class TeacherCache:
             self.full = True
         if keep == 0:
             return
+        # One compact CPU copy of the kept rows (not a view that would hold
+        # the whole batch, and one copy also from a GPU).
         chunk = {
-            k: v[:keep].clone() if torch.is_tensor(v) else v
-            for k, v in chunk.items()
+            k: v[:keep].detach().to('cpu', copy=True)
+            if torch.is_tensor(v) else v
+            for k, v in out.items()
         }
         self._chunks.append(chunk)
         for row, idx in enumerate(indices[:keep]):

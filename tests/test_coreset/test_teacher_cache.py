@@ -45,3 +45,12 @@ def test_cached_samples_add_no_objects_for_the_garbage_collector():
     # One chunk per batch (50), not one container per sample (5000).
     assert len(gc.get_objects()) - before < 500
     assert len(cache) == 5000
+
+
+def test_cache_keeps_a_copy_not_a_view_of_the_batch():
+    out = batch([5, 6])
+    cache = TeacherCache()
+    cache.put([5, 6], out)
+    out['logits'].zero_()  # the caller reuses its buffer
+    got = cache.get([6, 5], batch([0, 0]))
+    assert torch.equal(got['logits'], batch([6, 5])['logits'])
