@@ -1,123 +1,380 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
-"""What Adaptive Coreset Selection buys over the baselines on real
-CIFAR-10 images, with several seeds.
+"""What Adaptive Coreset Selection buys over the baselines: a converged,
+multi-seed protocol on real CIFAR-10 images.
 
-W2A2 LSQ QAT of ResNet-20 from the shared full-precision checkpoint (which
-is also the teacher), on the shared CIFAR-10 training images (the seeded
-45k split), every policy with the same fraction ``f``, interval ``R`` and
-epoch budget:
+LSQ QAT of ResNet-20 from the shared full-precision checkpoint (also the
+teacher) on the seeded 45k split of the shared CIFAR-10 training images,
+every policy with the same fraction ``f``, interval ``R``, epochs, cosine
+LR schedule and seeds:
 
 - ``acs``: the paper's method (every sample scored every R epochs);
-- ``acs_pool``: the approximate fast mode (a random pool of
-  ``--score-pool`` of the set scored every R epochs), to measure its
-  quality cost against ``acs``;
-- ``random_static``: one random coreset for the whole run;
+- ``random_static``: one random coreset for the whole run (the paper's
+  random baseline);
 - ``random_dynamic``: a fresh random coreset every R epochs;
-- ``full``: all the data every epoch (f = 1).
+- ``el2n``: the error score of the first selection, kept fixed;
+- ``full``: all the data for ``round(f x epochs)`` epochs (the same number
+  of training steps);
+- ``acs_pool``: ACS's approximate fast mode (``--score-pool``).
 
-Top-1 accuracy on the seeded 5k hold-out of the shared training images
-(never trained on), mean and spread per policy. The default takes about an
-hour on 2 CPU cores; ``--quick`` is a smoke run of a few minutes. The last
-printed line is one JSON object.
+Settings (``--settings``): ``w2a32`` (2-bit weights, FP activations: the
+paper's CIFAR setting), ``w4a4``, ``w2a2``. Reported: top-1 on the seeded
+5k hold-out of the training images (never trained on), mean, sample std,
+min and max over seeds, and per run the wall time split into training and
+scoring.
 
-Usage: python tools/benchmark_quality.py [--seeds 0 1 2] [--epochs 4]
-       [--interval 2] [--fraction 0.1] [--quick] [--work-dir DIR]
+Every finished run is written at once to ``--out`` (JSON); a later call
+with the same file skips the runs it already holds, so an interrupted
+benchmark resumes where it stopped, and settings, policies and seeds can be
+run one at a time into one file. Runs are matched by their recipe (all
+options that change training), so ablations (``--distill``,
+``--score-view train``, ``--schedule official``, ...) sit in the same file
+as separate rows. The last printed line is one JSON object.
+
+Usage: python tools/benchmark_quality.py [--settings w2a32]
+       [--policies acs random_static ...] [--seeds 0 1 2] [--epochs 30]
+       [--interval 10] [--fraction 0.1] [--out FILE] [--quick]
 """
+import argparse
+import json
+import os
 import os.path as osp
+import random
 import statistics
-import sys
+import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+SETTINGS = dict(w2a32=(2, None), w4a4=(4, 4), w2a2=(2, 2))
+POLICIES = ('acs', 'random_static', 'random_dynamic', 'el2n', 'full',
+            'acs_pool')
+CONFIG = osp.join(
+    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
+    'classification', 'lsq-w2a2_acs-f0.1_resnet20_cifar10.py')
+#: Options that change what is trained: a run is reused only when all of
+#: them match.
+RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
+               'step_lr_mult', 'distill', 'score_view', 'schedule',
+               'score_pool', 'selection', 'scorer', 'layer_align',
+               'num_samples', 'val_samples', 'batch_size')
 
-from benchmark_overhead import (cifar_cfg, coreset_parser,  # noqa: E402
-                                finish, prepare, quiet_training)
-from mmengine.registry import RUNNERS  # noqa: E402
 
-import mmacs  # noqa: E402,F401
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--settings', nargs='+', default=['w2a32'],
+                        choices=sorted(SETTINGS))
+    parser.add_argument('--policies', nargs='+',
+                        default=['acs', 'random_static', 'random_dynamic',
+                                 'el2n', 'full'], choices=POLICIES)
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
+    parser.add_argument('--epochs', type=int, default=30)
+    parser.add_argument('--interval', type=int, default=10,
+                        help='R: epochs between selections')
+    parser.add_argument('--fraction', type=float, default=0.1)
+    parser.add_argument('--lr', type=float, default=0.01,
+                        help='SGD learning rate (cosine to 0)')
+    parser.add_argument('--weight-decay', type=float, default=5e-4,
+                        help='weight decay of the weights (LSQ steps: 0)')
+    parser.add_argument('--step-lr-mult', type=float, default=1.0,
+                        help='LR multiplier of the LSQ steps')
+    parser.add_argument('--distill', type=float, default=0.0,
+                        help='weight of the soft-CE distillation to the '
+                        'teacher (0: off)')
+    parser.add_argument('--score-view', default='clean',
+                        choices=['clean', 'train'])
+    parser.add_argument('--schedule', default='cosine',
+                        choices=['cosine', 'official', 'linear', 'evs_only',
+                                 'ds_only'])
+    parser.add_argument('--score-pool', type=float, default=0.3,
+                        help='pool fraction of acs_pool')
+    parser.add_argument('--selection', default=None,
+                        help="the coreset's selection rule as JSON, e.g. "
+                        '\'{"type": "mixed", "share": 0.5}\' (default: the '
+                        "policy's own, top-k for acs)")
+    parser.add_argument('--scorer', default='softmax',
+                        choices=['softmax', 'relative_entropy'],
+                        help="the classification scorer ('relative_entropy':"
+                        ' DS is KL(teacher || student))')
+    parser.add_argument('--layer-align', type=float, default=0.0,
+                        help='weight of the stage-output alignment to the '
+                        'teacher (layer1-3; 0: off)')
+    parser.add_argument('--num-samples', type=int, default=45000,
+                        help='training images (of the 45k split)')
+    parser.add_argument('--val-samples', type=int, default=5000,
+                        help='hold-out images (of the 5k split)')
+    parser.add_argument('--batch-size', type=int, default=128)
+    parser.add_argument('--out', help='results JSON (read and extended); '
+                        'default: <work-dir>/quality.json')
+    parser.add_argument('--work-dir', help='defaults to a temporary dir')
+    parser.add_argument('--shared', help='the shared data folder (default '
+                        '$MMACS_SHARED or ../shared)')
+    parser.add_argument('--device', default='auto',
+                        choices=['auto', 'cpu', 'cuda'])
+    parser.add_argument('--quick', action='store_true',
+                        help='a smoke run: 600 images, 2 epochs, R = 1')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.num_samples, args.val_samples = 600, 300
+        args.epochs, args.interval = 2, 1
+    if not 0 < args.fraction <= 1:
+        parser.error(f'--fraction must be in (0, 1], got {args.fraction}')
+    if not args.fraction <= args.score_pool <= 1:
+        parser.error('need --fraction <= --score-pool <= 1, got '
+                     f'{args.fraction} and {args.score_pool}')
+    if args.selection is not None:
+        try:
+            args.selection = json.loads(args.selection)
+        except json.JSONDecodeError as e:
+            parser.error(f'--selection is not JSON: {args.selection!r} '
+                         f'({e})')
+    return args
 
-POLICIES = ('acs', 'acs_pool', 'random_static', 'random_dynamic', 'full')
+
+def recipe_of(args) -> dict:
+    return {k: getattr(args, k) for k in RECIPE_KEYS}
 
 
-def run_policy(policy: str, seed: int, args) -> dict:
-    """Train one policy with one seed; top-1 on the hold-out and seconds."""
-    cfg = cifar_cfg(args.num_samples, args.val_samples)
-    quiet_training(cfg, args.epochs)
+def _subset(total: int, num: int):
+    """A seeded subset of ``range(total)``, or None for all."""
+    return None if num >= total else sorted(
+        random.Random(0).sample(range(total), num))
+
+
+def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
+    from mmengine.config import Config
+
+    from mmacs.utils import quiet_epochs
+    cfg = Config.fromfile(CONFIG)
+    cifar = osp.join(args.shared, 'data', 'cifar10-jpeg', 'train')
+    weights = osp.join(args.shared, 'weights', 'resnet20-12fca82f.th')
+    for path in (cifar, weights):
+        if not osp.exists(path):
+            raise FileNotFoundError(f'the protocol needs {path} (set '
+                                    '--shared or $MMACS_SHARED)')
+    for key, total, num in (('train_dataloader', 45000, args.num_samples),
+                            ('val_dataloader', 5000, args.val_samples)):
+        dataset = cfg[key].dataset
+        dataset.data_root = cifar
+        dataset.cache_dir = osp.join(args.work_dir, 'data_cache')
+        indices = _subset(total, num)
+        if indices is not None:
+            dataset.indices = indices
+    cfg.test_dataloader = cfg.val_dataloader
+    cfg.train_dataloader.batch_size = args.batch_size
+    w_bits, a_bits = SETTINGS[setting]
+    cfg.model.float_checkpoint = weights
+    cfg.model.weight_quant = dict(bits=w_bits)
+    cfg.model.act_quant = None if a_bits is None else dict(
+        bits=a_bits, signed='auto')
+    cfg.model.distill = dict(loss_weight=args.distill, temperature=1.0) \
+        if args.distill > 0 else None
+    cfg.model.layer_align = dict(
+        layers=[f'backbone.layer{i}' for i in (1, 2, 3)],
+        loss_weight=args.layer_align) if args.layer_align > 0 else None
+    cfg.optim_wrapper.optimizer.lr = args.lr
+    cfg.optim_wrapper.optimizer.weight_decay = args.weight_decay
+    cfg.qat.step_lr_mult = args.step_lr_mult
     coreset = dict(policy=policy, fraction=args.fraction,
-                   interval=args.interval, seed=seed)
+                   interval=args.interval, seed=seed,
+                   schedule=args.schedule, score_view=args.score_view,
+                   scorer=args.scorer)
+    if args.selection is not None:
+        coreset['selection'] = args.selection
+    epochs = args.epochs
     if policy == 'acs_pool':
         coreset.update(policy='acs', score_pool=args.score_pool)
     elif policy == 'full':
-        coreset.update(fraction=1.0)
+        # The same number of training steps on all the data.
+        epochs = max(1, int(round(args.fraction * args.epochs)))
+        coreset.update(fraction=1.0, interval=epochs)
+        coreset.pop('selection', None)
+    if policy not in ('acs', 'acs_pool', 'el2n'):
+        coreset.pop('selection', None)
     cfg.coreset.update(coreset)
+    quiet_epochs(cfg, epochs)
     cfg.randomness = dict(seed=seed)
-    cfg.work_dir = osp.join(args.work_dir, f'{policy}_seed{seed}')
-    cfg.experiment_name = f'{policy}_seed{seed}'
+    cfg.work_dir = work_dir
+    cfg.experiment_name = osp.basename(work_dir)
+    return cfg, epochs
+
+
+def run_one(setting: str, policy: str, seed: int, args) -> dict:
+    """Train one (setting, policy, seed); its top-1 and wall times."""
+    from mmengine.registry import RUNNERS
+
+    from mmacs.engine import release_process_group
+    name = f'{setting}_{policy}_seed{seed}_{int(time.time())}'
+    work_dir = osp.join(args.work_dir, name)
+    cfg, epochs = build_cfg(setting, policy, seed, args, work_dir)
     start = time.perf_counter()
     runner = RUNNERS.build(cfg)
     runner.train()
-    train_seconds = time.perf_counter() - start
+    loop_seconds = time.perf_counter() - start
     metrics = runner.val_loop.run()
-    top1 = float(metrics['accuracy/top1'])
-    print(f'[{policy} seed {seed}] top-1 {top1:.2f}%, trained in '
-          f'{train_seconds:.0f} s', flush=True)
-    return dict(top1=top1, train_seconds=train_seconds)
+    release_process_group()
+    rounds = []
+    log = osp.join(work_dir, 'coreset_log.jsonl')
+    if osp.isfile(log):
+        with open(log) as f:
+            rounds = [json.loads(line) for line in f]
+    score_seconds = sum(r.get('score_seconds', 0.0) for r in rounds)
+    select_seconds = sum(r.get('select_seconds', 0.0) for r in rounds)
+    run = dict(
+        setting=setting,
+        policy=policy,
+        seed=seed,
+        recipe=recipe_of(args),
+        epochs_run=epochs,
+        top1=float(metrics['accuracy/top1']),
+        top5=float(metrics.get('accuracy/top5', float('nan'))),
+        wall_seconds=loop_seconds,
+        score_seconds=score_seconds,
+        train_seconds=loop_seconds - score_seconds - select_seconds,
+        jaccard_prev=[r['jaccard_prev'] for r in rounds
+                      if r.get('jaccard_prev') is not None],
+        device=args.device_name,
+        finished=time.strftime('%Y-%m-%d %H:%M:%S'))
+    print(f"[{setting} {policy} seed {seed}] top-1 {run['top1']:.2f}%, "
+          f"{loop_seconds:.0f} s ({score_seconds:.0f} s scoring)",
+          flush=True)
+    return run
 
 
-def summarize(runs: dict) -> dict:
+def load_results(path: str) -> dict:
+    if not osp.isfile(path):
+        return dict(runs=[])
+    with open(path) as f:
+        results = json.load(f)
+    if not isinstance(results, dict) or not isinstance(
+            results.get('runs'), list):
+        raise ValueError(f'{path} is not a results file of this benchmark '
+                         "(a JSON object with a 'runs' list)")
+    return results
+
+
+def save_results(path: str, results: dict) -> None:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, path)
+
+
+def find_run(results: dict, setting: str, policy: str, seed: int,
+             recipe: dict):
+    """The stored run of this setting, policy, seed and recipe, or None.
+    Recipe keys added after a run was stored count as their defaults."""
+    defaults = recipe_of(parse_args([]))
+    for run in results['runs']:
+        stored = dict(defaults, **run['recipe'])
+        if (run['setting'], run['policy'], run['seed'],
+                stored) == (setting, policy, seed, recipe):
+            return run
+    return None
+
+
+def summarize(runs: list) -> dict:
+    """``{setting: {policy: stats}}`` over the seeds of ``runs``."""
+    groups = {}
+    for run in runs:
+        groups.setdefault(run['setting'], {}).setdefault(
+            run['policy'], []).append(run)
     out = {}
-    for policy, by_seed in runs.items():
-        accs = [r['top1'] for r in by_seed.values()]
-        out[policy] = dict(
-            mean=statistics.fmean(accs),
-            std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
-            min=min(accs),
-            max=max(accs),
-            seeds=len(accs),
-            train_seconds_mean=statistics.fmean(
-                r['train_seconds'] for r in by_seed.values()))
+    for setting, by_policy in groups.items():
+        out[setting] = {}
+        for policy, rs in by_policy.items():
+            accs = [r['top1'] for r in rs]
+            out[setting][policy] = dict(
+                mean=statistics.fmean(accs),
+                std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                min=min(accs),
+                max=max(accs),
+                seeds=sorted(r['seed'] for r in rs),
+                wall_seconds_mean=statistics.fmean(r['wall_seconds']
+                                                   for r in rs),
+                score_seconds_mean=statistics.fmean(r['score_seconds']
+                                                    for r in rs))
     return out
 
 
+def print_table(summary: dict, args) -> None:
+    for setting, by_policy in summary.items():
+        print(f'\nResNet-20 {setting}, f = {args.fraction}, R = '
+              f'{args.interval}, {args.epochs} epochs, '
+              f'{args.num_samples} training images, top-1 on '
+              f'{args.val_samples} hold-out images')
+        print(f"{'policy':<16}{'mean':>8}{'std':>7}{'min':>8}{'max':>8}"
+              f"{'n':>4}{'wall_s':>9}{'score_s':>9}")
+        for policy, s in by_policy.items():
+            print(f"{policy:<16}{s['mean']:>8.2f}{s['std']:>7.2f}"
+                  f"{s['min']:>8.2f}{s['max']:>8.2f}{len(s['seeds']):>4}"
+                  f"{s['wall_seconds_mean']:>9.0f}"
+                  f"{s['score_seconds_mean']:>9.0f}")
+
+
+def device_name(device: str) -> str:
+    import torch
+    if device == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda, but CUDA is not available')
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_name()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return (f"{line.split(':', 1)[1].strip()}, "
+                            f'{torch.get_num_threads()} threads')
+    except OSError:
+        pass
+    return f'cpu, {torch.get_num_threads()} threads'
+
+
 def main(argv=None) -> dict:
-    parser = coreset_parser(__doc__, epochs=4, interval=2)
-    parser.add_argument('--policies', nargs='+', default=list(POLICIES),
-                        choices=POLICIES)
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--val-samples', type=int, default=5000,
-                        help='hold-out images (of the 5k split)')
-    parser.add_argument('--quick', action='store_true',
-                        help='a smoke run: 1000 images, 2 epochs, 2 seeds')
-    args = parser.parse_args(argv)
-    if args.quick:
-        args.num_samples, args.val_samples = 1000, 500
-        args.epochs, args.interval, args.seeds = 2, 1, args.seeds[:2]
-    tmp = prepare(args, True, 'mmacs_quality_')
+    args = parse_args(argv)
+    if args.device == 'cpu':
+        # Before torch touches CUDA: the runner then builds on the CPU.
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
+    import mmacs  # noqa: F401  (registers the components)
+    from mmacs.utils import shared_root
+    args.shared = shared_root(args.shared)
+    args.device_name = device_name(args.device)
+    tmp = None
+    if args.work_dir is None:
+        tmp = tempfile.TemporaryDirectory(prefix='mmacs_quality_')
+        args.work_dir = tmp.name
+    out = args.out or osp.join(args.work_dir, 'quality.json')
+    results = load_results(out)
+    recipe = recipe_of(args)
     start = time.perf_counter()
-    runs = {p: {} for p in args.policies}
-    # Seeds outermost: an interrupted run still has every policy.
+    mine = []
+    # Seeds outermost: an interrupted benchmark still has every policy.
     for seed in args.seeds:
-        for policy in args.policies:
-            runs[policy][seed] = run_policy(policy, seed, args)
-    summary = summarize(runs)
-    print(f"\nResNet-20 W2A2, f = {args.fraction}, R = {args.interval}, "
-          f"{args.epochs} epochs, {args.num_samples} training images, "
-          f"top-1 on {args.val_samples} hold-out images, seeds "
-          f"{args.seeds}")
-    print(f"{'policy':<16}{'mean':>8}{'std':>8}{'min':>8}{'max':>8}"
-          f"{'train_s':>10}")
-    for policy, s in summary.items():
-        print(f"{policy:<16}{s['mean']:>8.2f}{s['std']:>8.2f}"
-              f"{s['min']:>8.2f}{s['max']:>8.2f}"
-              f"{s['train_seconds_mean']:>10.0f}")
+        for setting in args.settings:
+            for policy in args.policies:
+                run = find_run(results, setting, policy, seed, recipe)
+                if run is None:
+                    run = run_one(setting, policy, seed, args)
+                    results['runs'].append(run)
+                    save_results(out, results)
+                else:
+                    print(f'[{setting} {policy} seed {seed}] from {out}: '
+                          f"top-1 {run['top1']:.2f}%", flush=True)
+                mine.append(run)
+    summary = summarize(mine)
+    print_table(summary, args)
     result = dict(
         summary=summary,
-        runs={p: {str(k): v for k, v in r.items()} for p, r in runs.items()},
-        val_samples=args.val_samples,
-        seeds=args.seeds)
-    return finish(result, args, tmp, start)
+        runs=mine,
+        recipe=recipe,
+        settings=args.settings,
+        seeds=args.seeds,
+        device=args.device_name,
+        results_file=None if tmp is not None else osp.abspath(out),
+        total_seconds=time.perf_counter() - start)
+    if tmp is not None:
+        tmp.cleanup()
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == '__main__':

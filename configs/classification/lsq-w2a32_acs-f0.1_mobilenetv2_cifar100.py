@@ -10,9 +10,13 @@ float_model = dict(
     type='ImageClassifier',
     backbone=dict(type='MobileNetV2Cifar', num_classes=100),
     data_preprocessor=dict(
-        type='ImgDataPreprocessor',
+        type='ClsDataPreprocessor',
         mean=[129.3, 124.1, 112.4],
-        std=[68.2, 65.4, 70.4]))
+        std=[68.2, 65.4, 70.4],
+        batch_augments=[
+            dict(type='BatchRandomCropPad', padding=4),
+            dict(type='BatchRandomFlip', prob=0.5)
+        ]))
 model = dict(
     type='QATModel',
     model=float_model,
@@ -21,21 +25,19 @@ model = dict(
     act_quant=None,
     fp_layers=('backbone.conv1', 'backbone.linear'))
 coreset = dict(fraction=0.1, interval=10, policy='acs')
-train_pipeline = [
-    dict(type='RandomCropPad', padding=4),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackClsInputs')
-]
+# In memory: the augmentation runs on whole batches in the preprocessor.
+train_pipeline = [dict(type='PackClsInputs')]
 test_pipeline = [dict(type='PackClsInputs')]
 train_dataloader = dict(
     batch_size=128,
-    num_workers=4,
+    num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type='CIFARDataset', data_root=data_root, split='train',
-                 val_size=5000, split_seed=0, pipeline=train_pipeline))
+                 val_size=5000, split_seed=0, pipeline=train_pipeline,
+                 in_memory=True))
 val_dataloader = dict(
     batch_size=256,
-    num_workers=4,
+    num_workers=0,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(type='CIFARDataset', data_root=data_root, split='test',
                  pipeline=test_pipeline))

@@ -10,6 +10,8 @@ from typing import Callable, Dict, Optional, Sequence
 import torch
 from torch import Tensor
 
+from .selection import SelectionCfg, check_selection, select_by_rule
+
 
 def topk_indices(scores: Tensor, k: int) -> Tensor:
     """Indices of the ``k`` largest scores; ties go to the lower index."""
@@ -37,10 +39,25 @@ def class_quotas(labels: Tensor, num_select: int) -> Dict[int, int]:
 def class_balanced_topk(scores: Tensor, labels: Tensor,
                         num_select: int) -> Tensor:
     """Top scores within each class, ``class_quotas`` many per class."""
+    return select_per_class('topk', scores, labels, num_select, None)
+
+
+def selection_generator(seed: int, round_idx: int) -> torch.Generator:
+    """The generator of a selection rule's draws in round ``round_idx``."""
+    return torch.Generator().manual_seed(seed * 1000003 + round_idx * 7919 +
+                                         17)
+
+
+def select_per_class(selection: SelectionCfg, scores: Tensor,
+                     labels: Tensor, num_select: int,
+                     generator: Optional[torch.Generator]) -> Tensor:
+    """``selection`` applied within each class, ``class_quotas`` many per
+    class (classes in increasing id, one generator in turn)."""
     chosen = []
     for cls, quota in class_quotas(labels, num_select).items():
         members = (labels == cls).nonzero().flatten()
-        chosen.append(members[topk_indices(scores[members], quota)])
+        chosen.append(members[select_by_rule(selection, scores[members],
+                                             quota, generator)])
     return torch.cat(chosen).sort().values
 
 
@@ -59,7 +76,7 @@ class Policy:
         scores (str): When the policy needs scores: ``'every'`` selection,
             ``'once'`` (the first, then static) or ``'never'``.
         select (Callable): ``(scores, labels, num_samples, num_select, seed,
-            round_idx) -> indices``.
+            round_idx, selection) -> indices``.
     """
     name: str
     scores: str
@@ -81,19 +98,24 @@ def register_policy(name: str, scores: str) -> Callable:
     return wrap
 
 
-def _score_topk(scores, labels, num_samples, num_select, seed, round_idx):
+def _by_score(scores, labels, num_samples, num_select, seed, round_idx,
+              selection):
+    generator = selection_generator(seed, round_idx)
     if labels is not None:
-        return class_balanced_topk(scores, labels, num_select)
-    return topk_indices(scores, num_select)
+        return select_per_class(selection, scores, labels, num_select,
+                                generator)
+    return select_by_rule(selection, scores, num_select,
+                          generator).sort().values
 
 
-register_policy('acs', 'every')(_score_topk)
+register_policy('acs', 'every')(_by_score)
 # EL2N-style: the error score of one early selection, kept fixed after.
-register_policy('el2n', 'once')(_score_topk)
+register_policy('el2n', 'once')(_by_score)
 
 
 @register_policy('full', 'never')
-def _full(scores, labels, num_samples, num_select, seed, round_idx):
+def _full(scores, labels, num_samples, num_select, seed, round_idx,
+          selection):
     if num_select != num_samples:
         raise ValueError(
             "policy 'full' trains on every sample: set the sampler's "
@@ -102,13 +124,14 @@ def _full(scores, labels, num_samples, num_select, seed, round_idx):
 
 
 @register_policy('random_static', 'never')
-def _random_static(scores, labels, num_samples, num_select, seed, round_idx):
+def _random_static(scores, labels, num_samples, num_select, seed, round_idx,
+                   selection):
     return random_indices(num_samples, num_select, seed)
 
 
 @register_policy('random_dynamic', 'never')
 def _random_dynamic(scores, labels, num_samples, num_select, seed,
-                    round_idx):
+                    round_idx, selection):
     return random_indices(num_samples, num_select, seed + 1 + round_idx)
 
 
@@ -125,7 +148,8 @@ def select_coreset(policy: str,
                    scores: Optional[Tensor] = None,
                    labels: Optional[Sequence[int]] = None,
                    seed: int = 0,
-                   round_idx: int = 0) -> Tensor:
+                   round_idx: int = 0,
+                   selection: SelectionCfg = None) -> Tensor:
     """Choose ``num_select`` of ``num_samples`` indices with ``policy``.
 
     Args:
@@ -139,7 +163,12 @@ def select_coreset(policy: str,
             Defaults to None.
         seed (int): Seed of the random policies. Defaults to 0.
         round_idx (int): The selection round (0, 1, ...), which
-            ``random_dynamic`` mixes into its seed. Defaults to 0.
+            ``random_dynamic`` and the seeded selection rules mix into
+            their seed. Defaults to 0.
+        selection (str | dict, optional): The selection rule of
+            score-based policies (see :mod:`mmacs.coreset.selection`);
+            None is 'topk', the paper's. Ignored by the random policies.
+            Defaults to None.
 
     Returns:
         Tensor: ``[num_select]`` sorted int64 indices.
@@ -154,7 +183,8 @@ def select_coreset(policy: str,
                              f'got {None if scores is None else scores.shape}')
     if labels is not None:
         labels = torch.as_tensor(labels, dtype=torch.long)
+    selection = check_selection(selection)
     indices = spec.select(scores, labels, num_samples, num_select, seed,
-                          round_idx)
+                          round_idx, selection)
     assert indices.numel() == num_select, (policy, indices.numel())
     return indices.long()

@@ -35,7 +35,7 @@ import torch
 
 from .det_targets import dense_head_targets, per_image_head_losses
 from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
-                     soft_focal_distance)
+                     relative_entropy_score, soft_focal_distance)
 
 SCORERS: Dict[str, type] = {}
 
@@ -83,6 +83,35 @@ class SoftmaxScorer:
             evs=error_vector_score(logits, labels.to(logits.device)),
             ds=None if t_out is None else disagreement_score(
                 logits, t_out['logits']))
+
+
+@register_scorer('relative_entropy')
+class RelativeEntropyScorer(SoftmaxScorer):
+    """The paper's EVS, with DS replaced by the relative entropy
+    ``KL(softmax(z_t / T) || softmax(z_s / T))`` of the student's
+    prediction to the FP teacher's (QuaRC's "relative entropy score").
+    With ``schedule='ds_only'`` the selection uses the relative entropy
+    alone, as QuaRC does; with the cosine schedule it takes DS's place in
+    ``d(t)``.
+
+    Args:
+        temperature (float): The softmax temperature ``T`` > 0. Defaults
+            to 1.0.
+    """
+
+    def __init__(self, temperature: float = 1.0) -> None:
+        if isinstance(temperature, bool) or not isinstance(
+                temperature, (int, float)) or temperature <= 0:
+            raise ValueError('temperature must be a number > 0, got '
+                             f'{temperature!r}')
+        self.temperature = float(temperature)
+
+    def __call__(self, model, s_out, t_out, data_samples) -> dict:
+        scores = super().__call__(model, s_out, None, data_samples)
+        if t_out is not None:
+            scores['ds'] = relative_entropy_score(
+                s_out['logits'], t_out['logits'], self.temperature)
+        return scores
 
 
 class _DetScorer:

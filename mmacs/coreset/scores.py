@@ -41,6 +41,17 @@ def disagreement_score(student_logits: Tensor,
         dim=-1)
 
 
+def relative_entropy_score(student_logits: Tensor,
+                           teacher_logits: Tensor,
+                           temperature: float = 1.0) -> Tensor:
+    """``KL(softmax(t / T) || softmax(s / T))`` per sample, ``[B]``: the
+    relative entropy of the quantized student's prediction to the FP
+    teacher's (QuaRC's selection score; 0 where they agree)."""
+    t = F.log_softmax(teacher_logits.float() / temperature, -1)
+    s = F.log_softmax(student_logits.float() / temperature, -1)
+    return (t.exp() * (t - s)).sum(-1).clamp(min=0)
+
+
 def soft_focal_distance(student_logits: Tensor,
                         teacher_logits: Tensor,
                         gamma: float = 2.0) -> Tensor:

@@ -4,6 +4,7 @@ import copy
 import inspect
 import json
 import os.path as osp
+import sys
 import time
 from typing import List, Optional, Sequence
 
@@ -19,11 +20,34 @@ from mmacs.coreset.policies import get_policy, select_coreset
 from mmacs.coreset.schedules import beta_schedule, check_schedule
 from mmacs.coreset.scorers import build_scorer
 from mmacs.coreset.scores import check_finite, combine_scores
+from mmacs.coreset.selection import check_selection
 from mmacs.coreset.stats import selection_record
 from mmacs.coreset.teacher_cache import TeacherCache
-from mmacs.datasets.coreset_sampler import CoresetSampler
+from mmacs.datasets.coreset_sampler import CoresetSampler, IndexSampler
 from mmacs.quantization.calibration import uninitialized_quantizers
 from mmacs.quantization.convert import frozen_quantized_weights
+
+SCORE_VIEWS = ('clean', 'train')
+
+
+class ArrayBatchLoader:
+    """The scoring loader of an in-memory dataset: batches of the indices
+    of an :class:`IndexSampler` (this rank's share), each built in one call
+    of ``dataset.fetch_batch`` without the per-sample pipeline."""
+
+    def __init__(self, dataset, batch_size: int) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.sampler = IndexSampler(dataset)
+
+    def __iter__(self):
+        indices = list(self.sampler)
+        for start in range(0, len(indices), self.batch_size):
+            yield self.dataset.fetch_batch(indices[start:start +
+                                                   self.batch_size])
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.batch_size)
 
 
 @HOOKS.register_module()
@@ -55,6 +79,12 @@ class CoresetSelectionHook(Hook):
             'el2n'. Defaults to 'acs'.
         schedule (str): The beta schedule: 'cosine', 'official', 'linear',
             'evs_only' or 'ds_only'. Defaults to 'cosine'.
+        selection (str | dict, optional): How a score-based policy picks
+            the coreset from the scores: 'topk' (the paper), 'stratified',
+            'mixed', 'sampled' or 'trimmed', or a dict with the rule's
+            parameters, e.g. ``dict(type='mixed', share=0.5)`` (see
+            :mod:`mmacs.coreset.selection`). None is 'topk'. Defaults to
+            None.
         scorer (dict | str, optional): The scorer config; None gives the
             task's default ('loss' for detection, 'softmax' for
             classification). Defaults to None.
@@ -75,7 +105,13 @@ class CoresetSelectionHook(Hook):
             drawn afresh each round, the coreset its top samples. Defaults
             to 1.0.
         teacher_cache_mb (float): CPU memory budget of the teacher-output
-            cache; 0 turns it off. Defaults to 2048.
+            cache; 0 turns it off (and so does ``score_view='train'``, whose
+            inputs change every pass). Defaults to 2048.
+        score_view (str): What the scoring pass sees: 'clean' (the test
+            pipeline, no augmentation; mmacs's default) or 'train' (the
+            training augmentation, as the authors' code scores: the train
+            pipeline and the data preprocessor's batch augmentations).
+            Defaults to 'clean'.
         log_file (str): JSON-lines log of each selection, in the work dir.
             Defaults to 'coreset_log.jsonl'.
     """
@@ -86,6 +122,7 @@ class CoresetSelectionHook(Hook):
                  interval: int = 1,
                  policy: str = 'acs',
                  schedule: str = 'cosine',
+                 selection=None,
                  scorer=None,
                  class_balance: Optional[bool] = None,
                  score_pipeline: Optional[List[dict]] = None,
@@ -93,6 +130,7 @@ class CoresetSelectionHook(Hook):
                  score_num_workers: Optional[int] = None,
                  score_pool: float = 1.0,
                  teacher_cache_mb: float = 2048,
+                 score_view: str = 'clean',
                  log_file: str = 'coreset_log.jsonl') -> None:
         if isinstance(interval, bool) or not isinstance(
                 interval, int) or interval < 1:
@@ -100,6 +138,7 @@ class CoresetSelectionHook(Hook):
                              f'{interval!r}')
         get_policy(policy)
         check_schedule(schedule)
+        self.selection = check_selection(selection)
         if score_batch_size is not None and score_batch_size < 1:
             raise ValueError('score_batch_size must be >= 1, got '
                              f'{score_batch_size!r}')
@@ -110,6 +149,10 @@ class CoresetSelectionHook(Hook):
         if teacher_cache_mb < 0:
             raise ValueError('teacher_cache_mb must be >= 0, got '
                              f'{teacher_cache_mb!r}')
+        if score_view not in SCORE_VIEWS:
+            raise ValueError(f'score_view must be one of {SCORE_VIEWS}, got '
+                             f'{score_view!r}')
+        self.score_view = score_view
         self.interval = interval
         self.policy = policy
         self.schedule = schedule
@@ -164,8 +207,10 @@ class CoresetSelectionHook(Hook):
                 'class_balance=False')
         self.classes = list((dataset.metainfo or {}).get('classes', []))
         self.noisy = _find_attr(dataset, 'noisy_indices')
+        # The cache is exact only for a deterministic scoring view.
         self.cache = TeacherCache(int(self.teacher_cache_mb * 2**20)) \
-            if self.teacher_cache_mb > 0 else None
+            if self.teacher_cache_mb > 0 and self.score_view == 'clean' \
+            else None
         self.teacher_sec_per_sample = None
         self.score_loader = None
         if get_policy(self.policy).scores != 'never':
@@ -179,19 +224,30 @@ class CoresetSelectionHook(Hook):
             self.score_loader = self._build_score_loader(runner, dataset)
 
     def _build_score_loader(self, runner, dataset):
+        train_cfg = runner.cfg.train_dataloader
+        batch_size = self.score_batch_size or train_cfg.batch_size
+        augments = getattr(
+            self._model(runner).data_preprocessor, 'batch_augments', None)
+        if self.score_pipeline is None and getattr(
+                dataset, 'in_memory', False) and (self.score_view == 'clean'
+                                                  or augments):
+            # Whole batches straight from the image array; the 'train'
+            # view gets its augmentation from the data preprocessor.
+            return ArrayBatchLoader(dataset, batch_size)
         pipeline = self.score_pipeline
         if pipeline is None:
-            test_loader = runner.cfg.get('test_dataloader', None)
-            if not test_loader:
+            source = 'train_dataloader' if self.score_view == 'train' \
+                else 'test_dataloader'
+            loader_cfg = runner.cfg.get(source, None)
+            if not loader_cfg:
                 raise ValueError(
                     'CoresetSelectionHook needs score_pipeline when the '
-                    'config has no test_dataloader to take it from')
-            pipeline = _with_sample_idx(test_loader.dataset.pipeline)
-        train_cfg = runner.cfg.train_dataloader
+                    f'config has no {source} to take it from')
+            pipeline = _with_sample_idx(loader_cfg.dataset.pipeline)
         cfg = dict(
             dataset=dataset_with_pipeline(dataset, pipeline),
             sampler=dict(type='IndexSampler'),
-            batch_size=self.score_batch_size or train_cfg.batch_size,
+            batch_size=batch_size,
             num_workers=self.score_num_workers
             if self.score_num_workers is not None else train_cfg.get(
                 'num_workers', 0),
@@ -253,6 +309,8 @@ class CoresetSelectionHook(Hook):
             noisy=self.noisy,
             timing=dict(score_seconds=score_seconds,
                         select_seconds=select_seconds, **score_info))
+        if get_policy(self.policy).scores != 'never':
+            record['selection'] = self.selection
         self._log(runner, record)
 
     def _pool(self, round_idx: int) -> torch.Tensor:
@@ -276,11 +334,12 @@ class CoresetSelectionHook(Hook):
             return select_coreset(
                 self.policy, self.num_samples, self.sampler.num_select,
                 scores=scores, labels=labels, seed=self.sampler.seed,
-                round_idx=round_idx)
+                round_idx=round_idx, selection=self.selection)
         chosen = select_coreset(
             self.policy, pool.numel(), self.sampler.num_select,
             scores=scores[pool], labels=None if labels is None else
-            labels[pool], seed=self.sampler.seed, round_idx=round_idx)
+            labels[pool], seed=self.sampler.seed, round_idx=round_idx,
+            selection=self.selection)
         return pool[chosen].sort().values
 
     def score_dataset(self,
@@ -297,14 +356,16 @@ class CoresetSelectionHook(Hook):
         model.eval()
         idx_parts, evs_parts, ds_parts = [], [], []
         hits, teacher_seconds, computed = 0, 0.0, 0
-        bar = ProgressBar(len(self.score_loader)) \
+        # sys.stdout of now, not of import time (ProgressBar's default).
+        bar = ProgressBar(len(self.score_loader), file=sys.stdout) \
             if is_main_process() else None
         try:
             with torch.inference_mode(), \
                     frozen_quantized_weights(model.student):
                 for batch in self.score_loader:
                     idx, scores, info = model.score_step(
-                        batch, self.scorer, self.cache, with_teacher)
+                        batch, self.scorer, self.cache, with_teacher,
+                        augment=self.score_view == 'train')
                     idx_parts.append(idx)
                     evs_parts.append(scores['evs'].float().cpu())
                     if with_teacher:

@@ -17,6 +17,7 @@ from mmengine.runner.checkpoint import _load_checkpoint
 from mmacs.coreset.teacher_cache import TeacherCache
 from mmacs.quantization import calibrate, quantize_model
 from .adapters import build_adapter, sample_indices
+from .layer_align import capture_outputs, check_layer_align, layer_align_loss
 
 #: Layers kept in full precision by default: the stem convolution and the
 #: last classification / regression layers of common heads.
@@ -54,6 +55,12 @@ class QATModel(BaseModel):
         distill (dict, optional): Knowledge distillation to the teacher,
             e.g. ``dict(loss_weight=1.0)``; None turns it off. Defaults to
             None.
+        layer_align (dict, optional): Align intermediate outputs of the
+            student with the teacher's: ``dict(layers=['backbone.layer1',
+            ...], loss_weight=1.0)`` adds ``loss_align``, the summed mean
+            squared error of those modules' outputs (see
+            :mod:`mmacs.models.layer_align`); None turns it off. Defaults to
+            None.
         task (str): 'auto', 'detection' or 'classification'. Defaults to
             'auto'.
         data_preprocessor (dict, optional): Defaults to the float model's.
@@ -70,6 +77,7 @@ class QATModel(BaseModel):
                  quant_layers: Sequence[str] = ('*', ),
                  fp_layers: Sequence[str] = DEFAULT_FP_LAYERS,
                  distill: Optional[dict] = None,
+                 layer_align: Optional[dict] = None,
                  task: str = 'auto',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -89,6 +97,8 @@ class QATModel(BaseModel):
         self.teacher.eval()
         self.adapter = build_adapter(task, self.student)
         self.distill = distill
+        self.layer_align = None if layer_align is None else \
+            check_layer_align(layer_align, self.student)
         self.float_checkpoint = float_checkpoint
         self.float_checkpoint_revise_keys = [
             tuple(k) for k in float_checkpoint_revise_keys
@@ -161,6 +171,8 @@ class QATModel(BaseModel):
                 data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[Dict, list, tuple]:
         if mode == 'loss':
+            if self.layer_align:
+                return self._loss_with_alignment(inputs, data_samples)
             return self.adapter.loss(
                 self.student, inputs, data_samples,
                 lambda: self.teacher_outputs(inputs), self.distill)
@@ -170,6 +182,24 @@ class QATModel(BaseModel):
             return self.student(inputs, data_samples, mode='tensor')
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
                            'predict and tensor mode')
+
+    def _loss_with_alignment(self, inputs, data_samples) -> dict:
+        names = self.layer_align['layers']
+        teacher = {}
+
+        def teacher_fn():
+            if 'out' not in teacher:
+                teacher['out'] = self.teacher_outputs(inputs)
+            return teacher['out']
+
+        with capture_outputs(self.student, names) as s_feats, \
+                capture_outputs(self.teacher, names) as t_feats:
+            losses = self.adapter.loss(self.student, inputs, data_samples,
+                                       teacher_fn, self.distill)
+            teacher_fn()  # once, shared with distillation
+        losses['loss_align'] = self.layer_align['loss_weight'] * \
+            layer_align_loss(s_feats, t_feats, names)
+        return losses
 
     @torch.no_grad()
     def teacher_outputs(self, inputs: torch.Tensor) -> dict:
@@ -201,7 +231,8 @@ class QATModel(BaseModel):
                    data: dict,
                    scorer,
                    teacher_cache: Optional[TeacherCache] = None,
-                   with_teacher: bool = True
+                   with_teacher: bool = True,
+                   augment: bool = False
                    ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], List]:
         """Score one raw batch for coreset selection.
 
@@ -212,6 +243,9 @@ class QATModel(BaseModel):
                 Defaults to None.
             with_teacher (bool): Run (or read) the teacher; False scores
                 EVS only (``ds`` is None). Defaults to True.
+            augment (bool): Preprocess as in training, so the data
+                preprocessor's batch augmentations apply (the scoring view
+                'train'); the networks stay in eval mode. Defaults to False.
 
         Returns:
             tuple: ``(indices [B], dict(evs=[B], ds=[B]), info)``, with
@@ -219,7 +253,7 @@ class QATModel(BaseModel):
             from the cache and ``info['teacher_seconds']`` the time spent
             in the teacher.
         """
-        data = self.data_preprocessor(data, False)
+        data = self.data_preprocessor(data, augment)
         inputs, data_samples = data['inputs'], data['data_samples']
         indices = sample_indices(data_samples)
         s_out = self.adapter.outputs(self.student, inputs)

@@ -181,3 +181,26 @@ def test_score_pool_smaller_than_the_coreset_is_an_error(tmp_path):
     cfg.coreset.score_pool = 0.25
     with pytest.raises(ValueError, match='score_pool=0.25'):
         run(cfg)
+
+
+def test_selection_rule_reaches_the_policy_and_the_log(tmp_path):
+    cfg = toy_cfg(tmp_path, max_epochs=2)
+    cfg.coreset.selection = dict(type='mixed', share=0.5)
+    runner = run(cfg)
+    log = read_log(tmp_path)
+    assert all(r['selection'] == dict(type='mixed', share=0.5) for r in log)
+    hook = hook_of(runner)
+    scores = hook.scores['combined']
+    chosen = set(hook.indices.tolist())
+    # Per class, half of the quota is the class's top scores, the rest is
+    # drawn at random: the coreset is not the per-class top-k.
+    labels = torch.tensor([c[0] for c in hook.cat_ids])
+    topk = set()
+    for cls, quota in class_quotas(labels, 24).items():
+        members = (labels == cls).nonzero().flatten()
+        order = members[torch.sort(-scores[members], stable=True).indices]
+        topk |= set(order[:quota].tolist())
+        assert set(order[:round(quota * 0.5)].tolist()) <= chosen
+    assert chosen != topk
+    with pytest.raises(ValueError, match="'best'"):
+        CoresetSelectionHook(selection='best')

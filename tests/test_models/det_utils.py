@@ -23,13 +23,15 @@ def retinanet_cfg():
     return cfg.model
 
 
-def build_qat(distill=None, float_checkpoint=None, seed=0):
+def build_qat(distill=None, float_checkpoint=None, seed=0,
+              layer_align=None):
     torch.manual_seed(seed)
     model = MODELS.build(
         dict(
             type='QATModel',
             model=retinanet_cfg(),
             distill=distill,
+            layer_align=layer_align,
             float_checkpoint=float_checkpoint))
     model.init_weights()
     return model

@@ -38,21 +38,67 @@ def test_overhead_benchmark_splits_phases(tmp_path, capsys):
     assert len(ablation) == 7 and all(s > 0 for s in ablation.values())
 
 
-def test_quality_benchmark_reports_mean_and_spread(tmp_path, capsys):
+def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
     need_shared(CIFAR_JPEG)
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
     tool = load_tool('benchmark_quality')
-    result = tool.main(['--quick', '--policies', 'acs_pool',
-                        'random_static', '--seeds', '0', '1',
-                        '--work-dir', str(tmp_path)])
+    out = tmp_path / 'quality.json'
+    common = ['--quick', '--settings', 'w2a32', '--work-dir',
+              str(tmp_path), '--out', str(out)]
+    args = common + ['--policies', 'acs', 'random_static', '--seeds', '0',
+                     '1']
+    result = tool.main(args)
     assert last_json(capsys) == json.loads(json.dumps(result))
-    summary = result['summary']
-    assert set(summary) == {'acs_pool', 'random_static'}
+    summary = result['summary']['w2a32']
+    assert set(summary) == {'acs', 'random_static'}
     for policy, stats in summary.items():
-        accs = [r['top1'] for r in result['runs'][policy].values()]
+        runs = [r for r in result['runs'] if r['policy'] == policy]
+        accs = [r['top1'] for r in runs]
         assert len(accs) == 2 and all(0 <= a <= 100 for a in accs)
         assert stats['min'] <= stats['mean'] <= stats['max']
         assert stats['mean'] == pytest.approx(sum(accs) / 2)
+        assert all(r['train_seconds'] > 0 for r in runs)
+    # ACS scores every round (2 epochs, R = 1); random never does.
+    assert all(r['score_seconds'] > 0 for r in result['runs']
+               if r['policy'] == 'acs')
+    assert all(r['score_seconds'] < 0.01 for r in result['runs']
+               if r['policy'] != 'acs')
+    assert len(json.loads(out.read_text())['runs']) == 4
+    # A second call with the same recipe trains nothing: all from the file.
+    again = tool.main(args)
+    assert again['runs'] == result['runs']
+    assert capsys.readouterr().out.count(f'from {out}') == 4
+    # Another recipe (distillation on) is a new row; the stored runs stay.
+    # `full` trains round(f x epochs), at least 1, epochs on all the data.
+    extra = tool.main(common + ['--policies', 'full', '--seeds', '0',
+                                '--distill', '1.0'])
+    assert extra['runs'][0]['epochs_run'] == 1
+    stored = json.loads(out.read_text())
+    assert len(stored['runs']) == 5
+    assert stored['runs'][-1]['recipe']['distill'] == 1.0
+
+
+def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
+    tool = load_tool('benchmark_quality')
+    bad = tmp_path / 'bad.json'
+    bad.write_text('[1, 2]')
+    with pytest.raises(ValueError, match='bad.json'):
+        tool.load_results(str(bad))
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--selection', '{not json'])
+
+
+def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):
+    need_shared(CIFAR_JPEG)
+    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
+    tool = load_tool('benchmark_datapath')
+    result = tool.main(['--quick', '--work-dir', str(tmp_path)])
+    assert last_json(capsys) == json.loads(json.dumps(result))
+    assert set(result['paths']) == {'per_sample', 'in_memory'}
+    for r in result['paths'].values():
+        assert r['data_ms'] > 0 and r['step_ms'] > 0
+        assert r['score_images_per_s'] > 0
+        assert r['score_over_bare'] > 0
 
 
 def test_fakequant_benchmark_reports_ratios(capsys):

@@ -27,7 +27,10 @@ def test_one_epoch_acs_qat_on_real_images(tmp_path):
         'train_dataloader.persistent_workers=False',
         'val_dataloader.persistent_workers=False',
         'train_cfg.max_epochs=1', 'qat.calibration_batches=2',
-        'default_hooks.logger.interval=1'
+        'default_hooks.logger.interval=1',
+        f'train_dataloader.dataset.cache_dir={tmp_path}/cache',
+        f'val_dataloader.dataset.cache_dir={tmp_path}/cache',
+        f'test_dataloader.dataset.cache_dir={tmp_path}/cache'
     ]
     # A few hundred images spread over all classes (files are sorted by
     # class): every 150th of the 45k training split, every 25th of the 5k.

@@ -10,6 +10,9 @@ coreset = dict(
     interval=2,  # R: epochs between selections
     policy='acs',  # acs | full | random_static | random_dynamic | el2n
     schedule='cosine',  # beta(t): cosine | official | linear | evs_only ...
+    selection='topk',  # topk (the paper) | stratified | mixed | sampled |
+    # trimmed, or a dict with the rule's parameters
+    score_view='clean',  # clean (test pipeline) | train (augmented)
     scorer=None,  # None: 'loss' (detection) / 'softmax' (classification)
     score_pool=1.0,  # 1: score every sample (the paper); < 1: a random
     # pool of that fraction per round (faster, approximate)

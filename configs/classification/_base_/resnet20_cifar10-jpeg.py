@@ -9,40 +9,50 @@ teacher_checkpoint = '../shared/weights/resnet20-12fca82f.th'
 model = dict(
     type='ImageClassifier',
     backbone=dict(type='CifarResNet', depth=20, num_classes=10),
+    # Training augmentation (pad-4 random crop, horizontal flip) is done on
+    # the whole batch here, not per sample in worker processes.
     data_preprocessor=dict(
-        type='ImgDataPreprocessor',
+        type='ClsDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375]))
+        std=[58.395, 57.12, 57.375],
+        batch_augments=[
+            dict(type='BatchRandomCropPad', padding=4),
+            dict(type='BatchRandomFlip', prob=0.5)
+        ]))
 
-train_pipeline = [
-    dict(type='LoadClsImage'),
-    dict(type='RandomCropPad', padding=4),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackClsInputs')
-]
+# In-memory path: every image decoded once into one uint8 array (cached as
+# .npy under `cache_dir`, keyed by the file list); a sample is a view into
+# it, so loading runs in the main process. For large images use
+# `in_memory=False` with the per-sample pipeline
+#   [LoadClsImage, RandomCropPad(padding=4), RandomFlip(prob=0.5),
+#    PackClsInputs], no batch_augments, and num_workers > 0.
+memory = dict(in_memory=True, cache_dir='work_dirs/data_cache')
+train_pipeline = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
 test_pipeline = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
 train_dataloader = dict(
     batch_size=128,
-    num_workers=2,
-    persistent_workers=True,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
         type='ImageFolderDataset',
         data_root=data_root,
         split='train',
         pipeline=train_pipeline,
-        **split))
+        **split,
+        **memory))
 val_dataloader = dict(
     batch_size=256,
-    num_workers=2,
-    persistent_workers=True,
+    num_workers=0,
+    persistent_workers=False,
     sampler=dict(type='DefaultSampler', shuffle=False),
     dataset=dict(
         type='ImageFolderDataset',
         data_root=data_root,
         split='val',
         pipeline=test_pipeline,
-        **split))
+        **split,
+        **memory))
 test_dataloader = val_dataloader
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_evaluator = val_evaluator

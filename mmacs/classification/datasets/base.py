@@ -3,8 +3,11 @@
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 from mmengine.dataset import BaseDataset, force_full_init
 
+from ..data_sample import ClsDataSample
+from .image_array import cached_image_array
 from .label_noise import apply_label_noise, check_label_noise
 from .splits import SPLITS, split_indices
 
@@ -31,6 +34,17 @@ class BaseClsDataset(BaseDataset):
             the labels clean. Defaults to None.
         pipeline (Sequence[dict | Callable]): The data pipeline. Defaults to
             ``()``.
+        in_memory (bool): Hold every image of the dataset in one ``[N, H,
+            W, 3]`` ``uint8`` RGB array, decoded once at start-up (small
+            images of one size, e.g. CIFAR): each data info then carries
+            ``img`` (a view into the array) and :meth:`fetch_batch` builds
+            whole batches without the per-sample pipeline. Defaults to
+            False (images are loaded per sample by the pipeline).
+        cache_dir (str, optional): With ``in_memory``, where the decoded
+            array of an image folder is cached as ``.npy`` (keyed by the
+            file list; see
+            :func:`~mmacs.classification.datasets.image_array.cached_image_array`).
+            None decodes at every start. Defaults to None.
         **kwargs: Other arguments of :class:`mmengine.dataset.BaseDataset`.
     """
 
@@ -43,7 +57,18 @@ class BaseClsDataset(BaseDataset):
                  split_seed: int = 0,
                  label_noise: Optional[dict] = None,
                  pipeline: Sequence = (),
+                 in_memory: bool = False,
+                 cache_dir: Optional[str] = None,
                  **kwargs) -> None:
+        if not isinstance(in_memory, bool):
+            raise TypeError(f'in_memory must be a bool, got {in_memory!r}')
+        if cache_dir is not None and not isinstance(cache_dir, str):
+            raise TypeError(f'cache_dir must be a str or None, got '
+                            f'{cache_dir!r}')
+        self.in_memory = in_memory
+        self.cache_dir = cache_dir
+        self._images: Optional[np.ndarray] = None
+        self._loaded_images: Optional[List[np.ndarray]] = None
         if split not in self.SPLITS:
             raise ValueError(f'split must be one of {self.SPLITS}, got '
                              f'{split!r}')
@@ -75,6 +100,13 @@ class BaseClsDataset(BaseDataset):
             for info, label in zip(data_list, noisy):
                 info['clean_label'] = info['gt_label']
                 info['gt_label'] = label
+        if self.in_memory:
+            # Images decoded by load_samples (CIFAR) leave the data infos
+            # (which mmengine serializes) for one array, built in
+            # full_init once filtering and subsetting are done.
+            self._loaded_images = [info.pop('img', None) for info in data_list]
+            for i, info in enumerate(data_list):
+                info['img_index'] = i
         return data_list
 
     # ----------------------------------------------------------- labels
@@ -82,7 +114,63 @@ class BaseClsDataset(BaseDataset):
         if self._fully_initialized:
             return
         super().full_init()
+        if self.in_memory:
+            self._build_image_array()
         self._cache_labels()
+
+    # --------------------------------------------------------- in memory
+    def _build_image_array(self) -> None:
+        """One ``[len(self), H, W, 3]`` array, row ``i`` the image of
+        sample ``i``."""
+        infos = [self.get_data_info(i) for i in range(len(self))]
+        loaded = self._loaded_images
+        self._loaded_images = None
+        if loaded is not None and all(
+                loaded[d['img_index']] is not None for d in infos):
+            self._images = np.stack([loaded[d['img_index']] for d in infos])
+        else:
+            self._images = cached_image_array(
+                [d['img_path'] for d in infos], self.cache_dir)
+        # Samples are views into the array: no transform may write them.
+        self._images.setflags(write=False)
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        if self._images is not None:
+            info['img'] = self._images[idx]
+        return info
+
+    @force_full_init
+    def fetch_batch(self, indices: Sequence[int]) -> dict:
+        """The clean (unaugmented) samples ``indices`` as one collated
+        batch, read straight from the image array (``in_memory=True``).
+
+        Returns ``dict(inputs=uint8 [B, 3, H, W], data_samples=[...])``,
+        the batch the per-sample test pipeline ``LoadClsImage`` ->
+        ``PackClsInputs`` and ``pseudo_collate`` would give, with ``inputs``
+        stacked (the data preprocessors take either form).
+        """
+        if self._images is None:
+            raise RuntimeError(
+                f'{type(self).__name__}.fetch_batch needs in_memory=True')
+        idx = np.asarray(indices, dtype=np.int64)
+        inputs = torch.from_numpy(self._images[idx]).permute(0, 3, 1, 2)
+        shape = tuple(self._images.shape[1:3])
+        samples = []
+        for i, label in zip(idx.tolist(), self._gt_labels[idx].tolist()):
+            sample = ClsDataSample(
+                metainfo=dict(sample_idx=i, img_shape=shape,
+                              ori_shape=shape))
+            sample.gt_label = label
+            samples.append(sample)
+        return dict(inputs=inputs, data_samples=samples)
+
+    def _subset_positions(self, indices: Union[Sequence[int], int]):
+        n = len(self)
+        if isinstance(indices, int):
+            return list(range(indices)) if indices >= 0 else list(
+                range(n + indices, n))
+        return list(indices)
 
     def _cache_labels(self) -> None:
         infos = [self.get_data_info(i) for i in range(len(self))]
@@ -94,13 +182,27 @@ class BaseClsDataset(BaseDataset):
 
     @force_full_init
     def get_subset_(self, indices: Union[Sequence[int], int]) -> None:
+        if self._images is not None:
+            self._images = self._images[self._subset_positions(indices)]
+            self._images.setflags(write=False)
         super().get_subset_(indices)
         self._cache_labels()
 
     @force_full_init
     def get_subset(self, indices: Union[Sequence[int],
                                         int]) -> 'BaseClsDataset':
-        subset = super().get_subset(indices)
+        images = self._images
+        if images is not None:
+            # The copy must not share (or copy) the whole array.
+            self._images = images[self._subset_positions(indices)]
+            self._images.setflags(write=False)
+        try:
+            subset = super().get_subset(indices)
+        finally:
+            if images is not None:
+                subset_images, self._images = self._images, images
+        if images is not None:
+            subset._images = subset_images
         subset._cache_labels()
         return subset
 

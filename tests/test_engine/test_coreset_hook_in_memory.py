@@ -1,0 +1,136 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""The scoring pass on the in-memory path (whole batches from the image
+array, no per-sample pipeline) and the scoring view switch."""
+import json
+from itertools import islice
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from mmacs.engine import CoresetSelectionHook, QATRunner
+from mmacs.engine.coreset_hook import ArrayBatchLoader
+from tests.test_classification.test_in_memory import make_images
+
+PIPELINE = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
+
+
+def image_cfg(work_dir, root, in_memory=True, score_view='clean',
+              max_epochs=2):
+    augments = [dict(type='BatchRandomCropPad', padding=2),
+                dict(type='BatchRandomFlip', prob=0.5)]
+    dataset = dict(type='ImageFolderDataset', data_root=str(root),
+                   pipeline=PIPELINE, in_memory=in_memory)
+    return Config(
+        dict(
+            default_scope='mmdet',
+            runner_type='QATRunner',
+            model=dict(
+                type='QATModel',
+                model=dict(
+                    type='ImageClassifier',
+                    backbone=dict(type='CifarResNet', depth=20,
+                                  num_classes=3),
+                    data_preprocessor=dict(
+                        type='ClsDataPreprocessor', mean=[128] * 3,
+                        std=[64] * 3, batch_augments=augments)),
+                weight_quant=dict(bits=4),
+                act_quant=dict(bits=4, signed='auto')),
+            work_dir=str(work_dir),
+            train_dataloader=dict(
+                batch_size=8, num_workers=0,
+                sampler=dict(type='DefaultSampler', shuffle=True),
+                dataset=dataset),
+            test_dataloader=dict(
+                batch_size=8, num_workers=0,
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                dataset=dict(dataset, in_memory=False)),
+            test_cfg=dict(),
+            test_evaluator=dict(type='Accuracy'),
+            train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01,
+                                              momentum=0.9)),
+            qat=dict(calibration_batches=2),
+            coreset=dict(fraction=0.25, interval=1, policy='acs',
+                         score_view=score_view),
+            default_hooks=dict(
+                checkpoint=dict(type='CheckpointHook', interval=10),
+                logger=dict(type='LoggerHook', interval=1)),
+            randomness=dict(seed=0),
+            env_cfg=dict(dist_cfg=dict(backend='gloo')),
+            log_level='WARNING'))
+
+
+def prepared(cfg):
+    """A runner whose student is calibrated and whose selection hook is
+    set up, without training."""
+    runner = QATRunner.from_cfg(cfg)
+    runner.model.calibrate(islice(iter(runner.train_dataloader), 2))
+    hook = [h for h in runner.hooks
+            if isinstance(h, CoresetSelectionHook)][0]
+    hook.before_train(runner)
+    return runner, hook
+
+
+@pytest.fixture
+def images(tmp_path):
+    return make_images(tmp_path / 'imgs', per_class=(12, 10, 10), size=8)
+
+
+def test_in_memory_training_run_selects_each_epoch(tmp_path, images):
+    runner = QATRunner.from_cfg(image_cfg(tmp_path / 'w', images))
+    runner.train()
+    with open(tmp_path / 'w' / 'coreset_log.jsonl') as f:
+        log = [json.loads(line) for line in f]
+    assert [r['epoch'] for r in log] == [0, 1]
+    assert all(r['num_selected'] == 8 and r['num_scored'] == 32
+               for r in log)
+
+
+def test_in_memory_scores_equal_per_sample_scores(tmp_path, images,
+                                                  monkeypatch):
+    runner, hook = prepared(image_cfg(tmp_path / 'w', images))
+    assert isinstance(hook.score_loader, ArrayBatchLoader)
+    dataset = runner.train_dataloader.dataset
+    # No sample goes through the per-sample pipeline.
+    monkeypatch.setattr(type(dataset), 'prepare_data',
+                        lambda self, idx: pytest.fail('per-sample load'))
+    evs, ds, _ = hook.score_dataset(runner)
+    monkeypatch.undo()
+    # The per-sample path (the test pipeline) over the same model.
+    lazy_cfg = image_cfg(tmp_path / 'w2', images, in_memory=False)
+    lazy_runner = QATRunner.from_cfg(lazy_cfg)
+    lazy_runner.model.load_state_dict(runner.model.state_dict())
+    lazy_hook = [h for h in lazy_runner.hooks
+                 if isinstance(h, CoresetSelectionHook)][0]
+    lazy_hook.before_train(lazy_runner)
+    assert not isinstance(lazy_hook.score_loader, ArrayBatchLoader)
+    evs2, ds2, _ = lazy_hook.score_dataset(lazy_runner)
+    assert evs.shape == (32, ) and torch.isfinite(evs).all()
+    assert torch.allclose(evs, evs2, rtol=0, atol=1e-6)
+    assert torch.allclose(ds, ds2, rtol=0, atol=1e-6)
+    # A pool: the array loader scores exactly the pool.
+    pool = torch.tensor([1, 5, 30])
+    evs3, _, _ = hook.score_dataset(runner, pool, with_teacher=False)
+    assert torch.isnan(evs3).sum() == 29
+    assert torch.allclose(evs3[pool], evs[pool], rtol=0, atol=1e-6)
+
+
+def test_score_view_train_augments_and_skips_the_cache(tmp_path, images):
+    runner, hook = prepared(
+        image_cfg(tmp_path / 'w', images, score_view='train'))
+    assert hook.cache is None  # augmented inputs: no exact cache
+    torch.manual_seed(0)
+    evs_a, ds_a, info = hook.score_dataset(runner)
+    evs_b, _, _ = hook.score_dataset(runner)
+    assert info['teacher_cache_hits'] == 0
+    assert not torch.allclose(evs_a, evs_b)  # new draws every pass
+    clean_runner, clean_hook = prepared(image_cfg(tmp_path / 'c', images))
+    clean_runner.model.load_state_dict(runner.model.state_dict())
+    assert clean_hook.cache is not None
+    evs_c, _, _ = clean_hook.score_dataset(clean_runner)
+    evs_d, _, _ = clean_hook.score_dataset(clean_runner)
+    assert torch.equal(evs_c, evs_d)  # the clean view is deterministic
+    assert not torch.allclose(evs_a, evs_c)
+    with pytest.raises(ValueError, match="'noisy'"):
+        CoresetSelectionHook(score_view='noisy')
