@@ -74,8 +74,8 @@ def test_alignment_off_by_default_and_bad_configs_named():
     model = cls_qat()
     model.calibrate([cls_batch()])
     data = model.data_preprocessor(cls_batch(), True)
-    assert 'loss_align' not in model(data['inputs'], data['data_samples'],
-                                     mode='loss')
+    losses = model(data['inputs'], data['data_samples'], mode='loss')
+    assert 'loss_align' not in losses and 'loss_kd' not in losses
     with pytest.raises(ValueError, match='backbone.nope'):
         cls_qat(dict(layers=['backbone.nope']))
     with pytest.raises(ValueError, match='-1'):
