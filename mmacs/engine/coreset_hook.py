@@ -116,7 +116,10 @@ class CoresetSelectionHook(Hook):
             Defaults to 'coreset_log.jsonl'.
     """
 
-    priority = 'NORMAL'
+    # Before IterTimerHook (NORMAL): the scoring pass in before_train_epoch
+    # must not be timed as the first iteration's data time. After
+    # QATCalibrationHook (VERY_HIGH), which initialises the steps first.
+    priority = 'ABOVE_NORMAL'
 
     def __init__(self,
                  interval: int = 1,
