@@ -105,6 +105,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--out', help='results JSON (read and extended); '
                         'default: <work-dir>/quality.json')
+    parser.add_argument('--merge', nargs='+', default=[], metavar='FILE',
+                        help='results files of other invocations (e.g. '
+                        'seeds run in parallel) whose runs are added to '
+                        '--out first')
     parser.add_argument('--work-dir', help='defaults to a temporary dir')
     parser.add_argument('--shared', help='the shared data folder (default '
                         '$MMACS_SHARED or ../shared)')
@@ -273,6 +277,21 @@ def find_run(results: dict, setting: str, policy: str, seed: int,
     return None
 
 
+def merge_results(results: dict, others: list) -> int:
+    """Add the runs of the results files ``others`` that ``results`` does
+    not hold yet (same setting, policy, seed and recipe); the number
+    added."""
+    added = 0
+    for path in others:
+        for run in load_results(path)['runs']:
+            if find_run(results, run['setting'], run['policy'], run['seed'],
+                        dict(recipe_of(parse_args([])),
+                             **run['recipe'])) is None:
+                results['runs'].append(run)
+                added += 1
+    return added
+
+
 def summarize(runs: list) -> dict:
     """``{setting: {policy: stats}}`` over the seeds of ``runs``."""
     groups = {}
@@ -344,6 +363,10 @@ def main(argv=None) -> dict:
         args.work_dir = tmp.name
     out = args.out or osp.join(args.work_dir, 'quality.json')
     results = load_results(out)
+    if args.merge:
+        print(f'merged {merge_results(results, args.merge)} runs into '
+              f'{out}', flush=True)
+        save_results(out, results)
     recipe = recipe_of(args)
     start = time.perf_counter()
     mine = []

@@ -88,6 +88,25 @@ def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
         tool.parse_args(['--selection', '{not json'])
 
 
+def test_quality_protocol_merges_parallel_results(tmp_path):
+    tool = load_tool('benchmark_quality')
+    recipe = tool.recipe_of(tool.parse_args(['--quick']))
+
+    def run(seed, top1, **changes):
+        return dict(setting='w2a32', policy='acs', seed=seed, top1=top1,
+                    recipe=dict(recipe, **changes))
+
+    a, b = tmp_path / 'a.json', tmp_path / 'b.json'
+    tool.save_results(str(a), dict(runs=[run(0, 50.0)]))
+    tool.save_results(str(b), dict(runs=[run(0, 99.0), run(1, 60.0),
+                                         run(0, 70.0, distill=1.0)]))
+    results = tool.load_results(str(a))
+    assert tool.merge_results(results, [str(b)]) == 2
+    # The run already held (seed 0, same recipe) is kept, not replaced.
+    assert [r['top1'] for r in results['runs']] == [50.0, 60.0, 70.0]
+    assert tool.merge_results(results, [str(b)]) == 0
+
+
 def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):
     need_shared(CIFAR_JPEG)
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
