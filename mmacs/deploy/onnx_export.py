@@ -1,0 +1,417 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Export the LSQ-quantized student of a :class:`QATModel` to ONNX.
+
+Every LSQ quantizer becomes a ``QuantizeLinear`` -> ``DequantizeLinear``
+pair whose scale is the learned step (one per output channel for
+per-channel weights, on axis 0) and whose zero point is 0, typed so that
+the integer range of the quantizer's grid is kept exactly:
+
+=========  ===========================  ====================================
+bits       opset                        representation
+=========  ===========================  ====================================
+8          any (>= 13)                  INT8 / UINT8 Q -> DQ
+4          >= 21                        INT4 / UINT4 Q -> DQ
+4          13 - 20                      INT8 / UINT8 Q -> Clip(Qn, Qp) -> DQ
+2, 3, 5-7  any (>= 13)                  INT8 / UINT8 Q -> Clip(Qn, Qp) -> DQ
+=========  ===========================  ====================================
+
+ONNX has INT2 / UINT2 since opset 25, but onnxruntime 1.32 cannot
+constant-fold a ``QuantizeLinear`` of a weight to INT2 (session creation
+fails with "Element type mismatch"), so 2-bit grids use the INT8 form.
+
+Signed grids ``[-2^(b-1), 2^(b-1) - 1]`` use the signed types, unsigned
+grids ``[0, 2^b - 1]`` the unsigned ones. The INT8 form with an integer
+``Clip`` is exact: ``QuantizeLinear`` computes ``sat(round(x / s))`` (round
+half to even, as ``torch.round``) and clipping an integer to ``[Qn, Qp]``
+equals rounding the clamped value, because rounding is monotonic and
+leaves the integer bounds in place.
+
+The graph holds the student's ``tensor``-mode forward and nothing more:
+for a detector the per-level classification and box maps of its dense head
+(no decoding, no NMS: :meth:`predict_by_feat` runs outside), for a
+classifier the logits. Its input is the preprocessed batch (what the
+model's data preprocessor produces: normalised, padded, RGB). Layers kept
+in full precision stay float.
+
+The export runs torch's TorchScript-based exporter (``dynamo=False``): it
+lets an ``autograd.Function`` emit a placeholder node with the quantizer's
+attributes, which this module then lowers to Q/DQ nodes after converting
+the graph to the requested opset (the TorchScript exporter stops at opset
+20; ``onnx.version_converter`` takes it further).
+"""
+import copy
+import io
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from torch import Tensor
+
+from mmacs.quantization import LSQQuantizer, QConv2d, QLinear
+from mmacs.quantization.convert import named_quantizers
+
+#: The opset the TorchScript exporter writes before conversion.
+TORCHSCRIPT_MAX_OPSET = 20
+#: The lowest opset with per-channel QuantizeLinear (``axis``).
+MIN_OPSET = 13
+DEFAULT_OPSET = 21
+#: The placeholder node the export emits for one LSQ quantizer.
+PLACEHOLDER_DOMAIN = 'mmacs'
+PLACEHOLDER_OP = 'LSQFakeQuant'
+
+
+def require_onnx():
+    """Import ``onnx`` and ``onnxruntime``, or say how to install them."""
+    try:
+        import onnx
+        import onnxruntime
+    except ImportError as e:
+        raise ImportError(
+            f'ONNX export needs onnx and onnxruntime ({e}): install them '
+            "with `pip install -e .[deploy]`") from e
+    return onnx, onnxruntime
+
+
+def qdq_type(bits: int, signed: bool, opset: int) -> Tuple[str, bool]:
+    """The ONNX integer type of a ``bits``-bit grid, and whether an
+    integer ``Clip`` to the grid is needed after ``QuantizeLinear``.
+
+    Args:
+        bits (int): The quantizer's bit width, 2 to 8.
+        signed (bool): Whether the grid is signed.
+        opset (int): The target opset.
+
+    Returns:
+        tuple: (``'INT4'``, ``'UINT8'``, ..., needs_clip).
+    """
+    if not isinstance(bits, int) or not 2 <= bits <= 8:
+        raise ValueError(f'bits must be an int in [2, 8], got {bits!r}')
+    if opset < MIN_OPSET:
+        raise ValueError(f'opset must be >= {MIN_OPSET} (per-channel '
+                         f'QuantizeLinear), got {opset!r}')
+    prefix = 'INT' if signed else 'UINT'
+    if bits == 8:
+        return prefix + '8', False
+    if bits == 4 and opset >= 21:
+        return prefix + '4', False
+    return prefix + '8', True
+
+
+class _LSQExportFunction(torch.autograd.Function):
+    """Fake quantization from a quantizer's attributes; exported as one
+    placeholder node that :func:`lower_placeholders` turns into Q/DQ.
+
+    The step travels as a list of floats (its exact float32 values), so
+    the placeholder carries it as an attribute whatever the exporter does
+    with parameters.
+    """
+
+    @staticmethod
+    def forward(ctx, x, scale, bits, qn, qp, axis, name):
+        step = torch.tensor(scale, dtype=x.dtype, device=x.device)
+        if axis >= 0:
+            shape = [1] * x.dim()
+            shape[axis] = -1
+            step = step.reshape(shape)
+        return torch.clamp(torch.round(x / step), qn, qp) * step
+
+    @staticmethod
+    def symbolic(g, x, scale, bits, qn, qp, axis, name):
+        out = g.op(
+            f'{PLACEHOLDER_DOMAIN}::{PLACEHOLDER_OP}',
+            x,
+            scale_f=scale,
+            bits_i=bits,
+            qn_i=qn,
+            qp_i=qp,
+            axis_i=axis,
+            name_s=name)
+        out.setType(x.type())
+        return out
+
+
+class ExportQuantizer(nn.Module):
+    """Stands in for an :class:`LSQQuantizer` during export.
+
+    Built from the quantizer's public attributes (``step``, ``bits``,
+    ``qn``, ``qp``, ``per_channel``, ``ch_axis``), never from its forward.
+    """
+
+    def __init__(self, quantizer: LSQQuantizer, name: str) -> None:
+        super().__init__()
+        self.scale = [float(v) for v in
+                      quantizer.step.detach().float().cpu().flatten()]
+        self.bits = quantizer.bits
+        self.qn, self.qp = quantizer.qn, quantizer.qp
+        self.per_channel = quantizer.per_channel
+        self.ch_axis = quantizer.ch_axis
+        self.name = name
+
+    def forward(self, x: Tensor) -> Tensor:
+        axis = self.ch_axis % x.dim() if self.per_channel else -1
+        return _LSQExportFunction.apply(x, self.scale, self.bits, self.qn,
+                                        self.qp, axis, self.name)
+
+
+class _TensorForward(nn.Module):
+    """The student's ``tensor``-mode forward with a flat tuple of outputs.
+    """
+
+    def __init__(self, student: nn.Module, task: str) -> None:
+        super().__init__()
+        self.student = student
+        self.task = task
+
+    def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
+        if self.task == 'classification':
+            return (self.student(inputs, mode='tensor'), )
+        outs = self.student(inputs, None, mode='tensor')
+        # (cls_scores [level ...], bbox_preds [level ...], ...)
+        return tuple(t for per_level in outs[:2] for t in per_level)
+
+
+def output_names(task: str, num_outputs: int) -> List[str]:
+    """``logits``, or ``cls_score_<level>`` and ``bbox_pred_<level>``."""
+    if task == 'classification':
+        return ['logits']
+    levels = num_outputs // 2
+    return [f'cls_score_{i}' for i in range(levels)] + \
+        [f'bbox_pred_{i}' for i in range(levels)]
+
+
+def check_exportable(student: nn.Module) -> List[str]:
+    """Check every quantizer and layer of ``student`` before export.
+
+    Raises:
+        RuntimeError: A quantizer is uncalibrated or still calibrating.
+        ValueError: A quantizer's step is not finite and positive.
+        TypeError: A quantizer sits in a layer other than ``QConv2d`` /
+            ``QLinear``, or a layer has no standard ONNX operator (mmcv's
+            compiled ops).
+
+    Returns:
+        list[str]: The names of the quantizers.
+    """
+    names = []
+    for name, module in student.named_modules():
+        kind = type(module)
+        if kind.__module__.startswith('mmcv.ops'):
+            raise TypeError(
+                f'layer {name!r} ({kind.__name__}, from mmcv.ops) has no '
+                'standard ONNX operator: it cannot be exported')
+        children = [c for c in module.children()
+                    if isinstance(c, LSQQuantizer)]
+        if children and not isinstance(module, (QConv2d, QLinear)):
+            raise TypeError(
+                f'layer {name!r} ({kind.__name__}) holds an LSQ quantizer '
+                'but only QConv2d and QLinear layers can be exported')
+    for name, q in named_quantizers(student):
+        if q.calibrating or not q.is_initialized:
+            raise RuntimeError(
+                f'LSQ quantizer {name!r} is not calibrated: export a '
+                'checkpoint of a calibrated (trained) QAT model')
+        step = q.step.detach()
+        if not bool(torch.isfinite(step).all()) or bool((step <= 0).any()):
+            raise ValueError(
+                f'LSQ quantizer {name!r} has a step that is not finite and '
+                f'positive (min {float(step.min())}): it cannot be a '
+                'QuantizeLinear scale')
+        names.append(name)
+    if not names:
+        raise ValueError('the model holds no LSQ quantizer: export the '
+                         'student of a QATModel')
+    return names
+
+
+def export_student(student: nn.Module, task: str) -> nn.Module:
+    """A copy of ``student`` (eval mode) whose quantizers are
+    :class:`ExportQuantizer` modules, wrapped for a flat output tuple."""
+    check_exportable(student)
+    student = copy.deepcopy(student).eval()
+    for name, q in list(named_quantizers(student)):
+        parent_name, _, child = name.rpartition('.')
+        parent = student.get_submodule(parent_name)
+        setattr(parent, child, ExportQuantizer(q, name))
+    for m in student.modules():
+        if isinstance(m, (QConv2d, QLinear)):
+            m.frozen_weight = None
+    return _TensorForward(student, task)
+
+
+def lower_placeholders(model, opset: int):
+    """Replace every placeholder node by ``QuantizeLinear`` ->
+    (``Clip`` ->) ``DequantizeLinear`` (see the module docstring).
+
+    Args:
+        model (onnx.ModelProto): The converted graph, modified in place.
+        opset (int): Its opset.
+
+    Returns:
+        dict: quantizer name -> ``dict(type, clip, bits, qn, qp,
+        per_channel)``, ``type`` the zero point's ONNX type name.
+    """
+    require_onnx()
+    from onnx import TensorProto, helper
+    graph = model.graph
+    nodes, lowered = [], {}
+    for node in graph.node:
+        if node.domain != PLACEHOLDER_DOMAIN:
+            nodes.append(node)
+            continue
+        attrs = {a.name: helper.get_attribute_value(a)
+                 for a in node.attribute}
+        bits, qn, qp = attrs['bits'], attrs['qn'], attrs['qp']
+        axis, name = attrs['axis'], attrs['name'].decode()
+        scale = [float(v) for v in attrs['scale']]
+        type_name, clip = qdq_type(bits, qn < 0, opset)
+        dtype = getattr(TensorProto, type_name)
+        # Per-tensor: scalar scale and zero point; per-channel: 1-D.
+        dims = [len(scale)] if axis >= 0 else []
+        scale_t = helper.make_tensor(f'{name}.scale', TensorProto.FLOAT,
+                                     dims, scale)
+        zp_t = helper.make_tensor(f'{name}.zero_point', dtype, dims,
+                                  [0] * len(scale))
+        graph.initializer.extend([scale_t, zp_t])
+        kwargs = dict(axis=axis) if axis >= 0 else {}
+        q_out = f'{name}.quantized'
+        nodes.append(
+            helper.make_node(
+                'QuantizeLinear', [node.input[0], scale_t.name, zp_t.name],
+                [q_out],
+                name=f'{name}/QuantizeLinear',
+                **kwargs))
+        if clip:
+            lo = helper.make_tensor(f'{name}.qmin', dtype, [], [qn])
+            hi = helper.make_tensor(f'{name}.qmax', dtype, [], [qp])
+            graph.initializer.extend([lo, hi])
+            nodes.append(
+                helper.make_node(
+                    'Clip', [q_out, lo.name, hi.name], [f'{name}.clipped'],
+                    name=f'{name}/Clip'))
+            q_out = f'{name}.clipped'
+        nodes.append(
+            helper.make_node(
+                'DequantizeLinear', [q_out, scale_t.name, zp_t.name],
+                [node.output[0]],
+                name=f'{name}/DequantizeLinear',
+                **kwargs))
+        lowered[name] = dict(
+            type=type_name, clip=clip, bits=bits, qn=qn, qp=qp,
+            per_channel=axis >= 0)
+    del graph.node[:]
+    graph.node.extend(nodes)
+    imports = [o for o in model.opset_import
+               if o.domain != PLACEHOLDER_DOMAIN]
+    del model.opset_import[:]
+    model.opset_import.extend(imports)
+    return lowered
+
+
+def export_onnx(student: nn.Module,
+                task: str,
+                inputs: Tensor,
+                out_file: Optional[str] = None,
+                opset: int = DEFAULT_OPSET,
+                dynamic: bool = True):
+    """Export a quantized student to ONNX with Q/DQ nodes.
+
+    Args:
+        student (nn.Module): ``QATModel.student`` (its quantizers
+            calibrated).
+        task (str): 'detection' or 'classification' (``QATModel.task``).
+        inputs (Tensor): An example preprocessed batch ``[N, 3, H, W]``.
+        out_file (str, optional): Where to save the model. Defaults to None.
+        opset (int): The ONNX opset, >= 13. 21 gives 4-bit grids the INT4 /
+            UINT4 types, 25 gives 2-bit grids INT2 / UINT2. Defaults to
+            :data:`DEFAULT_OPSET`.
+        dynamic (bool): Batch size, height and width as dynamic axes.
+            Defaults to True.
+
+    Returns:
+        tuple: (``onnx.ModelProto``, the dict of
+        :func:`lower_placeholders`).
+    """
+    onnx, _ = require_onnx()
+    from onnx import version_converter
+    if task not in ('detection', 'classification'):
+        raise ValueError("task must be 'detection' or 'classification', "
+                         f'got {task!r}')
+    if not isinstance(opset, int) or opset < MIN_OPSET:
+        raise ValueError(f'opset must be an int >= {MIN_OPSET}, got '
+                         f'{opset!r}')
+    if opset > onnx.defs.onnx_opset_version():
+        raise ValueError(f'opset {opset} is newer than this onnx '
+                         f'{onnx.__version__} knows '
+                         f'({onnx.defs.onnx_opset_version()})')
+    wrapper = export_student(student, task)
+    inputs = inputs.to(next(wrapper.parameters()).device)
+    with torch.no_grad():
+        num_outputs = len(wrapper(inputs))
+    names = output_names(task, num_outputs)
+    dynamic_axes = None
+    if dynamic:
+        dynamic_axes = {'inputs': {0: 'batch', 2: 'height', 3: 'width'}}
+        for n in names:
+            dynamic_axes[n] = {0: 'batch'} if task == 'classification' \
+                else {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'}
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter('ignore')
+        try:
+            torch.onnx.export(
+                wrapper, (inputs, ),
+                buf,
+                dynamo=False,
+                opset_version=min(opset, TORCHSCRIPT_MAX_OPSET),
+                input_names=['inputs'],
+                output_names=names,
+                dynamic_axes=dynamic_axes)
+        except torch.onnx.errors.OnnxExporterError as e:
+            raise RuntimeError(
+                f'ONNX export failed on an operator of the model: {e}') from e
+    model = onnx.load_from_string(buf.getvalue())
+    if opset > TORCHSCRIPT_MAX_OPSET:
+        model = version_converter.convert_version(model, opset)
+    lowered = lower_placeholders(model, opset)
+    onnx.checker.check_model(model)
+    if out_file is not None:
+        onnx.save(model, out_file)
+    return model, lowered
+
+
+def onnx_session(model):
+    """A CPU onnxruntime session of ``model`` (a ModelProto or a path)."""
+    onnx, ort = require_onnx()
+    data = model.SerializeToString() if isinstance(
+        model, onnx.ModelProto) else model
+    return ort.InferenceSession(data, providers=['CPUExecutionProvider'])
+
+
+def run_onnx(session, inputs: Tensor) -> List[Tensor]:
+    """Run a session on a preprocessed batch; the outputs as tensors."""
+    outs = session.run(None, {'inputs': inputs.detach().cpu().numpy()})
+    return [torch.from_numpy(o) for o in outs]
+
+
+def compare_outputs(onnx_outs: Sequence[Tensor],
+                    torch_outs: Sequence[Tensor],
+                    names: Sequence[str]) -> Dict[str, float]:
+    """Max abs difference per output (and ``max`` over all)."""
+    diffs = {}
+    for name, a, b in zip(names, onnx_outs, torch_outs):
+        b = b.detach().cpu().float()
+        if a.shape != b.shape:
+            raise ValueError(f'output {name!r}: onnxruntime gave shape '
+                             f'{tuple(a.shape)}, PyTorch {tuple(b.shape)}')
+        diffs[name] = float((a - b).abs().max()) if a.numel() else 0.0
+    diffs['max'] = max(diffs.values())
+    return diffs
+
+
+def graph_summary(model) -> Dict[str, int]:
+    """Node counts by operator type."""
+    counts: Dict[str, int] = {}
+    for node in model.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return dict(sorted(counts.items()))
