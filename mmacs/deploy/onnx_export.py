@@ -56,6 +56,10 @@ TORCHSCRIPT_MAX_OPSET = 20
 #: The lowest opset with per-channel QuantizeLinear (``axis``).
 MIN_OPSET = 13
 DEFAULT_OPSET = 21
+#: The largest max abs output difference between onnxruntime and the
+#: PyTorch fake-quant student that :func:`verify_onnx` accepts (README,
+#: "Deploy": why).
+VERIFY_TOLERANCE = 1e-3
 #: The placeholder node the export emits for one LSQ quantizer.
 PLACEHOLDER_DOMAIN = 'mmacs'
 PLACEHOLDER_OP = 'LSQFakeQuant'
@@ -415,3 +419,63 @@ def graph_summary(model) -> Dict[str, int]:
     for node in model.graph.node:
         counts[node.op_type] = counts.get(node.op_type, 0) + 1
     return dict(sorted(counts.items()))
+
+
+def export_qat_model(qat_model: nn.Module,
+                     inputs: Tensor,
+                     out_file: Optional[str] = None,
+                     opset: int = DEFAULT_OPSET,
+                     dynamic: bool = True):
+    """:func:`export_onnx` of a :class:`QATModel`'s student."""
+    if not hasattr(qat_model, 'student') or not hasattr(qat_model, 'task'):
+        raise TypeError('export_qat_model expects a QATModel, got '
+                        f'{type(qat_model).__name__}')
+    return export_onnx(qat_model.student, qat_model.task, inputs, out_file,
+                       opset, dynamic)
+
+
+@torch.no_grad()
+def verify_onnx(model,
+                qat_model: nn.Module,
+                batches,
+                tolerance: float = VERIFY_TOLERANCE) -> Dict[str, object]:
+    """Run the ONNX model with onnxruntime (CPU) and the PyTorch
+    fake-quant student on the same preprocessed batches.
+
+    Args:
+        model (onnx.ModelProto | str): The exported model.
+        qat_model (QATModel): The model it was exported from.
+        batches (Iterable): Raw data batches (as a dataloader yields them),
+            preprocessed with the model's data preprocessor.
+        tolerance (float): The largest max abs difference accepted.
+            Defaults to :data:`VERIFY_TOLERANCE`.
+
+    Returns:
+        dict: ``max_abs_diff`` (over all outputs and batches),
+        ``per_output`` (max per output name), ``max_abs_ref`` (the largest
+        PyTorch output), ``num_batches``, ``tolerance`` and ``passed``.
+    """
+    session = onnx_session(model)
+    names = [o.name for o in session.get_outputs()]
+    qat_model.eval()
+    reference = _TensorForward(qat_model.student, qat_model.task)
+    per_output = {n: 0.0 for n in names}
+    max_ref, count = 0.0, 0
+    for batch in batches:
+        inputs = qat_model.data_preprocessor(batch, False)['inputs']
+        ref = reference(inputs)
+        diffs = compare_outputs(run_onnx(session, inputs), ref, names)
+        for n in names:
+            per_output[n] = max(per_output[n], diffs[n])
+        max_ref = max([max_ref] + [float(r.abs().max()) for r in ref])
+        count += 1
+    if count == 0:
+        raise ValueError('verify_onnx got no batch to compare on')
+    worst = max(per_output.values())
+    return dict(
+        max_abs_diff=worst,
+        per_output=per_output,
+        max_abs_ref=max_ref,
+        num_batches=count,
+        tolerance=tolerance,
+        passed=worst <= tolerance)
