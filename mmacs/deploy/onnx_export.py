@@ -312,6 +312,62 @@ def lower_placeholders(model, opset: int):
     return lowered
 
 
+def _torchscript_export(wrapper: nn.Module, inputs: Tensor,
+                        names: List[str], dynamic_axes: Optional[dict],
+                        opset: int):
+    """torch's TorchScript-based exporter (``dynamo=False``) to a
+    ModelProto."""
+    onnx, _ = require_onnx()
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter('ignore')
+        try:
+            torch.onnx.export(
+                wrapper, (inputs, ),
+                buf,
+                dynamo=False,
+                opset_version=opset,
+                input_names=['inputs'],
+                output_names=names,
+                dynamic_axes=dynamic_axes)
+        except torch.onnx.errors.OnnxExporterError as e:
+            raise RuntimeError(
+                f'ONNX export failed on an operator of the model: {e}') from e
+    return onnx.load_from_string(buf.getvalue())
+
+
+def _dynamic_axes(task: str, names: List[str]) -> dict:
+    axes = {'inputs': {0: 'batch', 2: 'height', 3: 'width'}}
+    for n in names:
+        axes[n] = {0: 'batch'} if task == 'classification' \
+            else {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'}
+    return axes
+
+
+def export_float_onnx(model: nn.Module,
+                      task: str,
+                      inputs: Tensor,
+                      out_file: Optional[str] = None,
+                      opset: int = TORCHSCRIPT_MAX_OPSET):
+    """Export a full-precision model (e.g. ``QATModel.teacher``) the same
+    way, without quantizers: the float reference of a quantized export.
+
+    Returns:
+        onnx.ModelProto: The exported model.
+    """
+    onnx, _ = require_onnx()
+    wrapper = _TensorForward(copy.deepcopy(model).eval(), task)
+    inputs = inputs.to(next(wrapper.parameters()).device)
+    with torch.no_grad():
+        names = output_names(task, len(wrapper(inputs)))
+    model = _torchscript_export(wrapper, inputs, names,
+                                _dynamic_axes(task, names),
+                                min(opset, TORCHSCRIPT_MAX_OPSET))
+    if out_file is not None:
+        onnx.save(model, out_file)
+    return model
+
+
 def export_onnx(student: nn.Module,
                 task: str,
                 inputs: Tensor,
@@ -326,9 +382,8 @@ def export_onnx(student: nn.Module,
         task (str): 'detection' or 'classification' (``QATModel.task``).
         inputs (Tensor): An example preprocessed batch ``[N, 3, H, W]``.
         out_file (str, optional): Where to save the model. Defaults to None.
-        opset (int): The ONNX opset, >= 13. 21 gives 4-bit grids the INT4 /
-            UINT4 types, 25 gives 2-bit grids INT2 / UINT2. Defaults to
-            :data:`DEFAULT_OPSET`.
+        opset (int): The ONNX opset, >= 13; from 21 on, 4-bit grids use the
+            INT4 / UINT4 types. Defaults to :data:`DEFAULT_OPSET`.
         dynamic (bool): Batch size, height and width as dynamic axes.
             Defaults to True.
 
@@ -353,28 +408,9 @@ def export_onnx(student: nn.Module,
     with torch.no_grad():
         num_outputs = len(wrapper(inputs))
     names = output_names(task, num_outputs)
-    dynamic_axes = None
-    if dynamic:
-        dynamic_axes = {'inputs': {0: 'batch', 2: 'height', 3: 'width'}}
-        for n in names:
-            dynamic_axes[n] = {0: 'batch'} if task == 'classification' \
-                else {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'}
-    buf = io.BytesIO()
-    with warnings.catch_warnings(), torch.no_grad():
-        warnings.simplefilter('ignore')
-        try:
-            torch.onnx.export(
-                wrapper, (inputs, ),
-                buf,
-                dynamo=False,
-                opset_version=min(opset, TORCHSCRIPT_MAX_OPSET),
-                input_names=['inputs'],
-                output_names=names,
-                dynamic_axes=dynamic_axes)
-        except torch.onnx.errors.OnnxExporterError as e:
-            raise RuntimeError(
-                f'ONNX export failed on an operator of the model: {e}') from e
-    model = onnx.load_from_string(buf.getvalue())
+    dynamic_axes = _dynamic_axes(task, names) if dynamic else None
+    model = _torchscript_export(wrapper, inputs, names, dynamic_axes,
+                                min(opset, TORCHSCRIPT_MAX_OPSET))
     if opset > TORCHSCRIPT_MAX_OPSET:
         model = version_converter.convert_version(model, opset)
     lowered = lower_placeholders(model, opset)

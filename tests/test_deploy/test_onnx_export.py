@@ -12,10 +12,10 @@ ort = pytest.importorskip(
     'onnxruntime', reason='the ONNX export tests need onnx and onnxruntime:'
     ' `pip install -e .[deploy]`')
 
-from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 from mmdet.registry import MODELS  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 from mmacs.deploy import (VERIFY_TOLERANCE, check_exportable,  # noqa: E402
                           export_qat_model, load_qat_config, load_qat_model,
@@ -151,8 +151,8 @@ def test_retinanet_graph_holds_one_qdq_pair_per_quantizer(
         else:
             assert axis == [] and list(zero.dims) == []
     # Both grids occur: signed weights, unsigned (post-ReLU) activations.
-    assert {bool(q.signed.item()) for q in quantizers.values()} == {True,
-                                                                   False}
+    signs = {bool(q.signed.item()) for q in quantizers.values()}
+    assert signs == {True, False}
 
 
 def test_fp_layers_stay_float(retinanet, retinanet_onnx):
