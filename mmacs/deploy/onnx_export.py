@@ -439,12 +439,21 @@ def export_onnx(student: nn.Module,
     return model, lowered
 
 
-def onnx_session(model):
-    """A CPU onnxruntime session of ``model`` (a ModelProto or a path)."""
+def onnx_session(model, options=None):
+    """A CPU onnxruntime session of ``model`` (a ModelProto or a path).
+
+    Warnings are off unless ``options`` say otherwise: with dynamic
+    height and width, onnxruntime warns each time a new input size
+    changes its memory plan.
+    """
     onnx, ort = require_onnx()
     data = model.SerializeToString() if isinstance(
         model, onnx.ModelProto) else model
-    return ort.InferenceSession(data, providers=['CPUExecutionProvider'])
+    if options is None:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+    return ort.InferenceSession(
+        data, options, providers=['CPUExecutionProvider'])
 
 
 def run_onnx(session, inputs: Tensor) -> List[Tensor]:

@@ -27,7 +27,8 @@ import torch  # noqa: E402
 
 import mmacs  # noqa: E402,F401  (registers modules)
 from mmacs.deploy import (export_float_onnx, export_qat_model,  # noqa: E402
-                          graph_summary, load_qat_config, require_onnx)
+                          graph_summary, load_qat_config, onnx_session,
+                          require_onnx)
 
 DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'retinanet',
                           'lsq-w4a4_full_retinanet_r18_fpn_1x_coco.py')
@@ -76,12 +77,11 @@ def main(argv=None) -> dict:
     quant, lowered = export_qat_model(model, inputs)
     fp = export_float_onnx(model.teacher, model.task, inputs)
     options = ort.SessionOptions()
+    options.log_severity_level = 3
     if args.threads:
         options.intra_op_num_threads = args.threads
     sessions = {
-        name: ort.InferenceSession(
-            m.SerializeToString(), options,
-            providers=['CPUExecutionProvider'])
+        name: onnx_session(m, options)
         for name, m in (('w4a4', quant), ('fp', fp))
     }
     feed = {'inputs': inputs.numpy()}

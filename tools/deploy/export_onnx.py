@@ -65,7 +65,8 @@ def parse_args(argv=None):
         '--tolerance',
         type=float,
         default=VERIFY_TOLERANCE,
-        help='largest max abs difference --verify accepts')
+        help='largest max abs output difference --verify accepts, '
+        'relative to the largest output')
     parser.add_argument('--report', help='write a JSON report here')
     parser.add_argument(
         '--cfg-options',
@@ -130,17 +131,22 @@ def main(argv=None) -> dict:
     if args.verify:
         result = verify_onnx(onnx_model, model, batches, args.tolerance)
         report['verify'] = result
-        print(f"verify on {result['num_batches']} test batch(es): max abs "
+        print(f"verify on {result['num_batches']} test batch(es): every "
+              'Q/DQ pair against its quantizer: max difference '
+              f"{result['max_quantizer_diff']:.3g} steps; outputs: max abs "
               f"difference {result['max_abs_diff']:.3g} (largest output "
-              f"{result['max_abs_ref']:.3g}; tolerance {args.tolerance:g})")
+              f"{result['max_abs_ref']:.3g}, relative "
+              f"{result['rel_diff']:.3g}; tolerance {args.tolerance:g})")
     if args.report:
         with open(args.report, 'w') as f:
             json.dump(report, f, indent=2)
     if args.verify and not report['verify']['passed']:
+        result = report['verify']
         raise SystemExit(
-            f"onnxruntime differs from PyTorch by "
-            f"{report['verify']['max_abs_diff']:.3g} > tolerance "
-            f'{args.tolerance:g}')
+            'onnxruntime differs from PyTorch: outputs by '
+            f"{result['rel_diff']:.3g} of the largest output (tolerance "
+            f"{args.tolerance:g}), quantizer {result['worst_quantizer']!r} "
+            f"by {result['max_quantizer_diff']:.3g} steps")
     return report
 
 
