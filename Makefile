@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DEPS := $(VENV)/.mmacs-deps
+DEPLOY := $(VENV)/.mmacs-deploy
 
-.PHONY: install test demo lint clean
+.PHONY: install deploy test demo lint clean
 
 install: $(DEPS)
 
@@ -28,7 +29,15 @@ $(DEPS): setup.cfg Makefile
 	$(BIN)/pip install --no-build-isolation --no-deps -e .
 	touch $@
 
-test: $(DEPS)
+# The `deploy` extra of setup.cfg, same pins (ONNX export; its tests skip
+# without it).
+deploy: $(DEPLOY)
+
+$(DEPLOY): $(DEPS)
+	$(BIN)/pip install onnx==1.23.2 onnxruntime==1.32.0
+	touch $@
+
+test: $(DEPS) $(DEPLOY)
 	$(BIN)/python -m pytest tests -q
 
 demo: $(DEPS)
