@@ -175,8 +175,13 @@ def bench_resnet20(repeats, batch, device=torch.device('cpu'),
         fns[f'qat_{impl}'] = qat
     if compile_model:
         fns['fp_compiled_model'] = _step_fn(torch.compile(fp), loss)
-        set_impl(q, 'fused')
-        fns['qat_compiled_model'] = _step_fn(torch.compile(q), loss)
+        compiled_step = _step_fn(torch.compile(q), loss)
+
+        def qat_compiled_model():
+            set_impl(q, 'fused')  # traced into the model's graph
+            compiled_step()
+
+        fns['qat_compiled_model'] = qat_compiled_model
     times = _interleaved(fns, repeats, device)
     syncs = {k: count_syncs(fn, device) for k, fn in fns.items()}
     kernels = {k: count_kernels(fn, device) for k, fn in fns.items()}

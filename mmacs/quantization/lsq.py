@@ -190,12 +190,16 @@ def lsq_quantize(x: Tensor,
         Tensor: ``round(clamp(x / s, qn, qp)) * s``.
     """
     if torch.is_grad_enabled() and (x.requires_grad or step.requires_grad):
-        impl = resolve_impl(impl, x)
+        if impl == 'auto':  # resolve_impl, inlined: this runs every call
+            impl = 'compiled' if x.is_cuda and _can_compile_for_cuda() \
+                else 'fused'
         if impl == 'fused':
             return _LSQFunction.apply(x, step, qn, qp, grad_factor)
         if impl == 'compiled':
             return compiled_lsq()(x, step, qn, qp, grad_factor)
-        return lsq_quantize_reference(x, step, qn, qp, grad_factor)
+        if impl == 'reference':
+            return lsq_quantize_reference(x, step, qn, qp, grad_factor)
+        check_impl(impl)
     return torch.clamp(x / step, qn, qp).round_().mul_(step)
 
 
