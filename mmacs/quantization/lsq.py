@@ -16,11 +16,13 @@ a checkpoint is never initialised twice. Using an uninitialised quantizer
 outside calibration is an error rather than a silent guess.
 
 The training-time computation is chosen per device (``impl``): on the CPU
-the fused autograd function (:class:`_LSQFunction`, the fastest there); on
-CUDA, where a step is bound by kernel launches rather than arithmetic, the
-same values and gradients compiled by ``torch.compile`` into few generated
-kernels. All paths give the same outputs and gradients, and none reads a
-tensor value on the host, so a training step never waits for the device.
+the fused autograd function (:class:`_LSQFunction`: no compiler and no
+compile time needed); on CUDA, where a step is bound by kernel launches
+rather than arithmetic, the same values and gradients compiled by
+``torch.compile`` into few generated kernels. ``impl='compiled'`` also
+works on the CPU (with a C++ compiler). All paths give the same outputs and
+gradients, and none reads a tensor value on the host, so a training step
+never waits for the device.
 """
 import functools
 import math

@@ -106,14 +106,13 @@ def test_quantizer_forward_backward_reads_nothing_on_the_host(
         impl, per_channel, signed):
     q, x = _quantizer(per_channel, signed, impl)
     x.requires_grad_()
-    with OpRecorder() as rec:
+    with OpRecorder() as forward:
         out = q(x)
+    with OpRecorder() as backward:
         out.backward(torch.randn_like(out))
-    assert rec.host_reads == []
+    assert forward.host_reads == backward.host_reads == []
+    assert forward.ops and backward.ops  # both passes were recorded
     assert x.grad is not None and q.step.grad is not None
-    # The recorder saw the backward pass too.
-    assert any('backward' in n or 'where' in n or 'dot' in n or 'sum' in n
-               for n in rec.names())
 
 
 def _qat_resnet20(act_bits=4, weight_bits=4, impl='fused', device='cpu'):
