@@ -26,16 +26,22 @@ The last printed line is one JSON object: ``acs_over_random`` and
 ``acs_pool_over_random`` (the largest over the tasks run), and per task the
 phases of every run and the ablation.
 
+The runs train on the device mmengine picks (CUDA when one is visible);
+``--device`` checks it is the one wanted, and the JSON records its name.
+
 Usage: python tools/benchmark_overhead.py [--tasks resnet20 retinanet]
        [--epochs 20] [--interval 10] [--fraction 0.1] [--score-pool 0.3]
        [--num-samples 45000] [--quick] [--work-dir DIR]
+       [--device {auto,cpu,cuda}]
 """
 import argparse
 import contextlib
 import copy
 import gc
 import json
+import os
 import os.path as osp
+import platform
 import random
 import sys
 import tempfile
@@ -240,6 +246,8 @@ def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
         with grad_mode, weights:
             for batch in loader:
                 model.score_step(batch, hook.scorer, cache, teacher)
+        if next(model.parameters()).is_cuda:
+            torch.cuda.synchronize()
         return time.perf_counter() - start
 
     plain = loader(base_batch, train_workers)
@@ -323,6 +331,44 @@ def bench_task(task: str, args) -> dict:
     return result
 
 
+def select_device(name: str) -> str:
+    """Check that the runs will train on ``name`` (``'auto'``: CUDA when
+    present, else the CPU) and return the device type they will use.
+
+    mmengine's runner puts the model on CUDA whenever a CUDA device is
+    visible, so ``'cpu'`` hides the devices (``CUDA_VISIBLE_DEVICES=''``)
+    if CUDA has not been queried yet, and is refused otherwise.
+    """
+    if name not in ('auto', 'cpu', 'cuda'):
+        raise ValueError(
+            f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
+    if name == 'cpu' and not torch.cuda.is_initialized():
+        os.environ['CUDA_VISIBLE_DEVICES'] = ''
+    available = torch.cuda.is_available()
+    if name == 'cuda' and not available:
+        raise RuntimeError("--device cuda was asked for, but torch sees no "
+                           f'CUDA device (torch {torch.__version__})')
+    if name == 'cpu' and available:
+        raise RuntimeError(
+            '--device cpu: CUDA was already initialised in this process; '
+            "run with CUDA_VISIBLE_DEVICES='' to train on the CPU")
+    return 'cuda' if available else 'cpu'
+
+
+def device_name(device: str) -> str:
+    """The GPU's name, or the CPU model (``/proc/cpuinfo``)."""
+    if device == 'cuda':
+        return torch.cuda.get_device_name()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def coreset_parser(doc: str, epochs: int,
                    interval: int) -> argparse.ArgumentParser:
     """The arguments both benchmarks share."""
@@ -358,12 +404,16 @@ def prepare(args, need_cifar: bool, prefix: str):
 def finish(result: dict, args, tmp, start: float) -> dict:
     """Add the shared settings to ``result``, remove the temporary work
     dir, print ``result`` as the last line (JSON) and return it."""
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
     result.update(
         fraction=args.fraction,
         interval=args.interval,
         epochs=args.epochs,
         score_pool=args.score_pool,
         num_samples=args.num_samples,
+        device=device,
+        device_name=device_name(device),
+        torch=torch.__version__,
         threads=torch.get_num_threads(),
         total_seconds=time.perf_counter() - start)
     if tmp is not None:
@@ -385,7 +435,10 @@ def main(argv=None) -> dict:
                         help='samples per pass in the scoring ablation')
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 4 epochs, R = 2, few samples')
+    parser.add_argument('--device', default='auto',
+                        help="'auto' (CUDA when present), 'cpu' or 'cuda'")
     args = parser.parse_args(argv)
+    select_device(args.device)
     if args.quick:
         args.epochs, args.interval = 4, 2
         args.num_samples, args.num_samples_det = 2000, 80

@@ -370,9 +370,11 @@ class CoresetSelectionHook(Hook):
                         batch, self.scorer, self.cache, with_teacher,
                         augment=self.score_view == 'train')
                     idx_parts.append(idx)
-                    evs_parts.append(scores['evs'].float().cpu())
+                    # Kept on the model's device until the pass ends: one
+                    # copy to the host per pass, not a wait per batch.
+                    evs_parts.append(scores['evs'].float())
                     if with_teacher:
-                        ds_parts.append(scores['ds'].float().cpu())
+                        ds_parts.append(scores['ds'].float())
                     hits += info['cache_hits']
                     teacher_seconds += info['teacher_seconds']
                     if with_teacher:
@@ -385,8 +387,8 @@ class CoresetSelectionHook(Hook):
             bar.file.write('\n')
         empty = torch.zeros(0)
         local = (torch.cat(idx_parts) if idx_parts else empty.long(),
-                 torch.cat(evs_parts) if evs_parts else empty,
-                 torch.cat(ds_parts) if ds_parts else empty)
+                 torch.cat(evs_parts).cpu() if evs_parts else empty,
+                 torch.cat(ds_parts).cpu() if ds_parts else empty)
         gathered = all_gather_object(local)
         idx = torch.cat([g[0] for g in gathered])
         if idx.numel() != pool.numel() or not torch.equal(

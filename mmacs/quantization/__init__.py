@@ -2,14 +2,14 @@
 from .calibration import calibrate, uninitialized_quantizers
 from .convert import (dequantize_model, frozen_quantized_weights,
                       named_quantizers, quantize_model, quantizer_summary)
-from .lsq import (LSQQuantizer, grad_scale, lsq_quantize,
-                  lsq_quantize_reference, round_pass)
+from .lsq import (LSQ_IMPLS, LSQQuantizer, compiled_lsq, grad_scale,
+                  lsq_quantize, lsq_quantize_reference, round_pass)
 from .modules import QConv2d, QLinear, build_quantizer
 
 __all__ = [
-    'LSQQuantizer', 'round_pass', 'grad_scale', 'lsq_quantize',
-    'lsq_quantize_reference', 'QConv2d', 'QLinear', 'build_quantizer',
-    'quantize_model', 'dequantize_model', 'named_quantizers',
-    'quantizer_summary', 'frozen_quantized_weights', 'calibrate',
-    'uninitialized_quantizers'
+    'LSQQuantizer', 'LSQ_IMPLS', 'round_pass', 'grad_scale', 'lsq_quantize',
+    'lsq_quantize_reference', 'compiled_lsq', 'QConv2d', 'QLinear',
+    'build_quantizer', 'quantize_model', 'dequantize_model',
+    'named_quantizers', 'quantizer_summary', 'frozen_quantized_weights',
+    'calibrate', 'uninitialized_quantizers'
 ]

@@ -14,7 +14,17 @@ sqrt(Qp)``, averaged over the calibration batches (and ranks). A persistent
 ``initialized`` buffer marks a calibrated quantizer, so a model restored from
 a checkpoint is never initialised twice. Using an uninitialised quantizer
 outside calibration is an error rather than a silent guess.
+
+The training-time computation is chosen per device (``impl``): on the CPU
+the fused autograd function (:class:`_LSQFunction`: no compiler and no
+compile time needed); on CUDA, where a step is bound by kernel launches
+rather than arithmetic, the same values and gradients compiled by
+``torch.compile`` into few generated kernels. ``impl='compiled'`` also
+works on the CPU (with a C++ compiler). All paths give the same outputs and
+gradients, and none reads a tensor value on the host, so a training step
+never waits for the device.
 """
+import functools
 import math
 from typing import Optional, Union
 
@@ -75,13 +85,99 @@ class _LSQFunction(torch.autograd.Function):
             None, None, None
 
 
-def lsq_quantize(x: Tensor, step: Tensor, qn: int, qp: int,
-                 grad_factor: float) -> Tensor:
+#: The ways :func:`lsq_quantize` can compute LSQ with autograd: ``'auto'``
+#: (``'compiled'`` on CUDA when ``torch.compile`` can generate GPU kernels,
+#: else ``'fused'``), ``'fused'`` (:class:`_LSQFunction`), ``'compiled'``
+#: (:func:`compiled_lsq`) and ``'reference'`` (:func:`lsq_quantize_reference`).
+LSQ_IMPLS = ('auto', 'fused', 'compiled', 'reference')
+
+
+def check_impl(impl: str) -> str:
+    """Return ``impl`` if it is one of :data:`LSQ_IMPLS`, else raise."""
+    if impl not in LSQ_IMPLS:
+        raise ValueError(f'impl must be one of {LSQ_IMPLS}, got {impl!r}')
+    return impl
+
+
+@functools.lru_cache(maxsize=None)
+def _can_compile_for_cuda() -> bool:
+    try:
+        from torch.utils._triton import has_triton
+    except ImportError:  # pragma: no cover - very old torch
+        return False
+    return bool(has_triton())
+
+
+def resolve_impl(impl: str, x: Tensor) -> str:
+    """The implementation ``impl`` stands for with input ``x``: ``'auto'``
+    becomes ``'compiled'`` for a CUDA input when Triton is available (what
+    ``torch.compile`` generates GPU kernels with), else ``'fused'``."""
+    check_impl(impl)
+    if impl != 'auto':
+        return impl
+    return 'compiled' if x.is_cuda and _can_compile_for_cuda() else 'fused'
+
+
+def lsq_quantize_reference(x: Tensor, step: Tensor, qn: int, qp: int,
+                           grad_factor: float) -> Tensor:
+    """LSQ written with :func:`round_pass` and :func:`grad_scale`, as in the
+    paper; autograd differentiates it. Slower than :func:`lsq_quantize` in
+    eager mode, kept as the reference its gradients are tested against."""
+    s = grad_scale(step, grad_factor)
+    return round_pass(torch.clamp(x / s, qn, qp)) * s
+
+
+def _lsq_straight_through(x: Tensor, step: Tensor, qn: int, qp: int,
+                          grad_factor: float) -> Tensor:
+    """LSQ in differentiable ops whose forward values are exactly those of
+    :class:`_LSQFunction` (``step`` and ``round`` pass through unchanged,
+    where :func:`grad_scale` and :func:`round_pass` may move a value by a
+    rounding error); the gradients are LSQ's. What :func:`compiled_lsq`
+    compiles."""
+    scaled = step * grad_factor
+    s = step.detach() + (scaled - scaled.detach())  # = step; ds = g
+    c = torch.clamp(x / s, qn, qp)
+    return (c.round().detach() + (c - c.detach())) * s
+
+
+@functools.lru_cache(maxsize=None)
+def compiled_lsq(backend: str = 'inductor'):
+    """LSQ compiled by ``torch.compile`` (``fullgraph``: the compiled
+    function has no graph break, so it cannot read a tensor value on the
+    host or branch on one).
+
+    With the default ``inductor`` backend, the forward pass and the
+    backward pass (input gradient and step-gradient reduction) are each
+    generated as a few fused kernels, Triton ones on CUDA. Shapes are
+    dynamic, so
+    the layers of a network share a few compiled graphs instead of one per
+    tensor shape. Compiled once per process and backend, on first use.
+
+    Args:
+        backend (str): The ``torch.compile`` backend; ``'aot_eager'``
+            traces the same forward and backward graphs without generating
+            code. Defaults to ``'inductor'``.
+
+    Returns:
+        Callable: ``fn(x, step, qn, qp, grad_factor) -> Tensor``.
+    """
+    return torch.compile(
+        _lsq_straight_through, backend=backend, dynamic=True,
+        fullgraph=True)
+
+
+def lsq_quantize(x: Tensor,
+                 step: Tensor,
+                 qn: int,
+                 qp: int,
+                 grad_factor: float,
+                 impl: str = 'auto') -> Tensor:
     """Fake-quantize ``x`` with step ``step`` on the grid ``[qn, qp]``.
 
     Without autograd (scoring, evaluation) it runs three in-place passes
-    after one division; with autograd, a fused function whose gradients
-    equal those of :func:`lsq_quantize_reference`.
+    after one division; with autograd, the implementation ``impl`` (see
+    :data:`LSQ_IMPLS`), all with the gradients of
+    :func:`lsq_quantize_reference`.
 
     Args:
         x (Tensor): The input.
@@ -90,22 +186,23 @@ def lsq_quantize(x: Tensor, step: Tensor, qn: int, qp: int,
         qn (int): The lowest integer level.
         qp (int): The highest integer level.
         grad_factor (float): The step-gradient scale ``g``.
+        impl (str): One of :data:`LSQ_IMPLS`. Defaults to ``'auto'``.
 
     Returns:
         Tensor: ``round(clamp(x / s, qn, qp)) * s``.
     """
     if torch.is_grad_enabled() and (x.requires_grad or step.requires_grad):
-        return _LSQFunction.apply(x, step, qn, qp, grad_factor)
+        if impl == 'auto':  # resolve_impl, inlined: this runs every call
+            impl = 'compiled' if x.is_cuda and _can_compile_for_cuda() \
+                else 'fused'
+        if impl == 'fused':
+            return _LSQFunction.apply(x, step, qn, qp, grad_factor)
+        if impl == 'compiled':
+            return compiled_lsq()(x, step, qn, qp, grad_factor)
+        if impl == 'reference':
+            return lsq_quantize_reference(x, step, qn, qp, grad_factor)
+        check_impl(impl)
     return torch.clamp(x / step, qn, qp).round_().mul_(step)
-
-
-def lsq_quantize_reference(x: Tensor, step: Tensor, qn: int, qp: int,
-                           grad_factor: float) -> Tensor:
-    """LSQ written with :func:`round_pass` and :func:`grad_scale`, as in the
-    paper; autograd differentiates it. Slower than :func:`lsq_quantize`,
-    kept as the reference its gradients are tested against."""
-    s = grad_scale(step, grad_factor)
-    return round_pass(torch.clamp(x / s, qn, qp)) * s
 
 
 class LSQQuantizer(nn.Module):
@@ -126,6 +223,9 @@ class LSQQuantizer(nn.Module):
             count of one sample). Defaults to False.
         num_channels (int, optional): The number of channels, needed for
             ``per_channel``. Defaults to None.
+        impl (str): How the quantizer is computed in training, one of
+            :data:`LSQ_IMPLS` (the same values and gradients; ``'auto'``
+            picks per device). Defaults to ``'auto'``.
     """
 
     def __init__(self,
@@ -134,8 +234,10 @@ class LSQQuantizer(nn.Module):
                  per_channel: bool = False,
                  ch_axis: int = 0,
                  is_weight: bool = False,
-                 num_channels: Optional[int] = None) -> None:
+                 num_channels: Optional[int] = None,
+                 impl: str = 'auto') -> None:
         super().__init__()
+        check_impl(impl)
         if not isinstance(bits, int) or not 2 <= bits <= 8:
             raise ValueError(f'bits must be an int in [2, 8], got {bits!r}')
         if signed not in (True, False, 'auto'):
@@ -149,6 +251,7 @@ class LSQQuantizer(nn.Module):
         self.per_channel = per_channel
         self.ch_axis = ch_axis
         self.is_weight = is_weight
+        self.impl = impl
         shape = (num_channels, ) if per_channel else ()
         self.step = nn.Parameter(torch.ones(shape))
         # Persistent state: 1 once calibrated; the grid sign chosen then.
@@ -270,7 +373,8 @@ class LSQQuantizer(nn.Module):
                 '(QATCalibrationHook in a Runner, or '
                 'mmacs.quantization.calibrate).')
         step = self._broadcast(self.step, x)
-        return lsq_quantize(x, step, self.qn, self.qp, self._grad_factor(x))
+        return lsq_quantize(x, step, self.qn, self.qp, self._grad_factor(x),
+                            self.impl)
 
     def extra_repr(self) -> str:
         return (f'bits={self.bits}, signed={self.signed_mode}, '

@@ -1,12 +1,14 @@
 # Copyright (c) mmacs contributors. All rights reserved.
+import functools
 import math
 
 import pytest
 import torch
 
-from mmacs.quantization import (LSQQuantizer, calibrate, grad_scale,
-                                lsq_quantize, lsq_quantize_reference,
-                                round_pass)
+from mmacs.quantization import (LSQ_IMPLS, LSQQuantizer, calibrate,
+                                compiled_lsq, grad_scale, lsq_quantize,
+                                lsq_quantize_reference, round_pass)
+from mmacs.quantization.lsq import _LSQFunction, resolve_impl
 
 
 def _calibrated(x, **kwargs):
@@ -57,6 +59,126 @@ def test_fused_lsq_matches_the_autograd_reference(shape, step_shape, qn, qp):
     # The no-grad path (scoring, evaluation) gives the same values.
     with torch.no_grad():
         assert torch.equal(lsq_quantize(x, step, qn, qp, 0.1), out)
+
+
+#: Per tensor and per channel, signed and unsigned, 2 and 4 bits.
+GRID_CASES = [
+    ((8, 16, 9, 9), (), -8, 7),
+    ((8, 16, 9, 9), (), 0, 15),
+    ((16, 8, 3, 3), (16, 1, 1, 1), -2, 1),
+    ((16, 8, 3, 3), (16, 1, 1, 1), 0, 3),
+    ((4, 32), (), 0, 3),
+    ((4, 32), (4, 1), -8, 7),
+]
+
+
+def _grid_input(shape, step_shape, qn, qp):
+    """Values inside, outside, exactly on the grid bounds, and within half
+    a step outside them (where clamp-then-round and round-then-clamp
+    disagree on the gradient)."""
+    torch.manual_seed(0)
+    x = torch.randn(*shape) * (qp - qn) / 4
+    step = torch.rand(step_shape) + 0.3
+    s0 = step.reshape(-1)[0]
+    flat = x.view(-1)
+    for i, level in enumerate((qp, qn, qp + 0.3, qn - 0.3, 0.0)):
+        flat[3 * i:3 * i + 3] = level * s0
+    return x, step
+
+
+def _run(fn, x, step, qn, qp, grad):
+    xx = x.clone().requires_grad_()
+    ss = step.clone().requires_grad_()
+    out = fn(xx, ss, qn, qp, 0.1)
+    out.backward(grad)
+    return out.detach(), xx.grad, ss.grad
+
+
+@pytest.mark.parametrize('shape,step_shape,qn,qp', GRID_CASES)
+def test_every_impl_gives_the_same_values_and_gradients(
+        shape, step_shape, qn, qp):
+    x, step = _grid_input(shape, step_shape, qn, qp)
+    grad = torch.randn(*shape)
+    fused = _run(_LSQFunction.apply, x, step, qn, qp, grad)
+    paths = dict(
+        reference=lsq_quantize_reference,
+        # The forward and backward graphs torch.compile builds, run by
+        # autograd (the same graphs inductor generates kernels for).
+        compiled_graphs=compiled_lsq('aot_eager'))
+    for impl in ('fused', 'reference'):
+        paths[f'lsq_quantize:{impl}'] = functools.partial(
+            lsq_quantize, impl=impl)
+    for name, fn in paths.items():
+        out, gx, gs = _run(fn, x, step, qn, qp, grad)
+        exact = 'reference' not in name  # grad_scale moves s a little
+        assert (torch.equal(out, fused[0]) if exact else torch.allclose(
+            out, fused[0], atol=1e-6)), name
+        # Same clamp mask everywhere (a mask difference would be |grad|).
+        assert torch.allclose(gx, fused[1], rtol=0, atol=1e-6), name
+        assert gs.shape == step.shape, name
+        assert torch.allclose(gs, fused[2], rtol=1e-5, atol=1e-5), name
+    # The half-step bands outside the grid get no input gradient.
+    v = x / step
+    band = ((v > qp) & (v < qp + 0.5)) | ((v < qn) & (v > qn - 0.5))
+    assert band.any() and (fused[1][band] == 0).all()
+
+
+def _has_cxx_compiler():
+    import shutil
+    return any(shutil.which(c) for c in ('g++', 'c++', 'clang++'))
+
+
+@pytest.mark.skipif(not _has_cxx_compiler(),
+                    reason='inductor needs a C++ compiler on the CPU')
+def test_compiled_kernels_match_the_fused_function():
+    # The generated code itself (C++ here, Triton on CUDA) on a per-tensor
+    # and a per-channel case.
+    for shape, step_shape, qn, qp in (GRID_CASES[0], GRID_CASES[3]):
+        x, step = _grid_input(shape, step_shape, qn, qp)
+        grad = torch.randn(*shape)
+        fused = _run(_LSQFunction.apply, x, step, qn, qp, grad)
+        out, gx, gs = _run(
+            functools.partial(lsq_quantize, impl='compiled'), x, step, qn,
+            qp, grad)
+        assert torch.equal(out, fused[0])
+        assert torch.allclose(gx, fused[1], rtol=0, atol=1e-6)
+        assert torch.allclose(gs, fused[2], rtol=1e-5, atol=1e-5)
+
+
+def test_impl_is_chosen_per_device_and_can_be_forced():
+    x = torch.randn(4, 8)
+    assert resolve_impl('auto', x) == 'fused'  # the CPU path
+    for impl in LSQ_IMPLS[1:]:
+        assert resolve_impl(impl, x) == impl
+    with pytest.raises(ValueError, match="got 'triton'"):
+        resolve_impl('triton', x)
+    # A quantizer built with an impl uses it in training.
+    q = _calibrated(x, bits=4, impl='reference')
+    assert q.impl == 'reference'
+    xx = x.clone().requires_grad_()
+    out = q(xx)
+    assert out.grad_fn is not None and 'LSQFunction' not in type(
+        out.grad_fn).__name__
+    fused = _calibrated(x, bits=4)
+    assert 'LSQFunction' in type(fused(xx).grad_fn).__name__
+    assert torch.allclose(out, fused(xx), atol=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('shape,step_shape,qn,qp', GRID_CASES)
+def test_cuda_paths_match_the_cpu_function(shape, step_shape, qn, qp):
+    x, step = _grid_input(shape, step_shape, qn, qp)
+    grad = torch.randn(*shape)
+    cpu = _run(_LSQFunction.apply, x, step, qn, qp, grad)
+    assert resolve_impl('auto', x.cuda()) in ('compiled', 'fused')
+    for impl in ('auto', 'fused', 'compiled'):
+        out, gx, gs = (
+            t.cpu() for t in _run(
+                functools.partial(lsq_quantize, impl=impl), x.cuda(),
+                step.cuda(), qn, qp, grad.cuda()))
+        assert torch.allclose(out, cpu[0], atol=1e-6), impl
+        assert torch.allclose(gx, cpu[1], rtol=0, atol=1e-6), impl
+        assert torch.allclose(gs, cpu[2], rtol=1e-4, atol=1e-4), impl
 
 
 def test_outputs_lie_on_the_grid():
@@ -136,7 +258,8 @@ def test_uninitialised_use_is_an_error_naming_the_quantizer():
 @pytest.mark.parametrize('kwargs, match', [
     (dict(bits=1), 'got 1'), (dict(bits=9), 'got 9'),
     (dict(bits=4.0), 'got 4.0'), (dict(signed='yes'), "got 'yes'"),
-    (dict(per_channel=True), 'needs num_channels, got None')
+    (dict(per_channel=True), 'needs num_channels, got None'),
+    (dict(impl='triton'), "got 'triton'")
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

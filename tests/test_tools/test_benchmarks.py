@@ -5,6 +5,7 @@ from their own runs, not asserted here: timings are not unit-testable.)"""
 import json
 
 import pytest
+import torch
 
 from tests.conftest import CIFAR_JPEG, WEIGHTS, load_tool, need_shared
 
@@ -36,6 +37,18 @@ def test_overhead_benchmark_splits_phases(tmp_path, capsys):
             run['select_seconds'])
     ablation = task['scoring_pass_ablation_ms_per_sample']
     assert len(ablation) == 7 and all(s > 0 for s in ablation.values())
+    expected = 'cuda' if torch.cuda.is_available() else 'cpu'
+    assert result['device'] == expected and result['device_name']
+
+
+def test_overhead_benchmark_checks_the_device():
+    tool = load_tool('benchmark_overhead')
+    with pytest.raises(ValueError, match="got 'gpu'"):
+        tool.select_device('gpu')
+    if not torch.cuda.is_available():
+        assert tool.select_device('auto') == 'cpu'
+        with pytest.raises(RuntimeError, match='no CUDA device'):
+            tool.select_device('cuda')
 
 
 def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
@@ -127,3 +140,28 @@ def test_fakequant_benchmark_reports_ratios(capsys):
     for key in ('resnet20_qat_over_fp', 'retinanet_r18_qat_over_fp',
                 'lsq_over_torch_op'):
         assert result[key] > 0
+    on_cuda = torch.cuda.is_available()
+    assert result['device'] == ('cuda' if on_cuda else 'cpu')
+    assert result['device_name']
+    syncs = result['resnet20_syncs_per_step']
+    assert set(syncs) == {'fp', 'qat_auto'}
+    if not on_cuda:  # counted on CUDA only
+        assert set(syncs.values()) == {None}
+
+
+def test_fakequant_benchmark_times_each_impl_on_the_chosen_device(capsys):
+    tool = load_tool('benchmark_fakequant')
+    result = tool.main(['--quick', '--device', 'cpu', '--tasks', 'quantizer',
+                        '--impls', 'fused', 'reference'])
+    assert result['device'] == 'cpu' and result['impls'] == [
+        'fused', 'reference']
+    assert set(result['quantizer_fwd_bwd_s']) == {
+        'lsq_fused', 'lsq_reference', 'torch'}
+    assert result['lsq_fwd_bwd_s'] == result['quantizer_fwd_bwd_s'][
+        'lsq_fused']
+    assert 'resnet20_qat_over_fp' not in result
+    with pytest.raises(ValueError, match="got 'gpu'"):
+        tool.main(['--device', 'gpu'])
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match='no CUDA device'):
+            tool.main(['--device', 'cuda', '--tasks', 'quantizer'])
