@@ -39,7 +39,10 @@ class CoresetSelectionHook(Hook):
     ``fraction`` sets the coreset size. Under DDP every rank scores its own
     shard, the scores are all-gathered and every rank selects the same
     coreset. Scores and indices are saved in checkpoints and restored on
-    resume.
+    resume; a resumed run replaces the log lines of selections made after
+    its checkpoint. Each epoch yields exactly the coreset, once: indices
+    that an unfinished pass (batches read outside the training loop) left
+    in the train batch sampler are dropped when the coreset is set.
 
     The scoring pass runs under ``torch.inference_mode`` with each layer's
     quantized weight computed once, reads the teacher from an exact cache

@@ -212,7 +212,7 @@ class QATRunner(Runner):
         dist_cfg = dict(env_cfg.get('dist_cfg', None) or {})
         if self.distributed and not is_distributed():
             backend = dist_backend(dist_cfg.get('backend', None))
-            if backend != dist_cfg.get('backend', backend):
+            if dist_cfg.get('backend', None) == 'nccl' != backend:
                 print_log(
                     f"env_cfg.dist_cfg.backend={dist_cfg['backend']!r} needs "
                     f'CUDA, which this machine lacks: using {backend!r}',
