@@ -24,15 +24,52 @@ def parse_args(argv=None):
     return parse(parser, argv)
 
 
+#: The keys mmdet's CocoMetric reports per metric when nothing is missing.
+COCO_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
+
+
+def expected_metric_keys(evaluator) -> list:
+    """The keys the COCO metrics of ``evaluator`` report ('bbox' / 'segm'
+    of each ``CocoMetric``)."""
+    keys = []
+    for metric in getattr(evaluator, 'metrics', []):
+        if type(metric).__name__ != 'CocoMetric':
+            continue
+        for name in metric.metrics:
+            if name in ('bbox', 'segm'):
+                keys += [f'{metric.prefix}/{name}_{item}'
+                         for item in metric.metric_items or COCO_ITEMS]
+    return keys
+
+
+def metrics_json(metrics: dict, evaluator) -> dict:
+    """What ``--out-json`` writes: the metrics as floats. COCO keys that are
+    missing because the model predicted no box on the test set (mmdet's
+    CocoMetric then logs an error and returns nothing) are 0 and ``note``
+    says why."""
+    out = {k: float(v) for k, v in metrics.items()}
+    missing = [k for k in expected_metric_keys(evaluator) if k not in out]
+    if missing:
+        out.update({k: 0.0 for k in missing})
+        out['note'] = ('the model predicted no box on the test set, so '
+                       'mmdet\'s CocoMetric computed nothing; these '
+                       f'metrics are 0: {", ".join(missing)}')
+    return out
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_cfg(args)
     cfg.load_from = args.checkpoint
-    metrics = build_runner(cfg).test()
+    runner = build_runner(cfg)
+    metrics = runner.test()
     release_process_group()
     if args.out_json:
+        out = metrics_json(metrics, runner.test_evaluator)
+        if 'note' in out:
+            runner.logger.warning(out['note'])
         with open(args.out_json, 'w') as f:
-            json.dump({k: float(v) for k, v in metrics.items()}, f, indent=2)
+            json.dump(out, f, indent=2)
     return metrics
 
 

@@ -21,7 +21,8 @@ from .data_sample import ClsDataSample
 class LoadClsImage(LoadImageFromFile):
     """Load ``results['img_path']`` as an RGB ``HWC`` uint8 image, unless
     ``results['img']`` is already there (in-memory datasets such as CIFAR),
-    which is passed through.
+    which is passed through. A file that cannot be read or decoded raises
+    an ``OSError`` naming it.
 
     Sets ``img``, ``img_shape`` and ``ori_shape``. The arguments are those
     of :class:`mmcv.transforms.LoadImageFromFile` (``color_type``,
@@ -30,7 +31,11 @@ class LoadClsImage(LoadImageFromFile):
 
     def transform(self, results: dict) -> Optional[dict]:
         if results.get('img') is None:
-            results = super().transform(results)
+            path = results.get('img_path')
+            try:
+                results = super().transform(results)
+            except Exception as e:
+                raise OSError(f'cannot read image {path!r}: {e}') from e
             if results is None:
                 return None
             if results['img'].ndim == 3:

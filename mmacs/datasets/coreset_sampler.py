@@ -14,6 +14,39 @@ def coreset_size(num_samples: int, fraction: float) -> int:
     return max(1, int(round(fraction * num_samples)))
 
 
+#: Where mmdet's grouping batch samplers keep the indices of a pass that has
+#: not finished (``AspectRatioBatchSampler`` and its subclasses;
+#: ``MultiDataAspectRatioBatchSampler``).
+_BUCKET_ATTRS = ('_aspect_ratio_buckets', '_buckets')
+
+
+def clear_partial_pass(batch_sampler) -> int:
+    """Empty the buckets a grouping batch sampler kept from a pass that was
+    not iterated to its end.
+
+    mmdet's ``AspectRatioBatchSampler`` fills two buckets while it reads its
+    sampler and empties them only at the end of a pass: a pass stopped
+    early (a few batches read by a hook) leaves indices there, which the
+    next pass serves on top of its own sampler's, so that epoch runs more
+    batches than its length and trains on samples of an old selection.
+
+    Args:
+        batch_sampler: The dataloader's batch sampler (None or any other
+            batch sampler: nothing to do).
+
+    Returns:
+        int: The number of indices dropped.
+    """
+    dropped = 0
+    for attr in _BUCKET_ATTRS:
+        buckets = getattr(batch_sampler, attr, None)
+        if isinstance(buckets, list) and all(
+                isinstance(b, list) for b in buckets):
+            dropped += sum(len(b) for b in buckets)
+            setattr(batch_sampler, attr, [[] for _ in buckets])
+    return dropped
+
+
 @DATA_SAMPLERS.register_module()
 class CoresetSampler(Sampler):
     """Iterates the current coreset: ``round(fraction * N)`` samples.

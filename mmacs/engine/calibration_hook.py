@@ -1,12 +1,16 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-from itertools import islice
 from typing import Optional
 
+import torch
 from mmdet.registry import HOOKS
+from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
+from torch.utils.data import DataLoader
 
+from mmacs.datasets.coreset_sampler import IndexSampler
 from mmacs.quantization import quantizer_summary
+from mmacs.quantization.calibration import uninitialized_quantizers
 
 
 @HOOKS.register_module()
@@ -18,6 +22,13 @@ class QATCalibrationHook(Hook):
     begins, so neither training nor a coreset scoring pass ever sees an
     uninitialised step. A resumed model, whose steps are marked initialised
     in its checkpoint, is left as it is.
+
+    The batches come from a loader of the hook's own over the training
+    dataset (its pipeline, batch size and collate function; a seeded random
+    subset split over the ranks), so the training dataloader is never
+    iterated part-way: a batch sampler that keeps state between passes
+    (mmdet's ``AspectRatioBatchSampler`` keeps the rest of an unfinished
+    pass in its buckets) starts the first epoch clean.
 
     Args:
         num_batches (int): Training batches used for calibration. Defaults
@@ -33,20 +44,62 @@ class QATCalibrationHook(Hook):
         self.num_batches = num_batches
 
     def before_train(self, runner) -> None:
-        self._calibrate(runner, runner.train_dataloader)
+        model = self._model(runner)
+        loader = None
+        if uninitialized_quantizers(getattr(model, 'student', model)):
+            loader = calibration_loader(runner.train_dataloader,
+                                        self.num_batches, runner.seed)
+        self._calibrate(runner, loader)
 
     def _calibrate(self, runner, dataloader: Optional[object]) -> None:
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
+        model = self._model(runner)
         if not hasattr(model, 'calibrate'):
             raise TypeError('QATCalibrationHook needs a QATModel, got '
                             f'{type(model).__name__}')
-        num = model.calibrate(islice(dataloader, self.num_batches))
+        num = model.calibrate(dataloader if dataloader is not None else [])
         summary = quantizer_summary(model.student)
         if num:
             runner.logger.info(
                 f'QAT calibration: initialised {num} LSQ quantizers from '
-                f'{self.num_batches} batches ({summary})')
+                f'{len(dataloader)} batches ({summary})')
         else:
             runner.logger.info(
                 f'QAT calibration: all steps already initialised ({summary})')
+
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+
+
+def calibration_loader(train_loader: DataLoader, num_batches: int,
+                       seed: Optional[int] = None) -> DataLoader:
+    """A loader of ``num_batches`` batches per rank drawn from the dataset
+    of ``train_loader``, independent of its sampler.
+
+    Args:
+        train_loader (DataLoader): The training dataloader; its dataset,
+            batch size (or its batch sampler's), collate function and
+            workers are reused.
+        num_batches (int): Batches per rank.
+        seed (int, optional): Seed of the random subset. Defaults to None
+            (0).
+
+    Returns:
+        DataLoader: Iterates ``min(num_batches, ...)`` batches of a seeded
+        random subset, each rank its own share.
+    """
+    dataset = train_loader.dataset
+    batch_size = train_loader.batch_size or getattr(
+        train_loader.batch_sampler, 'batch_size', None) or 1
+    num = min(len(dataset), num_batches * batch_size * get_world_size())
+    g = torch.Generator().manual_seed(0 if seed is None else int(seed))
+    indices = torch.randperm(len(dataset), generator=g)[:num].tolist()
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=IndexSampler(dataset, indices),
+        num_workers=train_loader.num_workers,
+        collate_fn=train_loader.collate_fn,
+        worker_init_fn=train_loader.worker_init_fn,
+        multiprocessing_context=train_loader.multiprocessing_context)

@@ -10,6 +10,7 @@ objects holding numpy arrays, numpy scalars) in every checkpoint, so
 the globals those checkpoints contain; anything else in a checkpoint is
 still refused by torch, and the safety check itself stays on.
 """
+import os.path as osp
 import pickle
 from typing import List
 
@@ -56,3 +57,15 @@ def history_buffer_getattr(obj, name: str):
 def allow_checkpoint_globals() -> None:
     """Add :func:`checkpoint_globals` to torch's weights-only allow-list."""
     torch.serialization.add_safe_globals(checkpoint_globals())
+
+
+def check_checkpoint_file(filename: str) -> None:
+    """Refuse a local checkpoint file that is empty (0 bytes), naming it;
+    torch would fail on it with a bare ``EOFError``. Remote paths
+    (``scheme://``) and missing files are left to the loader."""
+    if isinstance(filename, str) and '://' not in filename and \
+            osp.isfile(filename) and osp.getsize(filename) == 0:
+        raise RuntimeError(
+            f'checkpoint {filename!r} is empty (0 bytes): an interrupted '
+            'save? Pass another checkpoint, or delete it (and fix the '
+            "work dir's last_checkpoint) to resume from an older one")

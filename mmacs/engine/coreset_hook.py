@@ -23,7 +23,8 @@ from mmacs.coreset.scores import check_finite, combine_scores
 from mmacs.coreset.selection import check_selection
 from mmacs.coreset.stats import selection_record
 from mmacs.coreset.teacher_cache import TeacherCache
-from mmacs.datasets.coreset_sampler import CoresetSampler, IndexSampler
+from mmacs.datasets.coreset_sampler import (CoresetSampler, IndexSampler,
+                                            clear_partial_pass)
 from mmacs.quantization.calibration import uninitialized_quantizers
 from mmacs.quantization.convert import frozen_quantized_weights
 
@@ -63,7 +64,10 @@ class CoresetSelectionHook(Hook):
     ``fraction`` sets the coreset size. Under DDP every rank scores its own
     shard, the scores are all-gathered and every rank selects the same
     coreset. Scores and indices are saved in checkpoints and restored on
-    resume.
+    resume; a resumed run replaces the log lines of selections made after
+    its checkpoint. Each epoch yields exactly the coreset, once: indices
+    that an unfinished pass (batches read outside the training loop) left
+    in the train batch sampler are dropped when the coreset is set.
 
     The scoring pass runs under ``torch.inference_mode`` with each layer's
     quantized weight computed once, reads the teacher from an exact cache
@@ -172,6 +176,7 @@ class CoresetSelectionHook(Hook):
         self.scores: Optional[dict] = None
         self.round_idx = -1
         self.last_epoch = -1
+        self.loaded_epoch: Optional[int] = None
 
     # ----------------------------------------------------------- set-up
     def before_train(self, runner) -> None:
@@ -194,6 +199,7 @@ class CoresetSelectionHook(Hook):
                 "selection: add dict(type='QATCalibrationHook') to "
                 'custom_hooks')
         self.sampler = sampler
+        self.batch_sampler = loader.batch_sampler
         self.task = model.task
         self.scorer = build_scorer(self.scorer_cfg, self.task)
         if self.class_balance is None:
@@ -225,6 +231,27 @@ class CoresetSelectionHook(Hook):
                     f'samples, fewer than the coreset '
                     f'({sampler.num_select}); use score_pool >= fraction')
             self.score_loader = self._build_score_loader(runner, dataset)
+        if self.loaded_epoch is not None and runner.epoch > 0 and \
+                runner.epoch == self.loaded_epoch and is_main_process():
+            self._truncate_log(runner, runner.epoch)
+
+    def _truncate_log(self, runner, epoch: int) -> None:
+        """Drop the log lines of selections at epochs >= ``epoch``: a
+        resumed run starts at ``epoch`` and makes them again."""
+        path = osp.join(runner.work_dir, self.log_file)
+        if not osp.isfile(path):
+            return
+        with open(path) as f:
+            lines = f.readlines()
+        keep = [line for line in lines
+                if not line.strip() or json.loads(line)['epoch'] < epoch]
+        if len(keep) < len(lines):
+            with open(path, 'w') as f:
+                f.writelines(keep)
+            runner.logger.info(
+                f'{self.log_file}: dropped {len(lines) - len(keep)} '
+                f'selection(s) made after the checkpoint (epoch >= {epoch}); '
+                'they are made again')
 
     def _build_score_loader(self, runner, dataset):
         train_cfg = runner.cfg.train_dataloader
@@ -264,7 +291,19 @@ class CoresetSelectionHook(Hook):
         if epoch % self.interval == 0 and epoch != self.last_epoch:
             self.select(runner, epoch)
         elif self.indices is not None:
-            self.sampler.set_indices(self.indices)
+            self._set_coreset(runner, self.indices)
+
+    def _set_coreset(self, runner, indices: torch.Tensor) -> None:
+        """Hand ``indices`` to the sampler and drop what the batch sampler
+        kept from an unfinished pass (batches read before this epoch by
+        another hook), so the epoch yields exactly the coreset, once."""
+        self.sampler.set_indices(indices)
+        dropped = clear_partial_pass(getattr(self, 'batch_sampler', None))
+        if dropped:
+            runner.logger.warning(
+                f'the train batch sampler held {dropped} indices of an '
+                'unfinished pass (batches read outside the training loop); '
+                'they were dropped, so this epoch trains on the coreset only')
 
     def select(self, runner, epoch: int) -> None:
         """Score (if the policy needs it), select and set the coreset."""
@@ -297,7 +336,7 @@ class CoresetSelectionHook(Hook):
         self.indices = indices
         self.round_idx = round_idx
         self.last_epoch = epoch
-        self.sampler.set_indices(indices)
+        self._set_coreset(runner, indices)
         record = selection_record(
             epoch=epoch,
             round_idx=round_idx,
@@ -456,6 +495,7 @@ class CoresetSelectionHook(Hook):
             policy=self.policy)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        self.loaded_epoch = checkpoint.get('meta', {}).get('epoch')
         state = checkpoint.get('coreset')
         if state is None:
             runner.logger.warning(

@@ -14,16 +14,29 @@ The mmacs fragments therefore set only keys of their own (``runner_type``,
 - ``coreset = dict(fraction=0.1, interval=2, policy='acs', ...)``: sets the
   train dataloader's sampler to :class:`CoresetSampler` with ``fraction``
   and adds a :class:`CoresetSelectionHook` with the other keys.
+
+It also adds a :class:`RandomStateHook`, so ``--resume`` continues the
+random generators where the interrupted run left them.
 """
 import copy
+import datetime
+import logging
 import os
+from typing import Optional
 
 import torch
 import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_distributed
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
+
+from mmacs.datasets.data_checks import (check_image_files, coco_filter_report,
+                                        dataset_image_paths,
+                                        format_filter_report,
+                                        innermost_dataset)
+from .checkpoint_safety import check_checkpoint_file
 
 _SAMPLER_KEYS = ('fraction', 'shuffle', 'seed', 'round_up')
 
@@ -67,8 +80,66 @@ def expand_mmacs_cfg(cfg: Config) -> Config:
         cfg.train_dataloader.sampler = sampler
         if 'CoresetSelectionHook' not in types:
             hooks.append(dict(type='CoresetSelectionHook', **coreset))
+    if 'RandomStateHook' not in types:
+        hooks.append(dict(type='RandomStateHook'))
     cfg.custom_hooks = hooks
     return cfg
+
+
+def dist_backend(backend: Optional[str] = None) -> str:
+    """The process-group backend for this machine.
+
+    None (or 'auto') follows the device: 'nccl' with CUDA, 'gloo' without.
+    A named backend is kept where the machine can run it; 'nccl' without
+    CUDA becomes 'gloo' (mmdet's runtime base, and so every config built
+    on it, names 'nccl').
+
+    Args:
+        backend (str, optional): The configured backend
+            (``env_cfg.dist_cfg.backend``). Defaults to None.
+
+    Returns:
+        str: The backend to start the process group with.
+    """
+    cuda = torch.cuda.is_available()
+    if backend is None or backend == 'auto':
+        return 'nccl' if cuda else 'gloo'
+    if not isinstance(backend, str):
+        raise TypeError(f'env_cfg.dist_cfg.backend must be a str, got '
+                        f'{backend!r}')
+    if backend == 'nccl' and not cuda:
+        return 'gloo'
+    return backend
+
+
+def _with_timedelta(kwargs: dict) -> dict:
+    """``timeout`` in seconds (as configs give it) as a timedelta, as
+    ``init_process_group`` takes it."""
+    timeout = kwargs.get('timeout', None)
+    if timeout is not None and not isinstance(timeout, datetime.timedelta):
+        kwargs = dict(kwargs, timeout=datetime.timedelta(seconds=timeout))
+    return kwargs
+
+
+def check_dataset(dataset) -> None:
+    """Check a freshly built dataset: every image file it names exists and
+    is not empty (:func:`check_image_files`), and, for a COCO-style
+    training set, log how many images and annotations mmdet's filters
+    dropped and why (:func:`coco_filter_report`)."""
+    inner = innermost_dataset(dataset)
+    paths = dataset_image_paths(inner)
+    if paths is not None:
+        where = getattr(inner, 'ann_file', None) or getattr(
+            inner, 'data_root', None)
+        check_image_files(paths, what=f'{type(inner).__name__} {where!r}')
+    if getattr(inner, 'test_mode', True):
+        return
+    report = coco_filter_report(inner)
+    if report is not None:
+        print_log(
+            f'{type(inner).__name__} {format_filter_report(report)}',
+            logger='current',
+            level=logging.INFO)
 
 
 def release_process_group() -> None:
@@ -104,17 +175,56 @@ class QATRunner(Runner):
                 type='MMDistributedDataParallel', device_ids=None)
         return super().from_cfg(cfg)
 
+    @staticmethod
+    def build_dataloader(dataloader, seed=None, diff_rank_seed=False):
+        """mmengine's ``build_dataloader``; a dataset built here from its
+        config is checked first (:func:`check_dataset`)."""
+        fresh = isinstance(dataloader, dict) and isinstance(
+            dataloader.get('dataset', None), dict)
+        loader = Runner.build_dataloader(
+            dataloader, seed=seed, diff_rank_seed=diff_rank_seed)
+        if fresh:
+            check_dataset(loader.dataset)
+        return loader
+
+    def load_checkpoint(self, filename: str, *args, **kwargs):
+        """mmengine's ``load_checkpoint`` (also used by ``resume``), with
+        an empty or truncated file reported by name."""
+        check_checkpoint_file(filename)
+        try:
+            return super().load_checkpoint(filename, *args, **kwargs)
+        except (EOFError, OSError, RuntimeError) as e:
+            # torch names no file for a truncated pickle (EOFError) or zip
+            # archive (OSError 'Invalid argument', PytorchStreamReader).
+            if isinstance(e, FileNotFoundError) or isinstance(
+                    e, RuntimeError) and 'PytorchStreamReader' not in str(e):
+                raise
+            raise RuntimeError(
+                f'cannot read checkpoint {filename!r} (truncated or not a '
+                f'torch checkpoint?): {e}') from e
+
     def setup_env(self, env_cfg: dict) -> None:
-        """mmengine's set-up; on a machine without CUDA the ``pytorch``
+        """mmengine's set-up, with the process-group backend chosen by
+        :func:`dist_backend`; on a machine without CUDA the ``pytorch``
         launcher's process group is started here (mmengine's own start
         selects a CUDA device first)."""
+        env_cfg = dict(env_cfg)
+        dist_cfg = dict(env_cfg.get('dist_cfg', None) or {})
+        if self.distributed and not is_distributed():
+            backend = dist_backend(dist_cfg.get('backend', None))
+            if dist_cfg.get('backend', None) == 'nccl' != backend:
+                print_log(
+                    f"env_cfg.dist_cfg.backend={dist_cfg['backend']!r} needs "
+                    f'CUDA, which this machine lacks: using {backend!r}',
+                    logger='current', level=logging.WARNING)
+            dist_cfg['backend'] = backend
+            env_cfg['dist_cfg'] = dist_cfg
         if self.distributed and not is_distributed() and \
                 self.launcher == 'pytorch' and not torch.cuda.is_available():
-            dist_cfg = dict(env_cfg.get('dist_cfg', {}))
-            backend = dist_cfg.pop('backend', 'gloo')
+            kwargs = dict(dist_cfg)
             torch_dist.init_process_group(
-                backend=backend,
+                backend=kwargs.pop('backend'),
                 rank=int(os.environ['RANK']),
                 world_size=int(os.environ['WORLD_SIZE']),
-                **dist_cfg)
+                **_with_timedelta(kwargs))
         super().setup_env(env_cfg)

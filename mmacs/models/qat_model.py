@@ -113,6 +113,11 @@ class QATModel(BaseModel):
             raise ValueError('no layer matched quant_layers='
                              f'{list(quant_layers)} outside fp_layers='
                              f'{list(fp_layers)}')
+        # The detector freezes its frozen stages in train() (ResNet's
+        # frozen_stages); apply that to the new LSQ steps now. DDP wraps
+        # the model before the runner first calls train() and expects a
+        # gradient for every parameter that requires one at wrap time.
+        self.student.train(self.student.training)
 
     @property
     def task(self) -> str:

@@ -82,3 +82,75 @@ def test_index_sampler_splits_given_indices_over_ranks():
         sampler.set_indices([3, 10])
     with pytest.raises(ValueError, match='distinct'):
         sampler.set_indices([3, 3])
+
+
+class _AspectDataset:
+    """48 samples of alternating portrait / landscape shape."""
+
+    def __len__(self):
+        return 48
+
+    def __getitem__(self, idx):
+        return idx
+
+    def get_data_info(self, idx):
+        return dict(width=64 if idx % 3 else 128, height=96)
+
+
+def _partial_pass(batches=2):
+    """The issue's set-up: a CoresetSampler (48 samples, f = 0.5) behind
+    mmdet's AspectRatioBatchSampler (batch 4), two batches read and the
+    pass left unfinished."""
+    from mmdet.datasets.samplers import AspectRatioBatchSampler
+    sampler = CoresetSampler(_AspectDataset(), fraction=0.5, seed=0)
+    batch_sampler = AspectRatioBatchSampler(sampler, batch_size=4)
+    it = iter(batch_sampler)
+    for _ in range(batches):
+        next(it)
+    return sampler, batch_sampler
+
+
+def test_partial_pass_leaves_stale_indices_in_mmdet_buckets():
+    # The failure the hook guards against: mmdet's batch sampler serves
+    # the unfinished pass's indices in the next one.
+    sampler, batch_sampler = _partial_pass()
+    sampler.set_indices(range(24, 48))
+    epoch = [i for b in batch_sampler for i in b]
+    assert len(epoch) > 24 and not set(epoch) <= set(range(24, 48))
+
+
+def test_new_coreset_after_partial_pass_is_served_exactly_once():
+    from mmacs.engine import CoresetSelectionHook
+    sampler, batch_sampler = _partial_pass()
+    hook = CoresetSelectionHook(interval=2)
+    hook.sampler, hook.batch_sampler = sampler, batch_sampler
+    hook.indices, hook.last_epoch = torch.arange(24), 0
+    runner = mock.MagicMock(epoch=1)
+    hook.before_train_epoch(runner)  # not a selection epoch: re-applies
+    assert 'unfinished pass' in runner.logger.warning.call_args[0][0]
+    batches = list(batch_sampler)
+    epoch = [i for b in batches for i in b]
+    assert len(batches) == len(batch_sampler) == 6  # ceil(24 / 4)
+    assert sorted(epoch) == list(range(24))  # the coreset, each once
+    # A clean pass leaves nothing behind: the next epoch needs no clean-up.
+    runner.reset_mock()
+    hook.before_train_epoch(runner)
+    runner.logger.warning.assert_not_called()
+
+
+def test_calibration_loader_does_not_touch_the_train_loader():
+    from mmdet.datasets.samplers import AspectRatioBatchSampler
+    from torch.utils.data import DataLoader
+
+    from mmacs.engine.calibration_hook import calibration_loader
+    dataset = _AspectDataset()
+    sampler = CoresetSampler(dataset, fraction=0.5, seed=0)
+    batch_sampler = AspectRatioBatchSampler(sampler, batch_size=4)
+    train = DataLoader(dataset, batch_sampler=batch_sampler,
+                       collate_fn=lambda batch: batch)
+    calib = list(calibration_loader(train, num_batches=2, seed=0))
+    assert [len(b) for b in calib] == [4, 4]
+    assert len(set(sum(calib, []))) == 8
+    assert batch_sampler._aspect_ratio_buckets == [[], []]
+    epoch = sum(list(train), [])
+    assert sorted(epoch) == sorted(sampler.indices.tolist())

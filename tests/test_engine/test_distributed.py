@@ -6,9 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch.distributed as torch_dist
 
 from mmacs.engine import release_process_group
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port():
@@ -55,3 +58,48 @@ def test_release_process_group_ends_the_default_group(tmp_path):
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+def test_dist_train_script_runs_two_cpu_processes(tmp_path):
+    """tools/dist_train.sh, as a user runs it, on a machine without CUDA:
+    the config names mmdet's default 'nccl' backend, no torchrun on PATH."""
+    from tests.toy import toy_cfg
+    cfg = toy_cfg(tmp_path / 'work', max_epochs=2, fraction=0.25)
+    cfg.env_cfg = dict(dist_cfg=dict(backend='nccl'))
+    cfg.custom_imports = dict(imports=['tests.toy'],
+                              allow_failed_imports=False)
+    cfg.log_level = 'INFO'
+    cfg_file = tmp_path / 'toy_dist.py'
+    cfg.dump(str(cfg_file))
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHON=sys.executable,
+               PORT=str(free_port()), PATH='/usr/bin:/bin',
+               CUDA_VISIBLE_DEVICES='')
+    proc = subprocess.run(
+        ['bash', str(REPO / 'tools' / 'dist_train.sh'), str(cfg_file), '2',
+         '--work-dir', str(tmp_path / 'work')],
+        env=env, capture_output=True, text=True, timeout=600,
+        cwd=str(tmp_path))
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-4000:]
+    assert "needs CUDA, which this machine lacks: using 'gloo'" in out
+    assert 'GPU number: 2' in out  # mmengine's name for the world size
+    assert (tmp_path / 'work' / 'epoch_2.pth').exists()
+    with open(tmp_path / 'work' / 'coreset_log.jsonl') as f:
+        assert [json.loads(line)['epoch'] for line in f] == [0, 1]
+
+
+def test_backend_follows_the_device():
+    from unittest import mock
+
+    from mmacs.engine.runner import dist_backend
+    with mock.patch('torch.cuda.is_available', return_value=False):
+        assert dist_backend(None) == 'gloo'
+        assert dist_backend('auto') == 'gloo'
+        assert dist_backend('nccl') == 'gloo'
+        assert dist_backend('gloo') == 'gloo'
+    with mock.patch('torch.cuda.is_available', return_value=True):
+        assert dist_backend(None) == 'nccl'
+        assert dist_backend('nccl') == 'nccl'
+        assert dist_backend('gloo') == 'gloo'  # forced by the user
+    with pytest.raises(TypeError, match='backend'):
+        dist_backend(3)

@@ -83,3 +83,16 @@ def test_mismatched_float_checkpoint_is_refused(tmp_path):
 def test_bad_distill_is_named():
     with pytest.raises(ValueError, match='-1'):
         build_qat(distill=dict(loss_weight=-1))
+
+
+def test_steps_of_frozen_stages_are_frozen_at_construction():
+    # DDP records the parameters that need gradients when it wraps the
+    # model, before the runner calls train(): ResNet's frozen_stages=1
+    # must already hold for the LSQ steps of layer1.
+    model = build_qat()
+    steps = {n: p for n, p in model.student.named_parameters()
+             if n.endswith('.step')}
+    frozen = [n for n in steps if n.startswith('backbone.layer1.')]
+    assert frozen and all(not steps[n].requires_grad for n in frozen)
+    assert all(p.requires_grad for n, p in steps.items()
+               if n.startswith('backbone.layer2.'))

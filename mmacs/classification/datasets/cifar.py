@@ -8,6 +8,7 @@ import numpy as np
 from mmdet.registry import DATASETS
 
 from .base import BaseClsDataset
+from .safe_pickle import safe_load
 
 #: Folder, training files, test files, meta file and its class-name key.
 CIFAR_LAYOUTS = {
@@ -20,8 +21,17 @@ CIFAR_LAYOUTS = {
 
 
 def _load_pickle(path: str) -> dict:
+    """A CIFAR batch as a dict with ``str`` keys, read with the restricted
+    unpickler (the file cannot run code)."""
     with open(path, 'rb') as f:
-        entry = pickle.load(f, encoding='latin1')
+        try:
+            entry = safe_load(f, encoding='latin1')
+        except (pickle.UnpicklingError, EOFError) as e:
+            raise ValueError(f'{path!r} is not a valid CIFAR batch: {e}') \
+                from e
+    if not isinstance(entry, dict):
+        raise ValueError(f'{path!r} is not a valid CIFAR batch: it holds a '
+                         f'{type(entry).__name__}, not a dict')
     return {
         k.decode() if isinstance(k, bytes) else k: v
         for k, v in entry.items()

@@ -6,6 +6,7 @@ from typing import List, Tuple
 
 from mmdet.registry import DATASETS
 
+from mmacs.datasets.data_checks import check_image_files
 from .base import BaseClsDataset
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png')
@@ -19,7 +20,9 @@ class ImageFolderDataset(BaseClsDataset):
     when given, each of which must be a sub-folder), the label is the
     class's position, and the files of each class are sorted by name. The
     folders are listed with :func:`os.scandir` and no image is opened, so
-    tens of thousands of files load in well under a second. Each data info
+    tens of thousands of files load in well under a second; each file is
+    checked with one ``stat`` (a missing link target or a 0-byte file stops
+    the load with the files named). Each data info
     holds ``img_path``, ``gt_label`` (int) and, with label noise,
     ``clean_label``.
 
@@ -62,7 +65,8 @@ class ImageFolderDataset(BaseClsDataset):
             with os.scandir(folder) as it:
                 files = sorted(
                     e.name for e in it
-                    if e.is_file() and e.name.lower().endswith(IMG_EXTENSIONS))
+                    if e.name.lower().endswith(IMG_EXTENSIONS) and (
+                        e.is_file() or e.is_symlink()))
             samples.extend(
                 dict(img_path=osp.join(folder, f), gt_label=label)
                 for f in files)
@@ -70,4 +74,6 @@ class ImageFolderDataset(BaseClsDataset):
             raise FileNotFoundError(
                 f'no {"/".join(IMG_EXTENSIONS)} image in the class folders '
                 f'of {root!r}')
+        check_image_files((s['img_path'] for s in samples),
+                          what=f'ImageFolderDataset {root!r}')
         return samples, list(classes)
