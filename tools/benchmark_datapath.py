@@ -26,7 +26,6 @@ Usage: python tools/benchmark_datapath.py [--iters 30]
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
 import tempfile
@@ -179,14 +178,11 @@ def main(argv=None) -> dict:
     if args.quick:
         args.iters, args.warmup = 2, 1
         args.score_samples, args.num_samples = 256, 600
-    if args.device == 'cpu':
-        os.environ['CUDA_VISIBLE_DEVICES'] = ''
     import torch
 
     import mmacs  # noqa: F401
-    from mmacs.utils import shared_root
-    if args.device == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda, but CUDA is not available')
+    from mmacs.utils import device_name, select_device, shared_root
+    device = device_name(select_device(args.device))
     args.shared = shared_root(args.shared)
     tmp = None
     if args.work_dir is None:
@@ -207,8 +203,7 @@ def main(argv=None) -> dict:
         targets=dict(data_over_step=0.10, score_over_bare=0.8),
         iters=args.iters,
         score_samples=args.score_samples,
-        device=(torch.cuda.get_device_name()
-                if torch.cuda.is_available() else 'cpu'),
+        device=device,
         threads=torch.get_num_threads(),
         total_seconds=time.perf_counter() - start)
     if tmp is not None:

@@ -23,7 +23,6 @@ Usage: python tools/benchmark_fakequant.py [--repeats 10] [--quick]
 import argparse
 import json
 import os.path as osp
-import platform
 import statistics
 import sys
 import time
@@ -39,6 +38,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 import mmacs  # noqa: E402,F401
 from mmacs.quantization import (LSQ_IMPLS, LSQQuantizer, calibrate,  # noqa: E402,E501
                                 named_quantizers, quantize_model)
+from mmacs.utils import device_name  # noqa: E402
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -55,20 +55,6 @@ def resolve_device(name: str) -> torch.device:
         raise RuntimeError("--device cuda was asked for, but torch sees no "
                            f'CUDA device (torch {torch.__version__})')
     return torch.device(name)
-
-
-def device_name(device: torch.device) -> str:
-    """The GPU's name, or the CPU model (``/proc/cpuinfo``)."""
-    if device.type == 'cuda':
-        return torch.cuda.get_device_name(device)
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _sync(device: torch.device) -> None:

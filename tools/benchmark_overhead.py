@@ -39,9 +39,7 @@ import contextlib
 import copy
 import gc
 import json
-import os
 import os.path as osp
-import platform
 import random
 import sys
 import tempfile
@@ -59,6 +57,7 @@ from mmacs.coreset.teacher_cache import TeacherCache  # noqa: E402
 from mmacs.datasets import make_synthetic_shapes  # noqa: E402
 from mmacs.engine import CoresetSelectionHook  # noqa: E402
 from mmacs.quantization import frozen_quantized_weights  # noqa: E402
+from mmacs.utils import device_name, select_device  # noqa: E402,F401
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED = osp.join(osp.dirname(REPO), 'shared')
@@ -329,44 +328,6 @@ def bench_task(task: str, args) -> dict:
           f"{result['acs_pool_over_random']:.3f}, ACS / (f x full) = "
           f"{result['acs_over_f_full']:.3f}", flush=True)
     return result
-
-
-def select_device(name: str) -> str:
-    """Check that the runs will train on ``name`` (``'auto'``: CUDA when
-    present, else the CPU) and return the device type they will use.
-
-    mmengine's runner puts the model on CUDA whenever a CUDA device is
-    visible, so ``'cpu'`` hides the devices (``CUDA_VISIBLE_DEVICES=''``)
-    if CUDA has not been queried yet, and is refused otherwise.
-    """
-    if name not in ('auto', 'cpu', 'cuda'):
-        raise ValueError(
-            f"device must be 'auto', 'cpu' or 'cuda', got {name!r}")
-    if name == 'cpu' and not torch.cuda.is_initialized():
-        os.environ['CUDA_VISIBLE_DEVICES'] = ''
-    available = torch.cuda.is_available()
-    if name == 'cuda' and not available:
-        raise RuntimeError("--device cuda was asked for, but torch sees no "
-                           f'CUDA device (torch {torch.__version__})')
-    if name == 'cpu' and available:
-        raise RuntimeError(
-            '--device cpu: CUDA was already initialised in this process; '
-            "run with CUDA_VISIBLE_DEVICES='' to train on the CPU")
-    return 'cuda' if available else 'cpu'
-
-
-def device_name(device: str) -> str:
-    """The GPU's name, or the CPU model (``/proc/cpuinfo``)."""
-    if device == 'cuda':
-        return torch.cuda.get_device_name()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def coreset_parser(doc: str, epochs: int,

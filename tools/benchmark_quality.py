@@ -331,32 +331,15 @@ def print_table(summary: dict, args) -> None:
                   f"{s['score_seconds_mean']:>9.0f}")
 
 
-def device_name(device: str) -> str:
-    import torch
-    if device == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda, but CUDA is not available')
-    if torch.cuda.is_available():
-        return torch.cuda.get_device_name()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    return (f"{line.split(':', 1)[1].strip()}, "
-                            f'{torch.get_num_threads()} threads')
-    except OSError:
-        pass
-    return f'cpu, {torch.get_num_threads()} threads'
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if args.device == 'cpu':
-        # Before torch touches CUDA: the runner then builds on the CPU.
-        os.environ['CUDA_VISIBLE_DEVICES'] = ''
+    import torch
+
     import mmacs  # noqa: F401  (registers the components)
-    from mmacs.utils import shared_root
+    from mmacs.utils import device_name, select_device, shared_root
     args.shared = shared_root(args.shared)
-    args.device_name = device_name(args.device)
+    args.device_name = (f'{device_name(select_device(args.device))}, '
+                        f'{torch.get_num_threads()} threads')
     tmp = None
     if args.work_dir is None:
         tmp = tempfile.TemporaryDirectory(prefix='mmacs_quality_')
