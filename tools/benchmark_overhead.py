@@ -57,7 +57,8 @@ from mmacs.coreset.teacher_cache import TeacherCache  # noqa: E402
 from mmacs.datasets import make_synthetic_shapes  # noqa: E402
 from mmacs.engine import CoresetSelectionHook  # noqa: E402
 from mmacs.quantization import frozen_quantized_weights  # noqa: E402
-from mmacs.utils import device_name, select_device  # noqa: E402,F401
+from mmacs.utils import (device_name, quiet_epochs,  # noqa: E402,F401
+                         select_device)
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SHARED = osp.join(osp.dirname(REPO), 'shared')
@@ -123,17 +124,8 @@ def cifar_cfg(num_samples: int = 45000, val_samples: int = 5000) -> Config:
 
 def quiet_training(cfg: Config, epochs: int) -> None:
     """``epochs`` epochs, no validation or checkpoint during training."""
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = epochs + 1
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', interval=epochs + 1, save_last=False)
+    quiet_epochs(cfg, epochs)
     cfg.default_hooks.logger.interval = 50
-    for scheduler in cfg.param_scheduler:
-        if scheduler.type == 'CosineAnnealingLR':
-            scheduler.T_max = epochs
-            if 'end' in scheduler:
-                scheduler.end = epochs
-    cfg.log_level = 'WARNING'
 
 
 def task_cfg(task: str, args, work_dir: str) -> Config:
