@@ -124,12 +124,12 @@ def bench_path(path: str, args) -> dict:
     pool = torch.arange(min(args.score_samples, hook.num_samples))
     model.eval()
     # The same batches, preprocessed beforehand, for the bare forward.
-    hook.score_loader.sampler.set_indices(pool.tolist())
+    hook.scoring.loader.sampler.set_indices(pool.tolist())
     batches = [model.data_preprocessor(b, False)['inputs']
-               for b in hook.score_loader]
+               for b in hook.scoring.loader]
     sync()
     t0 = time.perf_counter()
-    hook.score_dataset(runner, pool, with_teacher=False)
+    hook.scoring.score(pool, with_teacher=False)
     sync()
     score_seconds = time.perf_counter() - t0
     with torch.inference_mode(), frozen_quantized_weights(model.student):

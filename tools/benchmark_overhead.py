@@ -53,6 +53,7 @@ from mmengine.hooks import Hook  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 
 import mmacs  # noqa: E402,F401
+from mmacs.coreset.scoring import ScoringPass  # noqa: E402
 from mmacs.coreset.teacher_cache import TeacherCache  # noqa: E402
 from mmacs.datasets import make_synthetic_shapes  # noqa: E402
 from mmacs.engine import CoresetSelectionHook  # noqa: E402
@@ -213,7 +214,7 @@ def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
     same data)."""
     hook = [h for h in runner.hooks
             if isinstance(h, CoresetSelectionHook)][0]
-    model = hook._model(runner)
+    model = hook.scoring.model
     dataset = runner.train_dataloader.dataset
     base_batch = runner.cfg.train_dataloader.batch_size
 
@@ -222,21 +223,24 @@ def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
     subset = list(range(min(num, len(dataset))))
 
     def loader(batch_size, workers):
-        hook.score_batch_size = batch_size
-        hook.score_num_workers = workers
-        loader = hook._build_score_loader(runner, dataset)
-        loader.sampler.set_indices(subset)
-        return loader
+        scoring = ScoringPass.from_runner(
+            runner, model, hook.scoring.scorer,
+            pipeline=hook.scoring_cfg['pipeline'], batch_size=batch_size,
+            num_workers=workers, view=hook.scoring_cfg['view'],
+            teacher_cache_mb=0)
+        scoring.loader.sampler.set_indices(subset)
+        return scoring
 
-    def one_pass(loader, inference, frozen, teacher, cache=None):
+    def one_pass(scoring, inference, frozen, teacher, cache=None):
         model.eval()
+        scoring.cache = cache
         grad_mode = torch.inference_mode() if inference else torch.no_grad()
         weights = frozen_quantized_weights(model.student) if frozen \
             else contextlib.nullcontext()
         start = time.perf_counter()
         with grad_mode, weights:
-            for batch in loader:
-                model.score_step(batch, hook.scorer, cache, teacher)
+            for batch in scoring.loader:
+                scoring.score_batch(batch, teacher)
         if next(model.parameters()).is_cuda:
             torch.cuda.synchronize()
         return time.perf_counter() - start

@@ -64,6 +64,20 @@ def class_counts(indices: Sequence[int], cat_ids: List[List[int]],
     return {name(c): n for c, n in sorted(counter.items())}
 
 
+def dataset_labels(dataset, single_label: bool) -> tuple:
+    """The category ids of every sample of ``dataset`` and its class names;
+    ``single_label`` (class-balanced selection) checks that each sample has
+    exactly one."""
+    cat_ids = [list(dataset.get_cat_ids(i)) for i in range(len(dataset))]
+    if single_label and any(len(c) != 1 for c in cat_ids):
+        bad = [i for i, c in enumerate(cat_ids) if len(c) != 1]
+        raise ValueError(
+            'class_balance=True needs a single label per sample, but '
+            f'samples {bad[:10]} have {len(cat_ids[bad[0]])}; set '
+            'class_balance=False')
+    return cat_ids, list((dataset.metainfo or {}).get('classes', []))
+
+
 def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
                      num_samples: int, indices: Tensor,
                      previous: Optional[Tensor], scores: Optional[dict],

@@ -6,6 +6,7 @@ import torch
 from mmdet.models.utils import unpack_gt_instances
 
 from mmacs.coreset import TeacherCache, build_scorer
+from mmacs.coreset.scoring import ScoringPass
 from tests.test_models.det_utils import build_qat, det_batch
 
 
@@ -31,7 +32,7 @@ def head_loss_single_image(model, batch):
 def test_loss_evs_equals_head_loss_per_image(qat):
     scorer = build_scorer('loss', 'detection')
     full = det_batch(((1, ), (0, 2)))
-    _, scores, _ = qat.score_step(full, scorer)
+    _, scores, _ = ScoringPass(qat, scorer).score_batch(full)
     for i in range(2):
         single = dict(inputs=[full['inputs'][i]],
                       data_samples=[full['data_samples'][i]])
@@ -43,7 +44,8 @@ def test_loss_evs_equals_head_loss_per_image(qat):
 def test_images_without_boxes_are_finite(qat):
     for name in ('loss', 'anchor_l2'):
         scorer = build_scorer(name, 'detection')
-        _, scores, _ = qat.score_step(det_batch(((), (3, ))), scorer)
+        _, scores, _ = ScoringPass(qat, scorer).score_batch(
+            det_batch(((), (3, ))))
         assert torch.isfinite(scores['evs']).all()
         assert torch.isfinite(scores['ds']).all()
         assert scores['evs'][0] > 0  # the false alarms of an empty image
@@ -84,13 +86,15 @@ def test_anchor_l2_scored_set(qat):
 def test_teacher_cache_is_exact(qat):
     scorer = build_scorer('loss', 'detection')
     cache = TeacherCache()
-    _, first, info1 = qat.score_step(det_batch(), scorer, cache)
-    _, second, info2 = qat.score_step(det_batch(), scorer, cache)
+    _, first, info1 = ScoringPass(qat, scorer, cache=cache).score_batch(
+        det_batch())
+    _, second, info2 = ScoringPass(qat, scorer, cache=cache).score_batch(
+        det_batch())
     assert info1['cache_hits'] == 0 and info2['cache_hits'] == 2
     assert torch.equal(first['ds'], second['ds'])
     assert torch.equal(first['evs'], second['evs'])
     small = TeacherCache(max_bytes=1)
-    qat.score_step(det_batch(), scorer, small)
+    ScoringPass(qat, scorer, cache=small).score_batch(det_batch())
     assert len(small) == 0 and small.full
 
 
@@ -109,9 +113,10 @@ def test_evs_without_the_teacher_is_unchanged(qat):
     batch = det_batch(((1, ), (0, 2)))
     with mock.patch.object(qat, 'teacher_outputs',
                            wraps=qat.teacher_outputs) as teacher:
-        _, alone, info = qat.score_step(batch, scorer, with_teacher=False)
+        _, alone, info = ScoringPass(qat, scorer).score_batch(
+            batch, with_teacher=False)
         assert teacher.call_count == 0 and info['teacher_seconds'] == 0
-        _, both, _ = qat.score_step(batch, scorer)
+        _, both, _ = ScoringPass(qat, scorer).score_batch(batch)
         assert teacher.call_count == 1
     assert alone['ds'] is None
     assert torch.equal(alone['evs'], both['evs'])
