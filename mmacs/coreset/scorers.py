@@ -33,6 +33,7 @@ from typing import Callable, Dict
 
 import torch
 
+from mmacs.utils.checks import check_number
 from .det_targets import dense_head_targets, per_image_head_losses
 from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
                      relative_entropy_score, soft_focal_distance)
@@ -100,11 +101,8 @@ class RelativeEntropyScorer(SoftmaxScorer):
     """
 
     def __init__(self, temperature: float = 1.0) -> None:
-        if isinstance(temperature, bool) or not isinstance(
-                temperature, (int, float)) or temperature <= 0:
-            raise ValueError('temperature must be a number > 0, got '
-                             f'{temperature!r}')
-        self.temperature = float(temperature)
+        self.temperature = float(
+            check_number(temperature, 'temperature', strict=True))
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
         scores = super().__call__(model, s_out, None, data_samples)

@@ -28,6 +28,8 @@ from typing import Callable, Dict, Optional, Union
 import torch
 from torch import Tensor
 
+from mmacs.utils.checks import is_number
+
 SelectionCfg = Union[None, str, dict]
 
 
@@ -151,8 +153,7 @@ def check_selection(cfg: SelectionCfg) -> dict:
     out = dict(type=name)
     for key, (default, ok, what) in params.items():
         value = cfg.get(key, default)
-        if isinstance(value, bool) or not isinstance(
-                value, (int, float)) or not ok(value):
+        if not is_number(value) or not ok(value):
             raise ValueError(f'selection {name!r}: {key} must be {what}, '
                              f'got {value!r}')
         out[key] = value

@@ -6,6 +6,8 @@ from typing import Optional
 
 from mmengine.config import Config
 
+from .checks import check_int
+
 #: The environment variable naming the shared data folder.
 SHARED_ENV = 'MMACS_SHARED'
 
@@ -25,8 +27,7 @@ def quiet_epochs(cfg: Config, epochs: int, validate: bool = False) -> None:
     """Train ``cfg`` for ``epochs`` epochs with its cosine schedules
     stretched to match, no checkpoint during training and (unless
     ``validate``) no validation before the end; INFO logs muted."""
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f'epochs must be an int >= 1, got {epochs!r}')
+    check_int(epochs, 'epochs', 1)
     cfg.train_cfg.max_epochs = epochs
     cfg.train_cfg.val_interval = 1 if validate else epochs + 1
     cfg.default_hooks.checkpoint = dict(
