@@ -24,24 +24,26 @@ from torch import Tensor
 from mmacs.datasets.coreset_sampler import IndexSampler
 from mmacs.models.adapters import sample_indices
 from mmacs.quantization.convert import frozen_quantized_weights
-from .scores import check_finite
+from .scores import check_finite, combine_scores
 from .teacher_cache import TeacherCache
 
 SCORE_VIEWS = ('clean', 'train')
 
 
-def check_scoring_args(batch_size: Optional[int], teacher_cache_mb: float,
-                       view: str) -> None:
-    """Raise naming a bad argument of :meth:`ScoringPass.from_runner`."""
+def check_scoring_args(**kwargs) -> dict:
+    """``kwargs`` (those of :meth:`ScoringPass.from_runner` after the
+    scorer), each checked; an error names a bad value."""
+    batch_size = kwargs.get('batch_size')
     if batch_size is not None and batch_size < 1:
         raise ValueError('score_batch_size must be >= 1, got '
                          f'{batch_size!r}')
-    if teacher_cache_mb < 0:
+    if kwargs.get('teacher_cache_mb', 0) < 0:
         raise ValueError('teacher_cache_mb must be >= 0, got '
-                         f'{teacher_cache_mb!r}')
-    if view not in SCORE_VIEWS:
+                         f"{kwargs['teacher_cache_mb']!r}")
+    if kwargs.get('view', 'clean') not in SCORE_VIEWS:
         raise ValueError(f'score_view must be one of {SCORE_VIEWS}, got '
-                         f'{view!r}')
+                         f"{kwargs['view']!r}")
+    return kwargs
 
 
 class ArrayBatchLoader:
@@ -125,7 +127,8 @@ class ScoringPass:
         budget of the teacher cache (0, or the 'train' view, turns it
         off).
         """
-        check_scoring_args(batch_size, teacher_cache_mb, view)
+        check_scoring_args(batch_size=batch_size, view=view,
+                           teacher_cache_mb=teacher_cache_mb)
         dataset = runner.train_dataloader.dataset
         train_cfg = runner.cfg.train_dataloader
         batch_size = batch_size or train_cfg.batch_size
@@ -246,6 +249,18 @@ class ScoringPass:
             teacher_seconds=teacher_seconds,
             teacher_seconds_saved=hits * (self.teacher_sec_per_sample or 0.))
         return evs, ds, info
+
+    def score_round(self, pool: Optional[Tensor],
+                    beta: float) -> Tuple[dict, dict]:
+        """The scores of a selection with EVS weight ``beta``:
+        ``dict(evs, ds, combined)`` (``combined = beta EVS + (1 - beta)
+        DS``) and :meth:`score`'s ``info``. The teacher is skipped while DS
+        has no weight, unless the scorer's EVS needs it."""
+        with_teacher = beta < 1 or self.scorer.evs_needs_teacher
+        evs, ds, info = self.score(pool, with_teacher)
+        combined = evs if ds is None and beta == 1 else combine_scores(
+            evs, ds, beta)
+        return dict(evs=evs, ds=ds, combined=combined), info
 
     def _gather(self, pool: Tensor, idx_parts: list, evs_parts: list,
                 ds_parts: Optional[list]) -> tuple:

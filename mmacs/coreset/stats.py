@@ -65,9 +65,9 @@ def class_counts(indices: Sequence[int], cat_ids: List[List[int]],
 
 
 def dataset_labels(dataset, single_label: bool) -> tuple:
-    """The category ids of every sample of ``dataset`` and its class names;
-    ``single_label`` (class-balanced selection) checks that each sample has
-    exactly one."""
+    """The category ids of every sample of ``dataset``, its class names and,
+    for ``single_label`` (class-balanced selection, which checks that each
+    sample has exactly one), the ``[N]`` labels (else None)."""
     cat_ids = [list(dataset.get_cat_ids(i)) for i in range(len(dataset))]
     if single_label and any(len(c) != 1 for c in cat_ids):
         bad = [i for i, c in enumerate(cat_ids) if len(c) != 1]
@@ -75,7 +75,8 @@ def dataset_labels(dataset, single_label: bool) -> tuple:
             'class_balance=True needs a single label per sample, but '
             f'samples {bad[:10]} have {len(cat_ids[bad[0]])}; set '
             'class_balance=False')
-    return cat_ids, list((dataset.metainfo or {}).get('classes', []))
+    labels = torch.tensor([c[0] for c in cat_ids]) if single_label else None
+    return cat_ids, list((dataset.metainfo or {}).get('classes', [])), labels
 
 
 def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
