@@ -4,7 +4,7 @@ from .policies import (POLICIES, get_policy, register_policy, select_coreset,
 from .schedules import SCHEDULES, beta_schedule, check_schedule
 from .scorers import SCORERS, build_scorer, register_scorer
 from .scores import (anchor_l2_scores, combine_scores, disagreement_score,
-                     error_vector_score, soft_focal_distance)
+                     error_vector_score)
 from .scoring import (ScoringPass, check_scoring_args, find_dataset_attr,
                       pool_size, random_pool)
 from .selection import check_selection
@@ -15,7 +15,7 @@ __all__ = [
     'POLICIES', 'get_policy', 'register_policy', 'select_coreset',
     'select_in_pool', 'SCHEDULES', 'beta_schedule', 'check_schedule',
     'SCORERS', 'build_scorer', 'register_scorer', 'error_vector_score',
-    'disagreement_score', 'soft_focal_distance', 'anchor_l2_scores',
+    'disagreement_score', 'anchor_l2_scores',
     'combine_scores', 'ScoringPass', 'check_scoring_args',
     'find_dataset_attr', 'pool_size', 'random_pool', 'check_selection',
     'dataset_labels', 'selection_record', 'TeacherCache'

@@ -33,10 +33,12 @@ from typing import Callable, Dict
 
 import torch
 
+from mmacs.models.adapters import DetectionAdapter
+from mmacs.models.dense_heads import (dense_head_targets,
+                                      per_image_head_losses, teacher_distance)
 from mmacs.utils.checks import check_number
-from .det_targets import dense_head_targets, per_image_head_losses
 from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
-                     relative_entropy_score, soft_focal_distance)
+                     relative_entropy_score)
 
 SCORERS: Dict[str, type] = {}
 
@@ -122,8 +124,9 @@ class _DetScorer:
             raise ValueError('student and teacher feature maps differ: '
                              f"{s_out['featmap_sizes']} vs "
                              f"{t_out['featmap_sizes']}")
-        return dense_head_targets(model.bbox_head, s_out['featmap_sizes'],
-                                  data_samples, s_out['cls'].device)
+        return dense_head_targets(
+            DetectionAdapter.head(model), s_out['featmap_sizes'],
+            data_samples, s_out['cls'].device)
 
 
 @register_scorer('loss')
@@ -153,15 +156,13 @@ class DetLossScorer(_DetScorer):
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
         tg = self._targets(model, s_out, t_out, data_samples)
         norm = tg['num_pos'].clamp(min=self.norm_floor)
-        loss_cls, loss_bbox = per_image_head_losses(model.bbox_head,
-                                                    s_out['cls'],
-                                                    s_out['reg'], tg)
+        loss_cls, loss_bbox = per_image_head_losses(
+            DetectionAdapter.head(model), s_out['cls'], s_out['reg'], tg)
         evs = (loss_cls + loss_bbox) / norm
         if t_out is None:
             return dict(evs=evs, ds=None)
-        valid = (tg['label_weights'] > 0).unsqueeze(-1)
-        ds = (soft_focal_distance(s_out['cls'], t_out['cls'], self.gamma) *
-              valid).sum((1, 2))
+        ds = teacher_distance(s_out['cls'], t_out['cls'],
+                              tg['label_weights'], self.gamma)
         if self.reg_weight > 0:
             pos = (tg['bbox_weights'] > 0).to(s_out['reg'])
             ds = ds + self.reg_weight * (
@@ -219,7 +220,7 @@ class DetAnchorL2Scorer(_DetScorer):
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
         tg = self._targets(model, s_out, t_out, data_samples)
-        num_classes = model.bbox_head.num_classes
+        num_classes = DetectionAdapter.head(model).num_classes
         p_s, p_t = s_out['cls'].float().sigmoid(), t_out['cls'].float(
         ).sigmoid()
         evs, ds = [], []

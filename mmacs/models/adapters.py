@@ -14,8 +14,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmacs.coreset.det_targets import dense_head_targets, flatten_dense_outputs
-from mmacs.coreset.scores import soft_focal_distance
+from .dense_heads import (flatten_dense_outputs, head_loss_and_targets,
+                          teacher_distance)
 
 
 def sample_indices(data_samples: list) -> Tensor:
@@ -61,21 +61,17 @@ class DetectionAdapter:
             return student.loss(inputs, data_samples)
         head = self.head(student)
         cls_scores, bbox_preds = head(student.extract_feat(inputs))[:2]
-        from mmdet.models.utils import unpack_gt_instances
-        gts, gts_ignore, metas = unpack_gt_instances(data_samples)
-        losses = head.loss_by_feat(cls_scores, bbox_preds, gts, metas,
-                                   gts_ignore)
-        s_out = flatten_dense_outputs(cls_scores, bbox_preds,
-                                      head.cls_out_channels)
-        t_out = teacher_fn()
-        targets = dense_head_targets(head, s_out['featmap_sizes'],
-                                     data_samples, inputs.device)
-        valid = (targets['label_weights'] > 0).unsqueeze(-1)
-        dist = soft_focal_distance(s_out['cls'], t_out['cls'],
-                                   distill.get('gamma', 2.0)) * valid
+        # One target assignment for the head's loss and the distillation.
+        losses, targets = head_loss_and_targets(head, cls_scores, bbox_preds,
+                                                data_samples)
+        s_cls = flatten_dense_outputs(cls_scores, bbox_preds,
+                                      head.cls_out_channels)['cls']
+        dist = teacher_distance(s_cls, teacher_fn()['cls'],
+                                targets['label_weights'],
+                                distill.get('gamma', 2.0))
         norm = targets['num_pos'].clamp(min=distill.get('norm_floor', 1.0))
-        losses['loss_kd'] = distill.get('loss_weight', 1.0) * (
-            dist.sum((1, 2)) / norm).mean()
+        losses['loss_kd'] = distill.get('loss_weight', 1.0) * (dist /
+                                                               norm).mean()
         return losses
 
     @staticmethod

@@ -6,7 +6,7 @@ import torch
 
 from mmacs.coreset import (anchor_l2_scores, beta_schedule, combine_scores,
                            disagreement_score, error_vector_score,
-                           select_coreset, soft_focal_distance)
+                           select_coreset)
 from mmacs.coreset.policies import class_quotas, topk_indices
 from mmacs.coreset.scores import check_finite
 
@@ -34,13 +34,6 @@ def test_anchor_l2_scores_by_hand():
     assert ds.item() == pytest.approx(0.25, rel=1e-5)
     e0, d0 = anchor_l2_scores(p_s[:0], p_t[:0], labels[:0], 2)
     assert e0.item() == 0 and d0.item() == 0
-
-
-def test_soft_focal_distance_is_zero_only_on_agreement():
-    s = torch.tensor([-3.0, 0.0, 2.0])
-    assert soft_focal_distance(s, s).abs().max() < 1e-12
-    d = soft_focal_distance(s, s + 1.0)
-    assert (d > 0).all()
 
 
 def test_combine_and_nan_check_name_indices():
