@@ -10,6 +10,7 @@ from typing import Callable, Dict, Optional, Sequence
 import torch
 from torch import Tensor
 
+from mmacs.registry import POLICIES, get_registered
 from .selection import SelectionCfg, check_selection, select_by_rule
 
 
@@ -69,7 +70,8 @@ def random_indices(num_samples: int, num_select: int, seed: int) -> Tensor:
 
 @dataclass(frozen=True)
 class Policy:
-    """A registered policy.
+    """A policy, registered in :data:`mmacs.registry.POLICIES` (calling it
+    calls ``select``).
 
     Attributes:
         name (str): The config name.
@@ -86,19 +88,18 @@ class Policy:
     select: Callable
     schedule: Optional[str] = None
 
-
-POLICIES: Dict[str, Policy] = {}
+    def __call__(self, *args) -> Tensor:
+        return self.select(*args)
 
 
 def register_policy(name: str,
                     scores: str,
                     schedule: Optional[str] = None) -> Callable:
-    """Register a selection function under ``name``."""
+    """Register a selection function as the :class:`Policy` ``name``."""
 
     def wrap(fn: Callable) -> Callable:
-        if name in POLICIES:
-            raise KeyError(f'policy {name!r} is already registered')
-        POLICIES[name] = Policy(name, scores, fn, schedule)
+        POLICIES.register_module(
+            name, module=Policy(name, scores, fn, schedule))
         return fn
 
     return wrap
@@ -142,10 +143,8 @@ def _random_dynamic(scores, labels, num_samples, num_select, seed,
 
 
 def get_policy(name: str) -> Policy:
-    if name not in POLICIES:
-        raise ValueError(f'unknown coreset policy {name!r}; choose from '
-                         f'{sorted(POLICIES)}')
-    return POLICIES[name]
+    """The policy registered as ``name``; an error names a bad one."""
+    return get_registered(POLICIES, name, 'coreset policy')
 
 
 def select_coreset(policy: str,

@@ -5,15 +5,17 @@ about a task. One engine, two adapters: dense detection and classification.
 An adapter turns a model and a preprocessed batch into *outputs* (a
 structure whose first dimension is the batch, so it can be split per
 sample and cached), computes the training loss with optional knowledge
-distillation, and reads labels and dataset indices from data samples.
+distillation and names the task's default scorer. Adapters are registered
+in :data:`mmacs.registry.TASK_ADAPTERS` under their task.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmacs.registry import TASK_ADAPTERS
 from .dense_heads import (flatten_dense_outputs, head_loss_and_targets,
                           teacher_distance)
 
@@ -29,15 +31,18 @@ def sample_indices(data_samples: list) -> Tensor:
             "meta_keys of the scoring pipeline's packing transform") from None
 
 
+@TASK_ADAPTERS.register_module('detection')
 class DetectionAdapter:
     """Single-stage detectors with an anchor-based dense head.
 
     Outputs are ``dict(cls=[B, A, C], reg=[B, A, R], featmap_sizes=...)``:
     the head's raw logits and box deltas over all anchors of all levels, in
-    the order the head's ``get_targets`` uses.
+    the order the head's ``get_targets`` uses. The scorers reach the head
+    through :meth:`head`.
     """
 
     task = 'detection'
+    default_scorer = 'loss'
 
     @staticmethod
     def head(model: nn.Module) -> nn.Module:
@@ -74,15 +79,13 @@ class DetectionAdapter:
                                                                norm).mean()
         return losses
 
-    @staticmethod
-    def labels(data_samples: list) -> List[List[int]]:
-        return [s.gt_instances.labels.tolist() for s in data_samples]
 
-
+@TASK_ADAPTERS.register_module('classification')
 class ClassificationAdapter:
     """Classifiers whose ``tensor`` mode returns ``[B, C]`` logits."""
 
     task = 'classification'
+    default_scorer = 'softmax'
 
     def outputs(self, model: nn.Module, inputs: Tensor) -> dict:
         return dict(logits=model(inputs, mode='tensor'))
@@ -107,19 +110,16 @@ class ClassificationAdapter:
         losses['loss_kd'] = distill.get('loss_weight', 1.0) * soft * temp**2
         return losses
 
-    @staticmethod
-    def labels(data_samples: list) -> List[List[int]]:
-        return [s.gt_label.flatten().tolist() for s in data_samples]
-
 
 def build_adapter(task: str, model: nn.Module):
-    """The adapter for ``task`` ('auto', 'detection', 'classification')."""
+    """The adapter of ``task``: a registered task ('detection',
+    'classification') or 'auto' (detection for a model with a
+    ``bbox_head`` or ``rpn_head``, else classification)."""
     if task == 'auto':
         task = 'detection' if hasattr(model, 'bbox_head') or hasattr(
             model, 'rpn_head') else 'classification'
-    if task == 'detection':
-        return DetectionAdapter()
-    if task == 'classification':
-        return ClassificationAdapter()
-    raise ValueError("task must be 'auto', 'detection' or 'classification', "
-                     f'got {task!r}')
+    adapter = TASK_ADAPTERS.get(task) if isinstance(task, str) else None
+    if adapter is None:
+        raise ValueError("task must be 'auto' or one of "
+                         f'{sorted(TASK_ADAPTERS.module_dict)}, got {task!r}')
+    return adapter()
