@@ -21,7 +21,7 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmacs.datasets import make_synthetic_shapes  # noqa: E402
-from tests.conftest import REPO, repo_path  # noqa: E402
+from mmacs.testing import REPO, repo_path  # noqa: E402
 
 #: The issue's bound on |mAP(onnx) - mAP(pytorch)|.
 MAP_TOLERANCE = 0.002

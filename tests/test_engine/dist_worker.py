@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
 import mmacs  # noqa: E402,F401
 from mmacs.engine import (CoresetSelectionHook, QATRunner,  # noqa: E402
                           release_process_group)
-from tests.toy import toy_cfg  # noqa: E402
+from mmacs.testing.toy import toy_cfg  # noqa: E402
 
 
 def main(work_dir):

@@ -8,7 +8,7 @@ import torch
 from mmacs.coreset.policies import class_quotas
 from mmacs.coreset.scoring import ScoringPass
 from mmacs.engine import CoresetSelectionHook, QATRunner
-from tests.toy import toy_cfg
+from mmacs.testing.toy import toy_cfg
 
 
 def run(cfg):
@@ -126,7 +126,7 @@ def test_hook_without_coreset_sampler_is_an_error(tmp_path):
 
 def test_class_balance_needs_single_labels(tmp_path):
     cfg = toy_cfg(tmp_path)
-    with mock.patch('tests.toy.ToyPointsDataset.get_cat_ids',
+    with mock.patch('mmacs.testing.toy.ToyPointsDataset.get_cat_ids',
                     return_value=[0, 1]):
         with pytest.raises(ValueError, match='single label'):
             run(cfg)

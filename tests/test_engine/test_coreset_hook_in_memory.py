@@ -10,7 +10,7 @@ from mmengine.config import Config
 
 from mmacs.coreset.scoring import ArrayBatchLoader
 from mmacs.engine import CoresetSelectionHook, QATRunner
-from tests.test_classification.test_in_memory import make_images
+from mmacs.testing import make_images
 
 PIPELINE = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
 

@@ -9,7 +9,7 @@ from mmacs.models.dense_heads import (dense_head_targets,
                                       flatten_dense_outputs,
                                       head_loss_and_targets,
                                       soft_focal_distance, teacher_distance)
-from tests.test_models.det_utils import build_qat, det_batch
+from mmacs.testing import build_qat, det_batch
 
 
 def test_soft_focal_distance_is_zero_only_on_agreement():

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.conftest import CIFAR_JPEG, WEIGHTS, load_tool, need_shared
+from mmacs.testing import CIFAR_JPEG, WEIGHTS, load_tool, need_shared
 
 
 def last_json(capsys) -> dict:

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from tests.conftest import load_tool
+from mmacs.testing import load_tool
 
 plot_selection = load_tool('plot_selection')
 

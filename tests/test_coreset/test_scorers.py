@@ -7,7 +7,7 @@ from mmdet.models.utils import unpack_gt_instances
 
 from mmacs.coreset import TeacherCache, build_scorer
 from mmacs.coreset.scoring import ScoringPass
-from tests.test_models.det_utils import build_qat, det_batch
+from mmacs.testing import build_qat, det_batch
 
 
 @pytest.fixture(scope='module')
@@ -120,3 +120,35 @@ def test_evs_without_the_teacher_is_unchanged(qat):
         assert teacher.call_count == 1
     assert alone['ds'] is None
     assert torch.equal(alone['evs'], both['evs'])
+
+
+def test_relative_entropy_score_by_hand():
+    from mmacs.classification import ClsDataSample
+    from mmacs.coreset.scorers import build_scorer
+    from mmacs.coreset.scores import relative_entropy_score
+    s = torch.tensor([[0.0, 0.0], [2.0, 0.0], [1.0, 3.0]])
+    t = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 3.0]])
+    kl = relative_entropy_score(s, t)
+    p = torch.softmax(s[1], 0)
+    # KL(uniform || p) = sum 0.5 log(0.5 / p)
+    ref = float((0.5 * torch.log(0.5 / p)).sum())
+    assert kl.tolist() == pytest.approx([0.0, ref, 0.0], abs=1e-6)
+    # KL is asymmetric: the teacher is the reference distribution.
+    assert relative_entropy_score(t, s)[1] != pytest.approx(kl[1])
+    # T = 2 softens both: a smaller divergence here.
+    assert relative_entropy_score(s, t, 2.0)[1] < kl[1]
+    samples = []
+    for label in (0, 1, 1):
+        sample = ClsDataSample()
+        sample.gt_label = label
+        samples.append(sample)
+    scorer = build_scorer(dict(type='relative_entropy'), 'classification')
+    out = scorer(None, dict(logits=s), dict(logits=t), samples)
+    assert torch.allclose(out['ds'], kl)
+    assert torch.allclose(out['evs'],
+                          build_scorer(None, 'classification')(
+                              None, dict(logits=s), None, samples)['evs'])
+    assert scorer(None, dict(logits=s), None, samples)['ds'] is None
+    with pytest.raises(ValueError, match='0'):
+        build_scorer(dict(type='relative_entropy', temperature=0),
+                     'classification')
