@@ -2,14 +2,13 @@
 """The repository, its tools and the shared data folder
 (:func:`mmacs.utils.shared_root`: ``$MMACS_SHARED`` or ``../shared``)."""
 import importlib.util
-import os.path as osp
 from pathlib import Path
 
 import pytest
 
-from mmacs.utils import shared_root
+from mmacs.utils import REPO_ROOT, shared_root
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(REPO_ROOT)
 SHARED = Path(shared_root())
 TINY_COCO = SHARED / 'data' / 'tiny_coco'
 CIFAR_JPEG = SHARED / 'data' / 'cifar10-jpeg' / 'train'
@@ -22,10 +21,6 @@ def need_shared(path: Path) -> Path:
         pytest.skip(f'{path} is absent: this test needs the shared data '
                     '(../shared beside the repository, or $MMACS_SHARED)')
     return path
-
-
-def repo_path(*parts) -> str:
-    return osp.join(str(REPO), *parts)
 
 
 def load_tool(name: str):
