@@ -89,6 +89,25 @@ def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
     stored = json.loads(out.read_text())
     assert len(stored['runs']) == 5
     assert stored['runs'][-1]['recipe']['distill'] == 1.0
+    assert extra['runs'][0]['noisy_fraction'] == []
+    # Label noise on the training images: each run reports the noisy share
+    # of every coreset next to the share in the whole set.
+    noisy = tool.main(common + ['--policies', 'random_static', '--seeds',
+                                '0', '--label-noise', '0.2'])['runs'][0]
+    assert 0.15 < noisy['noisy_fraction_all'] < 0.25
+    assert len(noisy['noisy_fraction']) == 2
+    assert all(0 <= f <= 1 for f in noisy['noisy_fraction'])
+    # --report trains nothing and names each recipe that differs.
+    capsys.readouterr()
+    report = tool.main(['--report', '--quick', '--out',
+                        str(out)])['summary']['w2a32']
+    assert set(report) == {'acs', 'random_static', 'full distill=1.0',
+                           'random_static label_noise=0.2'}
+    assert report['acs']['seeds'] == [0, 1]
+    assert report['random_static label_noise=0.2'][
+        'noisy_fraction_mean'] == pytest.approx(
+            sum(noisy['noisy_fraction']) / 2)
+    assert 'random_static label_noise=0.2' in capsys.readouterr().out
 
 
 def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
@@ -99,6 +118,8 @@ def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
         tool.load_results(str(bad))
     with pytest.raises(SystemExit):
         tool.parse_args(['--selection', '{not json'])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--label-noise', '1.0'])
 
 
 def test_quality_protocol_merges_parallel_results(tmp_path):

@@ -52,7 +52,7 @@ CONFIG = osp.join('configs', 'classification',
 RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
                'step_lr_mult', 'distill', 'score_view', 'schedule',
                'score_pool', 'selection', 'scorer', 'layer_align',
-               'num_samples', 'val_samples', 'batch_size')
+               'num_samples', 'val_samples', 'batch_size', 'label_noise')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -102,6 +102,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--val-samples', type=int, default=5000,
                         help='hold-out images (of the 5k split)')
     parser.add_argument('--batch-size', type=int, default=128)
+    parser.add_argument('--label-noise', type=float, default=0.0,
+                        help='symmetric label noise on the training images '
+                        '(a rate in [0, 1); the hold-out stays clean)')
+    parser.add_argument('--report', action='store_true',
+                        help='train nothing: print every setting, policy '
+                        'and recipe stored in --out (and --merge), named '
+                        'by how they differ from the recipe of the other '
+                        'options')
     parser.add_argument('--out', help='results JSON (read and extended); '
                         'default: <work-dir>/quality.json')
     parser.add_argument('--merge', nargs='+', default=[], metavar='FILE',
@@ -115,6 +123,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.num_samples, args.val_samples = 600, 300
         args.epochs, args.interval = 2, 1
+    if not 0 <= args.label_noise < 1:
+        parser.error(f'--label-noise must be in [0, 1), got '
+                     f'{args.label_noise}')
     if not 0 < args.fraction <= 1:
         parser.error(f'--fraction must be in (0, 1], got {args.fraction}')
     if not args.fraction <= args.score_pool <= 1:
@@ -148,6 +159,9 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
         indices = seeded_subset(total, num)
         if indices is not None:
             dataset.indices = indices
+    if args.label_noise > 0:
+        cfg.train_dataloader.dataset.label_noise = dict(
+            mode='symmetric', rate=args.label_noise, seed=0)
     cfg.test_dataloader = cfg.val_dataloader
     cfg.train_dataloader.batch_size = args.batch_size
     w_bits, a_bits = SETTINGS[setting]
@@ -221,6 +235,11 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
         train_seconds=loop_seconds - score_seconds - select_seconds,
         jaccard_prev=[r['jaccard_prev'] for r in rounds
                       if r.get('jaccard_prev') is not None],
+        noisy_fraction=[r['noisy_fraction'] for r in rounds
+                        if r.get('noisy_fraction') is not None]
+        if args.label_noise > 0 else [],
+        noisy_fraction_all=rounds[0].get('noisy_fraction_all')
+        if rounds and args.label_noise > 0 else None,
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(f"[{setting} {policy} seed {seed}] top-1 {run['top1']:.2f}%, "
@@ -277,17 +296,30 @@ def merge_results(results: dict, others: list) -> int:
     return added
 
 
-def summarize(runs: list) -> dict:
-    """``{setting: {policy: stats}}`` over the seeds of ``runs``."""
+def variant(run: dict, base: dict) -> str:
+    """The policy and the recipe keys where ``run`` differs from the recipe
+    ``base``, e.g. ``acs selection=type:stratified,bins:50,trim:0.0``."""
+    diff = []
+    for key, value in sorted(run['recipe'].items()):
+        if value != base.get(key):
+            if isinstance(value, dict):
+                value = ','.join(f'{k}:{v}' for k, v in value.items())
+            diff.append(f'{key}={value}')
+    return ' '.join([run['policy']] + diff)
+
+
+def summarize(runs: list, key=lambda run: run['policy']) -> dict:
+    """``{setting: {key(run): stats}}`` over the seeds of ``runs``."""
     groups = {}
     for run in runs:
-        groups.setdefault(run['setting'], {}).setdefault(
-            run['policy'], []).append(run)
+        groups.setdefault(run['setting'], {}).setdefault(key(run),
+                                                         []).append(run)
     out = {}
     for setting, by_policy in groups.items():
         out[setting] = {}
         for policy, rs in by_policy.items():
             accs = [r['top1'] for r in rs]
+            noisy = [f for r in rs for f in r.get('noisy_fraction', [])]
             out[setting][policy] = dict(
                 mean=statistics.fmean(accs),
                 std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
@@ -297,23 +329,32 @@ def summarize(runs: list) -> dict:
                 wall_seconds_mean=statistics.fmean(r['wall_seconds']
                                                    for r in rs),
                 score_seconds_mean=statistics.fmean(r['score_seconds']
-                                                    for r in rs))
+                                                    for r in rs),
+                noisy_fraction_mean=statistics.fmean(noisy)
+                if noisy else None)
     return out
 
 
-def print_table(summary: dict, args) -> None:
+def print_table(summary: dict, args, title: bool = True) -> None:
     for setting, by_policy in summary.items():
-        print(f'\nResNet-20 {setting}, f = {args.fraction}, R = '
-              f'{args.interval}, {args.epochs} epochs, '
-              f'{args.num_samples} training images, top-1 on '
-              f'{args.val_samples} hold-out images')
-        print(f"{'policy':<16}{'mean':>8}{'std':>7}{'min':>8}{'max':>8}"
-              f"{'n':>4}{'wall_s':>9}{'score_s':>9}")
+        if title:
+            print(f'\nResNet-20 {setting}, f = {args.fraction}, R = '
+                  f'{args.interval}, {args.epochs} epochs, '
+                  f'{args.num_samples} training images, top-1 on '
+                  f'{args.val_samples} hold-out images')
+        else:
+            print(f'\nResNet-20 {setting}, top-1 on the hold-out')
+        width = max([16] + [len(p) + 2 for p in by_policy])
+        print(f"{'policy':<{width}}{'mean':>8}{'std':>7}{'min':>8}"
+              f"{'max':>8}{'n':>4}{'wall_s':>9}{'score_s':>9}"
+              f"{'noisy':>7}")
         for policy, s in by_policy.items():
-            print(f"{policy:<16}{s['mean']:>8.2f}{s['std']:>7.2f}"
+            noisy = s['noisy_fraction_mean']
+            print(f"{policy:<{width}}{s['mean']:>8.2f}{s['std']:>7.2f}"
                   f"{s['min']:>8.2f}{s['max']:>8.2f}{len(s['seeds']):>4}"
                   f"{s['wall_seconds_mean']:>9.0f}"
-                  f"{s['score_seconds_mean']:>9.0f}")
+                  f"{s['score_seconds_mean']:>9.0f}"
+                  f"{'-' if noisy is None else f'{noisy:.3f}':>7}")
 
 
 def main(argv=None) -> dict:
@@ -335,6 +376,13 @@ def main(argv=None) -> dict:
         print(f'merged {merge_results(results, args.merge)} runs into '
               f'{out}', flush=True)
         save_results(out, results)
+    if args.report:
+        base = recipe_of(args)
+        summary = summarize(results['runs'],
+                            key=lambda run: variant(run, base))
+        print_table(summary, args, title=False)
+        print(json.dumps(dict(summary=summary)))
+        return dict(summary=summary)
     recipe = recipe_of(args)
     start = time.perf_counter()
     mine = []
