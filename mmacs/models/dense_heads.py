@@ -7,7 +7,7 @@ per image, so these helpers run the head's *own* ``get_anchors`` /
 ``get_targets`` (its assigner, sampler and box coder) and its own
 ``loss_cls`` / ``loss_bbox`` with ``reduction_override='none'``, and sum
 per image. Nothing of the assignment is re-implemented here. The DS score
-of :mod:`mmacs.coreset.scorers` and the detection distillation loss of
+of the coreset scorers and the detection distillation loss of
 :mod:`mmacs.models.adapters` share :func:`teacher_distance`.
 """
 from typing import List, Sequence, Tuple
