@@ -28,22 +28,17 @@ import argparse
 import copy
 import json
 import os.path as osp
-import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from mmengine.config import Config
 
-import plot_selection  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
+import mmacs  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmacs import utils
+from mmacs.datasets import make_synthetic_shapes
+from mmacs.engine.cli import build_runner
+from mmacs.visualization import load_log, plot_selection
 
-import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
-from mmacs.datasets import make_synthetic_shapes  # noqa: E402
-
-CONFIG_DIR = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs', 'demo')
+CONFIG_DIR = utils.repo_path('configs', 'demo')
 FP_CONFIG = 'retinanet_r18-tiny_fpn_shapes-128.py'
 QAT_CONFIGS = {
     'acs': 'lsq-w4a4_acs-f0.3_retinanet_r18-tiny_fpn_shapes-128.py',
@@ -83,14 +78,7 @@ def parse_args(argv=None):
 def load_cfg(name: str, args, work_dir: str) -> Config:
     """A demo config pointed at the generated data and ``work_dir``."""
     cfg = Config.fromfile(osp.join(CONFIG_DIR, name))
-    root = osp.join(args.data_root, '')
-    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        dataset = cfg[key].dataset
-        while dataset.type != 'CocoDataset':  # inside dataset wrappers
-            dataset = dataset.dataset
-        dataset.data_root = root
-    cfg.val_evaluator.ann_file = root + 'annotations/instances_val.json'
-    cfg.test_evaluator.ann_file = cfg.val_evaluator.ann_file
+    utils.set_coco_data_root(cfg, args.data_root)
     cfg.work_dir = work_dir
     cfg.randomness = dict(seed=args.seed)
     # One visualizer per run: a shared name would log to the first run's
@@ -99,19 +87,10 @@ def load_cfg(name: str, args, work_dir: str) -> Config:
     return cfg
 
 
-def build_runner(cfg: Config) -> Runner:
-    return Runner.from_cfg(cfg) if 'runner_type' not in cfg \
-        else RUNNERS.build(cfg)
-
-
 def set_epochs(cfg: Config, epochs: int) -> None:
     """Train ``epochs`` epochs, validating and saving at the end."""
-    cfg.train_cfg.max_epochs = epochs
-    cfg.train_cfg.val_interval = epochs
+    utils.set_epochs(cfg, epochs)
     cfg.default_hooks.checkpoint.interval = epochs
-    for scheduler in cfg.param_scheduler:
-        if scheduler.type == 'CosineAnnealingLR':
-            scheduler.end = scheduler.T_max = epochs
 
 
 def train(cfg: Config) -> tuple:
@@ -188,15 +167,12 @@ def main(argv=None) -> dict:
     summary['total_seconds'] = time.perf_counter() - start
     with open(osp.join(args.work_dir, 'summary.json'), 'w') as f:
         json.dump(summary, f, indent=2)
-    plot_selection.main([
-        osp.join(args.work_dir, 'acs'), '--out',
-        osp.join(args.work_dir, 'selection.png')
-    ])
-    if args.noisy:
-        plot_selection.main([
-            osp.join(args.work_dir, 'acs_noisy'), '--out',
-            osp.join(args.work_dir, 'selection_noisy.png')
-        ])
+    for name, png in (('acs', 'selection.png'),
+                      ('acs_noisy', 'selection_noisy.png')):
+        if name in runs:
+            records = load_log(osp.join(args.work_dir, name))
+            out = plot_selection(records, osp.join(args.work_dir, png))
+            print(f'wrote {out} ({len(records)} selections)')
     print(f'\nmmacs demo: RetinaNet R18-FPN on synthetic shapes, W4A4 QAT '
           f'on a coreset of f = {args.fraction}')
     print(format_table(summary))

@@ -1,19 +1,14 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """Evaluate a checkpoint (e.g. COCO bbox mAP through mmdet's CocoMetric).
 
 Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
        [--out-json FILE] [--cfg-options k=v ...] [--launcher pytorch]
 """
 import json
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
-from mmacs.engine.cli import base_parser, build_runner, load_cfg, parse  # noqa: E402,E501
-from mmacs.engine.runner import release_process_group  # noqa: E402
+import mmacs  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmacs.engine.cli import base_parser, build_runner, load_cfg, parse
+from mmacs.engine.runner import release_process_group
 
 
 def parse_args(argv=None):

@@ -1,18 +1,13 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """Train a detector or classifier (float or QAT, with or without ACS).
 
 Usage: python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]]
        [--amp] [--cfg-options k=v ...] [--launcher pytorch]
 """
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
-from mmacs.engine.cli import base_parser, build_runner, load_cfg, parse  # noqa: E402,E501
-from mmacs.engine.runner import release_process_group  # noqa: E402
+import mmacs  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmacs.engine.cli import base_parser, build_runner, load_cfg, parse
+from mmacs.engine.runner import release_process_group
 
 
 def parse_args(argv=None):

@@ -2,9 +2,9 @@
 # setting, on an ImageNet-style folder `data/imagefolder/<class>/*.jpg`,
 # 32 px images; use a full ImageNet ResNet-18 for ImageNet itself). Expects
 # an FP checkpoint of the same model.
-_base_ = ['../_base_/qat/lsq_runtime.py', '../_base_/coreset/acs.py']
-custom_imports = dict(imports=['mmacs'], allow_failed_imports=False)
-default_scope = 'mmdet'
+_base_ = [
+    './_base_/default_runtime.py', '../_base_/qat/lsq_runtime.py', '../_base_/coreset/acs.py'
+]
 data_root = 'data/imagefolder'
 num_classes = 10
 model = dict(
@@ -42,19 +42,11 @@ val_dataloader = dict(
     dataset=dict(type='ImageFolderDataset', data_root=data_root,
                  split='val', pipeline=test_pipeline, **split))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_evaluator = val_evaluator
 max_epochs = 120
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=5)
-val_cfg = dict()
-test_cfg = dict()
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
+train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs,
          convert_to_iter_based=True)
 ]
 default_hooks = dict(
-    logger=dict(type='LoggerHook', interval=50),
     checkpoint=dict(type='CheckpointHook', interval=5, max_keep_ckpts=2))
-randomness = dict(seed=0)

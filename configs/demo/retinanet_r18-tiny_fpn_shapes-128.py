@@ -1,5 +1,5 @@
 # Full-precision RetinaNet R18-FPN from scratch on the mmacs synthetic
-# shapes (tools/make_demo_data.py): 128 px images, 5 classes, a slim GN head
+# shapes (tools/misc/make_demo_data.py): 128 px images, 5 classes, a slim GN head
 # (64 channels, 2 stacked convs) on P3-P5 with anchors sized for 10-50 px
 # objects; small enough to train on 2 CPU cores in minutes, and nothing
 # downloads. The teacher and starting point of the demo's QAT configs.

@@ -17,6 +17,8 @@ from mmdet.registry import MODELS
 from mmengine.model import ImgDataPreprocessor
 from torch import Tensor
 
+from mmacs.utils.checks import check_fraction, is_number
+
 
 @MODELS.register_module()
 class BatchRandomCropPad(nn.Module):
@@ -35,7 +37,7 @@ class BatchRandomCropPad(nn.Module):
         super().__init__()
         if type(padding) is not int or padding < 0:
             raise ValueError(f'padding must be an int >= 0, got {padding!r}')
-        if isinstance(pad_val, bool) or not isinstance(pad_val, Number):
+        if not is_number(pad_val):
             raise TypeError(f'pad_val must be a number, got {pad_val!r}')
         self.padding = padding
         self.pad_val = pad_val
@@ -72,10 +74,7 @@ class BatchRandomFlip(nn.Module):
 
     def __init__(self, prob: float = 0.5) -> None:
         super().__init__()
-        if isinstance(prob, bool) or not isinstance(
-                prob, (int, float)) or not 0 <= prob <= 1:
-            raise ValueError(f'prob must be a number in [0, 1], got {prob!r}')
-        self.prob = float(prob)
+        self.prob = float(check_fraction(prob, 'prob'))
 
     def forward(self, inputs: Tensor,
                 data_samples: Optional[list] = None) -> Tuple[Tensor, list]:

@@ -6,6 +6,8 @@ import torch
 from mmdet.registry import METRICS
 from mmengine.evaluator import BaseMetric
 
+from mmacs.utils.checks import is_int
+
 
 def _field(sample, name: str):
     return sample[name] if isinstance(sample, dict) else getattr(sample, name)
@@ -37,8 +39,7 @@ class Accuracy(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         topk = (topk, ) if isinstance(topk, int) else tuple(topk)
         if not topk or any(
-                isinstance(k, bool) or not isinstance(k, int) or k < 1
-                for k in topk):
+                not is_int(k) or k < 1 for k in topk):
             raise ValueError(f'topk must be ints >= 1, got {topk!r}')
         self.topk = topk
 

@@ -1,14 +1,21 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-from .policies import POLICIES, register_policy, select_coreset
-from .schedules import SCHEDULES, beta_schedule
-from .scorers import SCORERS, build_scorer, register_scorer
+from .policies import (Policy, get_policy, register_policy, select_coreset,
+                       select_in_pool)
+from .schedules import beta_schedule, check_schedule
+from .scorers import build_scorer
 from .scores import (anchor_l2_scores, combine_scores, disagreement_score,
-                     error_vector_score, soft_focal_distance)
+                     error_vector_score)
+from .scoring import (ScoringPass, check_scoring_args, find_dataset_attr,
+                      pool_size, random_pool)
+from .selection import check_selection, register_rule
+from .stats import dataset_labels, selection_record
 from .teacher_cache import TeacherCache
 
 __all__ = [
-    'POLICIES', 'register_policy', 'select_coreset', 'SCHEDULES',
-    'beta_schedule', 'SCORERS', 'build_scorer', 'register_scorer',
-    'error_vector_score', 'disagreement_score', 'soft_focal_distance',
-    'anchor_l2_scores', 'combine_scores', 'TeacherCache'
+    'Policy', 'get_policy', 'register_policy', 'select_coreset',
+    'select_in_pool', 'beta_schedule', 'check_schedule', 'build_scorer',
+    'error_vector_score', 'disagreement_score', 'anchor_l2_scores',
+    'combine_scores', 'ScoringPass', 'check_scoring_args',
+    'find_dataset_attr', 'pool_size', 'random_pool', 'check_selection',
+    'register_rule', 'dataset_labels', 'selection_record', 'TeacherCache'
 ]

@@ -10,6 +10,7 @@ from typing import Callable, Dict, Optional, Sequence
 import torch
 from torch import Tensor
 
+from mmacs.registry import POLICIES, get_registered
 from .selection import SelectionCfg, check_selection, select_by_rule
 
 
@@ -69,7 +70,8 @@ def random_indices(num_samples: int, num_select: int, seed: int) -> Tensor:
 
 @dataclass(frozen=True)
 class Policy:
-    """A registered policy.
+    """A policy, registered in :data:`mmacs.registry.POLICIES` (calling it
+    calls ``select``).
 
     Attributes:
         name (str): The config name.
@@ -77,22 +79,27 @@ class Policy:
             ``'once'`` (the first, then static) or ``'never'``.
         select (Callable): ``(scores, labels, num_samples, num_select, seed,
             round_idx, selection) -> indices``.
+        schedule (str, optional): The beta schedule the policy always
+            selects with (el2n: 'evs_only'); None follows the configured
+            one.
     """
     name: str
     scores: str
     select: Callable
+    schedule: Optional[str] = None
+
+    def __call__(self, *args) -> Tensor:
+        return self.select(*args)
 
 
-POLICIES: Dict[str, Policy] = {}
-
-
-def register_policy(name: str, scores: str) -> Callable:
-    """Register a selection function under ``name``."""
+def register_policy(name: str,
+                    scores: str,
+                    schedule: Optional[str] = None) -> Callable:
+    """Register a selection function as the :class:`Policy` ``name``."""
 
     def wrap(fn: Callable) -> Callable:
-        if name in POLICIES:
-            raise KeyError(f'policy {name!r} is already registered')
-        POLICIES[name] = Policy(name, scores, fn)
+        POLICIES.register_module(
+            name, module=Policy(name, scores, fn, schedule))
         return fn
 
     return wrap
@@ -110,7 +117,7 @@ def _by_score(scores, labels, num_samples, num_select, seed, round_idx,
 
 register_policy('acs', 'every')(_by_score)
 # EL2N-style: the error score of one early selection, kept fixed after.
-register_policy('el2n', 'once')(_by_score)
+register_policy('el2n', 'once', schedule='evs_only')(_by_score)
 
 
 @register_policy('full', 'never')
@@ -136,10 +143,8 @@ def _random_dynamic(scores, labels, num_samples, num_select, seed,
 
 
 def get_policy(name: str) -> Policy:
-    if name not in POLICIES:
-        raise ValueError(f'unknown coreset policy {name!r}; choose from '
-                         f'{sorted(POLICIES)}')
-    return POLICIES[name]
+    """The policy registered as ``name``; an error names a bad one."""
+    return get_registered(POLICIES, name, 'coreset policy')
 
 
 def select_coreset(policy: str,
@@ -188,3 +193,23 @@ def select_coreset(policy: str,
                           round_idx, selection)
     assert indices.numel() == num_select, (policy, indices.numel())
     return indices.long()
+
+
+def select_in_pool(policy: str,
+                   pool: Optional[Tensor],
+                   num_samples: int,
+                   num_select: int,
+                   scores: Optional[Tensor] = None,
+                   labels: Optional[Tensor] = None,
+                   **kwargs) -> Tensor:
+    """:func:`select_coreset` over the whole set (``pool`` None or all
+    ``num_samples``) or within ``pool``, the sorted indices scored
+    (``scores`` / ``labels`` are ``[num_samples]``); ``kwargs`` are
+    ``seed``, ``round_idx`` and ``selection``."""
+    if pool is None or pool.numel() == num_samples:
+        return select_coreset(policy, num_samples, num_select, scores,
+                              labels, **kwargs)
+    chosen = select_coreset(policy, pool.numel(), num_select, scores[pool],
+                            None if labels is None else labels[pool],
+                            **kwargs)
+    return pool[chosen].sort().values

@@ -1,5 +1,6 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Registered scorers: per-sample (EVS, DS) from student/teacher outputs.
+"""Scorers: per-sample (EVS, DS) from student/teacher outputs, registered
+in :data:`mmacs.registry.SCORERS`.
 
 A scorer is called with the student model (for its head's targets and
 losses), the student's and the teacher's outputs from the task adapter and
@@ -29,47 +30,32 @@ the floor (its EVS is then the focal loss of its false alarms), and its
 ``anchor_l2`` set holds only hard negatives and teacher anchors. Neither is
 ever NaN.
 """
-from typing import Callable, Dict
-
 import torch
 
-from .det_targets import dense_head_targets, per_image_head_losses
+from mmacs.models.adapters import DetectionAdapter
+from mmacs.models.dense_heads import (dense_head_targets,
+                                      per_image_head_losses, teacher_distance)
+from mmacs.registry import SCORERS, TASK_ADAPTERS, get_registered
+from mmacs.utils.checks import check_number
 from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
-                     relative_entropy_score, soft_focal_distance)
-
-SCORERS: Dict[str, type] = {}
-
-
-def register_scorer(name: str) -> Callable:
-    """Register a scorer class under ``name`` (its config ``type``)."""
-
-    def wrap(cls: type) -> type:
-        if name in SCORERS:
-            raise KeyError(f'scorer {name!r} is already registered')
-        SCORERS[name] = cls
-        return cls
-
-    return wrap
+                     relative_entropy_score)
 
 
 def build_scorer(cfg, task: str):
-    """Build a scorer from ``dict(type=name, **kwargs)`` or a name;
-    ``None`` gives the task's default."""
+    """Build a scorer from ``dict(type=name, **kwargs)`` or a name; ``None``
+    gives the default scorer of the task's adapter."""
     if cfg is None:
-        cfg = 'loss' if task == 'detection' else 'softmax'
+        cfg = get_registered(TASK_ADAPTERS, task, 'task').default_scorer
     cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
     name = cfg.pop('type', None)
-    if name not in SCORERS:
-        raise ValueError(f'unknown scorer {name!r}; choose from '
-                         f'{sorted(SCORERS)}')
-    scorer = SCORERS[name](**cfg)
+    scorer = get_registered(SCORERS, name, 'scorer')(**cfg)
     if scorer.task != task:
         raise ValueError(f'scorer {name!r} is for {scorer.task}, but the '
                          f'model is a {task} model')
     return scorer
 
 
-@register_scorer('softmax')
+@SCORERS.register_module('softmax')
 class SoftmaxScorer:
     """The paper's classification EVS and DS."""
 
@@ -85,7 +71,7 @@ class SoftmaxScorer:
                 logits, t_out['logits']))
 
 
-@register_scorer('relative_entropy')
+@SCORERS.register_module('relative_entropy')
 class RelativeEntropyScorer(SoftmaxScorer):
     """The paper's EVS, with DS replaced by the relative entropy
     ``KL(softmax(z_t / T) || softmax(z_s / T))`` of the student's
@@ -100,11 +86,8 @@ class RelativeEntropyScorer(SoftmaxScorer):
     """
 
     def __init__(self, temperature: float = 1.0) -> None:
-        if isinstance(temperature, bool) or not isinstance(
-                temperature, (int, float)) or temperature <= 0:
-            raise ValueError('temperature must be a number > 0, got '
-                             f'{temperature!r}')
-        self.temperature = float(temperature)
+        self.temperature = float(
+            check_number(temperature, 'temperature', strict=True))
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
         scores = super().__call__(model, s_out, None, data_samples)
@@ -124,11 +107,12 @@ class _DetScorer:
             raise ValueError('student and teacher feature maps differ: '
                              f"{s_out['featmap_sizes']} vs "
                              f"{t_out['featmap_sizes']}")
-        return dense_head_targets(model.bbox_head, s_out['featmap_sizes'],
-                                  data_samples, s_out['cls'].device)
+        return dense_head_targets(
+            DetectionAdapter.head(model), s_out['featmap_sizes'],
+            data_samples, s_out['cls'].device)
 
 
-@register_scorer('loss')
+@SCORERS.register_module('loss')
 class DetLossScorer(_DetScorer):
     """Per-image detection losses as EVS / DS (see the module docstring).
 
@@ -155,15 +139,13 @@ class DetLossScorer(_DetScorer):
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
         tg = self._targets(model, s_out, t_out, data_samples)
         norm = tg['num_pos'].clamp(min=self.norm_floor)
-        loss_cls, loss_bbox = per_image_head_losses(model.bbox_head,
-                                                    s_out['cls'],
-                                                    s_out['reg'], tg)
+        loss_cls, loss_bbox = per_image_head_losses(
+            DetectionAdapter.head(model), s_out['cls'], s_out['reg'], tg)
         evs = (loss_cls + loss_bbox) / norm
         if t_out is None:
             return dict(evs=evs, ds=None)
-        valid = (tg['label_weights'] > 0).unsqueeze(-1)
-        ds = (soft_focal_distance(s_out['cls'], t_out['cls'], self.gamma) *
-              valid).sum((1, 2))
+        ds = teacher_distance(s_out['cls'], t_out['cls'],
+                              tg['label_weights'], self.gamma)
         if self.reg_weight > 0:
             pos = (tg['bbox_weights'] > 0).to(s_out['reg'])
             ds = ds + self.reg_weight * (
@@ -171,7 +153,7 @@ class DetLossScorer(_DetScorer):
         return dict(evs=evs, ds=ds / norm)
 
 
-@register_scorer('anchor_l2')
+@SCORERS.register_module('anchor_l2')
 class DetAnchorL2Scorer(_DetScorer):
     """The paper's L2 formulas over a chosen set of anchors per image.
 
@@ -221,7 +203,7 @@ class DetAnchorL2Scorer(_DetScorer):
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
         tg = self._targets(model, s_out, t_out, data_samples)
-        num_classes = model.bbox_head.num_classes
+        num_classes = DetectionAdapter.head(model).num_classes
         p_s, p_t = s_out['cls'].float().sigmoid(), t_out['cls'].float(
         ).sigmoid()
         evs, ds = [], []

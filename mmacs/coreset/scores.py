@@ -7,8 +7,8 @@ Classification (the paper's definitions)::
     DS  = || softmax(z_s) - softmax(z_t) ||_2
 
 Detection, per image, from the targets of the head's own assigner; see
-``mmacs/coreset/det_scorers.py`` for how they are gathered and the README
-for the formulas.
+:mod:`mmacs.coreset.scorers` for how they are gathered and the README for
+the formulas.
 """
 from typing import Optional
 
@@ -50,30 +50,6 @@ def relative_entropy_score(student_logits: Tensor,
     t = F.log_softmax(teacher_logits.float() / temperature, -1)
     s = F.log_softmax(student_logits.float() / temperature, -1)
     return (t.exp() * (t - s)).sum(-1).clamp(min=0)
-
-
-def soft_focal_distance(student_logits: Tensor,
-                        teacher_logits: Tensor,
-                        gamma: float = 2.0) -> Tensor:
-    """Element-wise focal distance between two sets of sigmoid logits.
-
-    ``BCE(sigmoid(s), q) * |sigmoid(s) - q|^gamma`` with ``q =
-    sigmoid(t)``: the focal loss with the teacher's probabilities as soft
-    targets. It is 0 exactly where the two agree, and like the focal loss it
-    down-weights the many anchors both call background.
-
-    Args:
-        student_logits (Tensor): Any shape.
-        teacher_logits (Tensor): Same shape.
-        gamma (float): Focusing exponent. Defaults to 2.0.
-
-    Returns:
-        Tensor: Same shape as the inputs.
-    """
-    s = student_logits.float()
-    q = teacher_logits.float().sigmoid()
-    bce = F.binary_cross_entropy_with_logits(s, q, reduction='none')
-    return bce * (s.sigmoid() - q).abs().pow(gamma)
 
 
 def anchor_l2_scores(student_probs: Tensor, teacher_probs: Tensor,

@@ -19,18 +19,35 @@ with class balance, within each class with the class's quota. Rules:
 - ``trimmed``: top-k after dropping the top ``trim`` fraction (likely label
   errors and outliers).
 
-Every rule is seeded (a ``torch.Generator``) and returns exactly ``k``
-indices.
+Every rule is seeded (a ``torch.Generator``), returns exactly ``k``
+indices and is registered in :data:`mmacs.registry.SELECTION_RULES`.
 """
 import math
-from typing import Callable, Dict, Optional, Union
+from typing import Callable, Optional, Union
 
 import torch
 from torch import Tensor
 
+from mmacs.registry import SELECTION_RULES, get_registered
+from mmacs.utils.checks import is_number
+
 SelectionCfg = Union[None, str, dict]
 
 
+def register_rule(name: str, **params) -> Callable:
+    """Register a selection rule as ``name``, with its parameters as
+    ``{name: (default, check, description)}`` (``check`` a predicate on a
+    number, ``description`` what it accepts)."""
+
+    def wrap(fn: Callable) -> Callable:
+        fn.params = params
+        SELECTION_RULES.register_module(name, module=fn)
+        return fn
+
+    return wrap
+
+
+@register_rule('topk')
 def topk(scores: Tensor, k: int, generator: torch.Generator) -> Tensor:
     """Indices of the ``k`` largest scores; ties go to the lower index."""
     order = torch.sort(-scores.double(), stable=True).indices
@@ -41,6 +58,8 @@ def _uniform(n: int, k: int, generator: torch.Generator) -> Tensor:
     return torch.randperm(n, generator=generator)[:k]
 
 
+@register_rule(
+    'trimmed', trim=(0.05, lambda v: 0 <= v < 1, 'a number in [0, 1)'))
 def trimmed(scores: Tensor, k: int, generator: torch.Generator,
             trim: float = 0.05) -> Tensor:
     """Top-k after dropping the ``ceil(trim * n)`` highest scores (fewer
@@ -51,6 +70,8 @@ def trimmed(scores: Tensor, k: int, generator: torch.Generator,
     return order[start:start + k]
 
 
+@register_rule(
+    'mixed', share=(0.5, lambda v: 0 <= v <= 1, 'a number in [0, 1]'))
 def mixed(scores: Tensor, k: int, generator: torch.Generator,
           share: float = 0.5) -> Tensor:
     """``round(share * k)`` top scores, the rest uniform among the
@@ -62,6 +83,7 @@ def mixed(scores: Tensor, k: int, generator: torch.Generator,
     return torch.cat([order[:n_top], pick])
 
 
+@register_rule('sampled', power=(1.0, lambda v: v >= 0, 'a number >= 0'))
 def sampled(scores: Tensor, k: int, generator: torch.Generator,
             power: float = 1.0) -> Tensor:
     """``k`` draws without replacement, probability ``~ score ** power``.
@@ -75,6 +97,10 @@ def sampled(scores: Tensor, k: int, generator: torch.Generator,
     return torch.multinomial(w, k, replacement=False, generator=generator)
 
 
+@register_rule(
+    'stratified',
+    bins=(50, lambda v: isinstance(v, int) and v >= 1, 'an int >= 1'),
+    trim=(0.0, lambda v: 0 <= v < 1, 'a number in [0, 1)'))
 def stratified(scores: Tensor, k: int, generator: torch.Generator,
                bins: int = 50, trim: float = 0.0) -> Tensor:
     """Coverage-centric selection: equal-width score strata, budget spread
@@ -109,25 +135,6 @@ def stratified(scores: Tensor, k: int, generator: torch.Generator,
     return keep[torch.cat(chosen)]
 
 
-#: Rule name -> function; ``_PARAMS``: its parameters as
-#: ``{name: (default, check, description)}``.
-SELECTIONS: Dict[str, Callable] = dict(
-    topk=topk,
-    trimmed=trimmed,
-    mixed=mixed,
-    sampled=sampled,
-    stratified=stratified)
-
-_PARAMS = dict(
-    topk={},
-    trimmed=dict(trim=(0.05, lambda v: 0 <= v < 1, 'a number in [0, 1)')),
-    mixed=dict(share=(0.5, lambda v: 0 <= v <= 1, 'a number in [0, 1]')),
-    sampled=dict(power=(1.0, lambda v: v >= 0, 'a number >= 0')),
-    stratified=dict(
-        bins=(50, lambda v: isinstance(v, int) and v >= 1, 'an int >= 1'),
-        trim=(0.0, lambda v: 0 <= v < 1, 'a number in [0, 1)')))
-
-
 def check_selection(cfg: SelectionCfg) -> dict:
     """``cfg`` ('topk', ``dict(type='mixed', share=0.3)``, None = topk) as
     a full dict with every parameter; a clear error names a bad value."""
@@ -140,10 +147,7 @@ def check_selection(cfg: SelectionCfg) -> dict:
                         f"'type', got {cfg!r}")
     cfg = dict(cfg)
     name = cfg.pop('type')
-    if name not in SELECTIONS:
-        raise ValueError(f'unknown selection rule {name!r}; choose from '
-                         f'{sorted(SELECTIONS)}')
-    params = _PARAMS[name]
+    params = get_registered(SELECTION_RULES, name, 'selection rule').params
     unknown = sorted(set(cfg) - set(params))
     if unknown:
         raise ValueError(f'selection {name!r} takes {sorted(params)}, got '
@@ -151,8 +155,7 @@ def check_selection(cfg: SelectionCfg) -> dict:
     out = dict(type=name)
     for key, (default, ok, what) in params.items():
         value = cfg.get(key, default)
-        if isinstance(value, bool) or not isinstance(
-                value, (int, float)) or not ok(value):
+        if not is_number(value) or not ok(value):
             raise ValueError(f'selection {name!r}: {key} must be {what}, '
                              f'got {value!r}')
         out[key] = value
@@ -174,4 +177,5 @@ def select_by_rule(cfg: SelectionCfg,
     if generator is None:
         generator = torch.Generator().manual_seed(0)
     params = {key: v for key, v in cfg.items() if key != 'type'}
-    return SELECTIONS[cfg['type']](scores, k, generator, **params).long()
+    rule = SELECTION_RULES.get(cfg['type'])
+    return rule(scores, k, generator, **params).long()

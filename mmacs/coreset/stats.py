@@ -64,6 +64,21 @@ def class_counts(indices: Sequence[int], cat_ids: List[List[int]],
     return {name(c): n for c, n in sorted(counter.items())}
 
 
+def dataset_labels(dataset, single_label: bool) -> tuple:
+    """The category ids of every sample of ``dataset``, its class names and,
+    for ``single_label`` (class-balanced selection, which checks that each
+    sample has exactly one), the ``[N]`` labels (else None)."""
+    cat_ids = [list(dataset.get_cat_ids(i)) for i in range(len(dataset))]
+    if single_label and any(len(c) != 1 for c in cat_ids):
+        bad = [i for i, c in enumerate(cat_ids) if len(c) != 1]
+        raise ValueError(
+            'class_balance=True needs a single label per sample, but '
+            f'samples {bad[:10]} have {len(cat_ids[bad[0]])}; set '
+            'class_balance=False')
+    labels = torch.tensor([c[0] for c in cat_ids]) if single_label else None
+    return cat_ids, list((dataset.metainfo or {}).get('classes', [])), labels
+
+
 def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
                      num_samples: int, indices: Tensor,
                      previous: Optional[Tensor], scores: Optional[dict],

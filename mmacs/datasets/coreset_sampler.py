@@ -8,6 +8,8 @@ from mmdet.registry import DATA_SAMPLERS
 from mmengine.dist import get_dist_info, sync_random_seed
 from torch.utils.data import Sampler
 
+from mmacs.utils.checks import check_fraction
+
 
 def coreset_size(num_samples: int, fraction: float) -> int:
     """round(f * N), at least 1."""
@@ -47,6 +49,19 @@ def clear_partial_pass(batch_sampler) -> int:
     return dropped
 
 
+def find_coreset_sampler(loader) -> 'CoresetSampler':
+    """The :class:`CoresetSampler` of ``loader``, its sampler or the
+    sampler behind its batch sampler (e.g. ``AspectRatioBatchSampler``)."""
+    sampler = loader.sampler if isinstance(
+        loader.sampler, CoresetSampler) else getattr(
+            loader.batch_sampler, 'sampler', loader.sampler)
+    if not isinstance(sampler, CoresetSampler):
+        raise TypeError(
+            'CoresetSelectionHook needs train_dataloader.sampler to be '
+            f'a CoresetSampler, got {type(sampler).__name__}')
+    return sampler
+
+
 @DATA_SAMPLERS.register_module()
 class CoresetSampler(Sampler):
     """Iterates the current coreset: ``round(fraction * N)`` samples.
@@ -76,10 +91,7 @@ class CoresetSampler(Sampler):
                  shuffle: bool = True,
                  seed: Optional[int] = None,
                  round_up: bool = True) -> None:
-        if isinstance(fraction, bool) or not isinstance(
-                fraction, (int, float)) or not 0 < fraction <= 1:
-            raise ValueError(
-                f'fraction must be a number in (0, 1], got {fraction!r}')
+        check_fraction(fraction, 'fraction', low_open=True)
         rank, world_size = get_dist_info()
         self.rank = rank
         self.world_size = world_size

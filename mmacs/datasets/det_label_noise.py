@@ -1,12 +1,13 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 """Seeded synthetic annotation noise for detection datasets."""
 import copy
-from numbers import Real
 from typing import List, Union
 
 import numpy as np
 from mmdet.registry import DATASETS
 from mmengine.dataset import BaseDataset
+
+from mmacs.utils.checks import check_fraction, check_int, check_number
 
 #: The corruptions, in the order their probabilities are given.
 CORRUPTIONS = ('class_flip', 'drop_box', 'jitter_box')
@@ -64,26 +65,16 @@ class NoisyDetDataset:
                  jitter_box: float = 0.25,
                  jitter_scale: float = 0.4,
                  max_refetch: int = 1000) -> None:
-        if isinstance(noise_rate, bool) or not isinstance(
-                noise_rate, Real) or not 0 <= noise_rate <= 1:
-            raise ValueError(
-                f'noise_rate must be a number in [0, 1], got {noise_rate!r}')
-        if isinstance(seed, bool) or not isinstance(seed, int):
-            raise TypeError(f'seed must be an int, got {seed!r}')
+        check_fraction(noise_rate, 'noise_rate')
+        check_int(seed, 'seed')
         probs = dict(
             class_flip=class_flip, drop_box=drop_box, jitter_box=jitter_box)
         for key, value in probs.items():
-            if isinstance(value, bool) or not isinstance(
-                    value, Real) or value < 0:
-                raise ValueError(
-                    f'{key} must be a number >= 0, got {value!r}')
+            check_number(value, key)
         if sum(probs.values()) <= 0:
             raise ValueError('at least one of class_flip, drop_box and '
                              f'jitter_box must be > 0, got {probs}')
-        if isinstance(jitter_scale, bool) or not isinstance(
-                jitter_scale, Real) or jitter_scale <= 0:
-            raise ValueError(
-                f'jitter_scale must be a number > 0, got {jitter_scale!r}')
+        check_number(jitter_scale, 'jitter_scale', strict=True)
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
         elif not isinstance(dataset, BaseDataset):

@@ -27,6 +27,8 @@ from typing import Dict, List, Sequence, Tuple
 import cv2
 import numpy as np
 
+from mmacs.utils.checks import check_fraction, check_int
+
 #: The shape classes, in label order (COCO category ids 1, 2, ...).
 SHAPE_CLASSES = ('circle', 'square', 'triangle', 'star', 'ring')
 
@@ -279,17 +281,10 @@ def make_synthetic_shapes(out_dir: str,
         dict[str, str]: The annotation file of each split, by split name.
     """
     for key, value in dict(num_train=num_train, num_val=num_val).items():
-        if isinstance(value, bool) or not isinstance(value,
-                                                     int) or value < 0:
-            raise ValueError(f'{key} must be an int >= 0, got {value!r}')
-    if isinstance(size, bool) or not isinstance(size, int) or size < 32:
-        raise ValueError(f'size must be an int >= 32, got {size!r}')
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f'seed must be an int >= 0, got {seed!r}')
-    if isinstance(hard_ratio, bool) or not isinstance(
-            hard_ratio, (int, float)) or not 0 <= hard_ratio <= 1:
-        raise ValueError(
-            f'hard_ratio must be a number in [0, 1], got {hard_ratio!r}')
+        check_int(value, key, 0)
+    check_int(size, 'size', 32)
+    check_int(seed, 'seed', 0)
+    check_fraction(hard_ratio, 'hard_ratio')
     classes = tuple(classes)
     unknown = [c for c in classes if c not in SHAPE_CLASSES]
     if not classes or unknown or len(set(classes)) != len(classes):

@@ -16,11 +16,7 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs')
+    add_cfg_options(parser)
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -28,6 +24,16 @@ def base_parser(description: str) -> argparse.ArgumentParser:
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     return parser
+
+
+def add_cfg_options(parser: argparse.ArgumentParser) -> None:
+    """mmdet's ``--cfg-options key=value ...`` (merged by
+    :func:`load_cfg`)."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value pairs')
 
 
 def parse(parser: argparse.ArgumentParser, argv=None) -> argparse.Namespace:

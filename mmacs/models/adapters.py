@@ -5,17 +5,19 @@ about a task. One engine, two adapters: dense detection and classification.
 An adapter turns a model and a preprocessed batch into *outputs* (a
 structure whose first dimension is the batch, so it can be split per
 sample and cached), computes the training loss with optional knowledge
-distillation, and reads labels and dataset indices from data samples.
+distillation and names the task's default scorer. Adapters are registered
+in :data:`mmacs.registry.TASK_ADAPTERS` under their task.
 """
-from typing import Dict, List, Optional
+from typing import Dict, Optional
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from mmacs.coreset.det_targets import dense_head_targets, flatten_dense_outputs
-from mmacs.coreset.scores import soft_focal_distance
+from mmacs.registry import TASK_ADAPTERS
+from .dense_heads import (flatten_dense_outputs, head_loss_and_targets,
+                          teacher_distance)
 
 
 def sample_indices(data_samples: list) -> Tensor:
@@ -29,15 +31,18 @@ def sample_indices(data_samples: list) -> Tensor:
             "meta_keys of the scoring pipeline's packing transform") from None
 
 
+@TASK_ADAPTERS.register_module('detection')
 class DetectionAdapter:
     """Single-stage detectors with an anchor-based dense head.
 
     Outputs are ``dict(cls=[B, A, C], reg=[B, A, R], featmap_sizes=...)``:
     the head's raw logits and box deltas over all anchors of all levels, in
-    the order the head's ``get_targets`` uses.
+    the order the head's ``get_targets`` uses. The scorers reach the head
+    through :meth:`head`.
     """
 
     task = 'detection'
+    default_scorer = 'loss'
 
     @staticmethod
     def head(model: nn.Module) -> nn.Module:
@@ -61,32 +66,26 @@ class DetectionAdapter:
             return student.loss(inputs, data_samples)
         head = self.head(student)
         cls_scores, bbox_preds = head(student.extract_feat(inputs))[:2]
-        from mmdet.models.utils import unpack_gt_instances
-        gts, gts_ignore, metas = unpack_gt_instances(data_samples)
-        losses = head.loss_by_feat(cls_scores, bbox_preds, gts, metas,
-                                   gts_ignore)
-        s_out = flatten_dense_outputs(cls_scores, bbox_preds,
-                                      head.cls_out_channels)
-        t_out = teacher_fn()
-        targets = dense_head_targets(head, s_out['featmap_sizes'],
-                                     data_samples, inputs.device)
-        valid = (targets['label_weights'] > 0).unsqueeze(-1)
-        dist = soft_focal_distance(s_out['cls'], t_out['cls'],
-                                   distill.get('gamma', 2.0)) * valid
+        # One target assignment for the head's loss and the distillation.
+        losses, targets = head_loss_and_targets(head, cls_scores, bbox_preds,
+                                                data_samples)
+        s_cls = flatten_dense_outputs(cls_scores, bbox_preds,
+                                      head.cls_out_channels)['cls']
+        dist = teacher_distance(s_cls, teacher_fn()['cls'],
+                                targets['label_weights'],
+                                distill.get('gamma', 2.0))
         norm = targets['num_pos'].clamp(min=distill.get('norm_floor', 1.0))
-        losses['loss_kd'] = distill.get('loss_weight', 1.0) * (
-            dist.sum((1, 2)) / norm).mean()
+        losses['loss_kd'] = distill.get('loss_weight', 1.0) * (dist /
+                                                               norm).mean()
         return losses
 
-    @staticmethod
-    def labels(data_samples: list) -> List[List[int]]:
-        return [s.gt_instances.labels.tolist() for s in data_samples]
 
-
+@TASK_ADAPTERS.register_module('classification')
 class ClassificationAdapter:
     """Classifiers whose ``tensor`` mode returns ``[B, C]`` logits."""
 
     task = 'classification'
+    default_scorer = 'softmax'
 
     def outputs(self, model: nn.Module, inputs: Tensor) -> dict:
         return dict(logits=model(inputs, mode='tensor'))
@@ -111,19 +110,16 @@ class ClassificationAdapter:
         losses['loss_kd'] = distill.get('loss_weight', 1.0) * soft * temp**2
         return losses
 
-    @staticmethod
-    def labels(data_samples: list) -> List[List[int]]:
-        return [s.gt_label.flatten().tolist() for s in data_samples]
-
 
 def build_adapter(task: str, model: nn.Module):
-    """The adapter for ``task`` ('auto', 'detection', 'classification')."""
+    """The adapter of ``task``: a registered task ('detection',
+    'classification') or 'auto' (detection for a model with a
+    ``bbox_head`` or ``rpn_head``, else classification)."""
     if task == 'auto':
         task = 'detection' if hasattr(model, 'bbox_head') or hasattr(
             model, 'rpn_head') else 'classification'
-    if task == 'detection':
-        return DetectionAdapter()
-    if task == 'classification':
-        return ClassificationAdapter()
-    raise ValueError("task must be 'auto', 'detection' or 'classification', "
-                     f'got {task!r}')
+    adapter = TASK_ADAPTERS.get(task) if isinstance(task, str) else None
+    if adapter is None:
+        raise ValueError("task must be 'auto' or one of "
+                         f'{sorted(TASK_ADAPTERS.module_dict)}, got {task!r}')
+    return adapter()

@@ -17,6 +17,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from mmacs.utils.checks import check_number
+
 
 def check_layer_align(cfg, student: nn.Module) -> dict:
     """``cfg`` as ``dict(layers=[...], loss_weight=w)``; a clear error names
@@ -38,10 +40,7 @@ def check_layer_align(cfg, student: nn.Module) -> dict:
         raise ValueError(f'layer_align.layers {missing} are not modules of '
                          'the model')
     weight = cfg.get('loss_weight', 1.0)
-    if isinstance(weight, bool) or not isinstance(
-            weight, (int, float)) or weight < 0:
-        raise ValueError('layer_align.loss_weight must be a number >= 0, '
-                         f'got {weight!r}')
+    check_number(weight, 'layer_align.loss_weight')
     return dict(layers=list(layers), loss_weight=float(weight))
 
 

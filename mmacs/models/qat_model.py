@@ -3,9 +3,8 @@
 """
 import copy
 import re
-import time
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -14,9 +13,8 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import _load_checkpoint
 
-from mmacs.coreset.teacher_cache import TeacherCache
 from mmacs.quantization import calibrate, quantize_model
-from .adapters import build_adapter, sample_indices
+from .adapters import build_adapter
 from .layer_align import capture_outputs, check_layer_align, layer_align_loss
 
 #: Layers kept in full precision by default: the stem convolution and the
@@ -230,51 +228,6 @@ class QATModel(BaseModel):
             return calibrate(self.student, batches, step)
         finally:
             self.student.train(was_training)
-
-    @torch.no_grad()
-    def score_step(self,
-                   data: dict,
-                   scorer,
-                   teacher_cache: Optional[TeacherCache] = None,
-                   with_teacher: bool = True,
-                   augment: bool = False
-                   ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor], List]:
-        """Score one raw batch for coreset selection.
-
-        Args:
-            data (dict): A batch from the scoring dataloader.
-            scorer (callable): A registered scorer.
-            teacher_cache (TeacherCache, optional): Read and filled here.
-                Defaults to None.
-            with_teacher (bool): Run (or read) the teacher; False scores
-                EVS only (``ds`` is None). Defaults to True.
-            augment (bool): Preprocess as in training, so the data
-                preprocessor's batch augmentations apply (the scoring view
-                'train'); the networks stay in eval mode. Defaults to False.
-
-        Returns:
-            tuple: ``(indices [B], dict(evs=[B], ds=[B]), info)``, with
-            ``info['cache_hits']`` the samples whose teacher outputs came
-            from the cache and ``info['teacher_seconds']`` the time spent
-            in the teacher.
-        """
-        data = self.data_preprocessor(data, augment)
-        inputs, data_samples = data['inputs'], data['data_samples']
-        indices = sample_indices(data_samples)
-        s_out = self.adapter.outputs(self.student, inputs)
-        t_out, hits, seconds = None, 0, 0.0
-        if with_teacher and teacher_cache is not None:
-            t_out = teacher_cache.get(indices.tolist(), s_out)
-            hits = len(indices) if t_out is not None else 0
-        if with_teacher and t_out is None:
-            start = time.perf_counter()
-            t_out = self.teacher_outputs(inputs)
-            seconds = time.perf_counter() - start
-            if teacher_cache is not None:
-                teacher_cache.put(indices.tolist(), t_out)
-        scores = scorer(self.student, s_out, t_out, data_samples)
-        return indices, scores, dict(
-            cache_hits=hits, teacher_seconds=seconds)
 
 
 def _load_state(net: nn.Module,

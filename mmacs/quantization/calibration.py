@@ -15,6 +15,15 @@ def uninitialized_quantizers(model: nn.Module) -> List[LSQQuantizer]:
     return [q for _, q in named_quantizers(model) if not q.is_initialized]
 
 
+def check_calibrated(model: nn.Module, before: str) -> None:
+    """Raise when ``model`` has quantizers not yet calibrated ``before``
+    (a step that needs them)."""
+    if uninitialized_quantizers(model):
+        raise RuntimeError(
+            f'the student has uninitialised LSQ steps before {before}: '
+            "add dict(type='QATCalibrationHook') to custom_hooks")
+
+
 @torch.no_grad()
 def calibrate(model: nn.Module, batches: Iterable,
               step_fn: Callable[[object], None]) -> int:

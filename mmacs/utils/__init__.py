@@ -1,7 +1,19 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Helpers the tools share: config edits, the shared-data location and the
-benchmark device."""
-from .config import quiet_epochs, shared_root
+"""Helpers the package and the tools share: argument checks, config edits,
+the repository and shared-data locations, the benchmarks' common parts and
+device."""
+from .benchmark import (add_benchmark_args, benchmark_work_dir,
+                        finish_benchmark, release_workers)
+from .checks import check_fraction, check_int, check_number, is_int, is_number
+from .config import (REPO_ROOT, quiet_epochs, repo_path, seeded_subset,
+                     set_coco_data_root, set_epochs, shared_cifar, shared_root)
 from .device import device_name, select_device
 
-__all__ = ['quiet_epochs', 'shared_root', 'device_name', 'select_device']
+__all__ = [
+    'check_fraction', 'check_int', 'check_number', 'is_int', 'is_number',
+    'add_benchmark_args', 'benchmark_work_dir', 'finish_benchmark',
+    'release_workers', 'REPO_ROOT',
+    'quiet_epochs', 'repo_path', 'seeded_subset', 'set_coco_data_root',
+    'set_epochs', 'shared_cifar', 'shared_root', 'device_name',
+    'select_device'
+]

@@ -17,7 +17,7 @@ from mmacs.classification import (BatchRandomCropPad, BatchRandomFlip,
                                   CIFARDataset, ClsDataPreprocessor,
                                   ImageFolderDataset, RandomCropPad)
 from mmacs.classification.datasets import image_array
-from tests.test_classification.test_datasets import make_cifar
+from mmacs.testing import make_cifar, make_images
 
 PIPELINE = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
 
@@ -26,17 +26,6 @@ PIPELINE = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
 def mmdet_scope():
     with DefaultScope.overwrite_default_scope('mmdet'):
         yield
-
-
-def make_images(root, per_class=(5, 6, 7), size=8, seed=0):
-    """Random-pixel PNGs (lossless) in ``root/c{i}/{j:02d}.png``."""
-    rng = np.random.RandomState(seed)
-    for i, n in enumerate(per_class):
-        os.makedirs(root / f'c{i}', exist_ok=True)
-        for j in range(n):
-            img = rng.randint(0, 256, (size, size, 3), dtype=np.uint8)
-            mmcv.imwrite(img, str(root / f'c{i}' / f'{j:02d}.png'))
-    return root
 
 
 def per_sample_batch(dataset, indices):

@@ -6,7 +6,7 @@ from mmengine.runner import load_checkpoint
 
 from mmacs.classification import (CifarResNet, ClsDataSample, ImageClassifier,
                                   MobileNetV2Cifar, ResNet18Cifar)
-from tests.conftest import WEIGHTS, need_shared
+from mmacs.testing import WEIGHTS, need_shared
 
 RESNET20 = WEIGHTS / 'resnet20-12fca82f.th'
 

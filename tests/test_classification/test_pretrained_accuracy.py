@@ -12,7 +12,7 @@ from mmengine.runner import Runner, load_checkpoint
 from torch.utils.data import DataLoader
 
 from mmacs.classification import ImageClassifier, ImageFolderDataset
-from tests.conftest import CIFAR_JPEG, WEIGHTS, need_shared
+from mmacs.testing import CIFAR_JPEG, WEIGHTS, need_shared
 
 RESNET20 = WEIGHTS / 'resnet20-12fca82f.th'
 

@@ -8,7 +8,7 @@ import pytest
 
 from mmacs.classification import CIFARDataset
 from mmacs.classification.datasets.safe_pickle import safe_load
-from tests.test_classification.test_datasets import make_cifar
+from mmacs.testing import make_cifar
 
 
 class _RunsCommand:

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from mmacs.coreset.policies import class_quotas, select_coreset
-from mmacs.coreset.selection import SELECTIONS, check_selection, select_by_rule
+from mmacs.coreset.selection import check_selection, select_by_rule
+from mmacs.registry import SELECTION_RULES
 
 RULES = [
     'topk', dict(type='trimmed', trim=0.1), dict(type='mixed', share=0.5),
@@ -151,5 +152,5 @@ def test_defaults_are_filled():
     assert check_selection('mixed') == dict(type='mixed', share=0.5)
     assert check_selection(dict(type='stratified')) == dict(
         type='stratified', bins=50, trim=0.0)
-    assert set(SELECTIONS) == {'topk', 'trimmed', 'mixed', 'sampled',
-                               'stratified'}
+    assert set(SELECTION_RULES.module_dict) == {
+        'topk', 'trimmed', 'mixed', 'sampled', 'stratified'}

@@ -142,5 +142,5 @@ def test_check_image_files_lists_a_few_and_counts_the_rest(tmp_path):
 
 
 def test_check_dataset_ignores_datasets_without_files():
-    from tests.toy import ToyPointsDataset
+    from mmacs.testing.toy import ToyPointsDataset
     check_dataset(ToyPointsDataset(pipeline=[]))  # no img_path: nothing

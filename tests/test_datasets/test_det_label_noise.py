@@ -6,9 +6,9 @@ import pytest
 from mmdet.registry import DATASETS
 from mmengine.registry import DefaultScope
 
+from mmacs.coreset.scoring import dataset_with_pipeline, find_dataset_attr
 from mmacs.datasets import (SHAPE_CLASSES, NoisyDetDataset,
                             make_synthetic_shapes)
-from mmacs.engine.coreset_hook import _find_attr, dataset_with_pipeline
 
 PIPELINE = [
     dict(type='LoadImageFromFile'),
@@ -124,7 +124,7 @@ def test_shallow_copy_with_another_pipeline(coco_cfg):
     assert data['data_samples'].metainfo['sample_idx'] == 5
     assert data['data_samples'].gt_instances.labels.tolist() == \
         noisy.get_cat_ids(5)
-    assert _find_attr(scoring, 'noisy_indices') == noisy.noisy_indices
+    assert find_dataset_attr(scoring, 'noisy_indices') == noisy.noisy_indices
     assert 'sample_idx' not in noisy[5]['data_samples'].metainfo
 
 

@@ -22,8 +22,8 @@ from mmacs.deploy import (VERIFY_TOLERANCE, check_exportable,  # noqa: E402
                           onnx_session, qdq_type, run_onnx, verify_onnx)
 from mmacs.quantization import (LSQQuantizer, QConv2d,  # noqa: E402
                                 named_quantizers)
-from tests.conftest import repo_path  # noqa: E402
-from tests.test_models.det_utils import det_batch  # noqa: E402
+from mmacs.testing import det_batch  # noqa: E402
+from mmacs.testing import repo_path  # noqa: E402
 
 DEMO_FP = repo_path('configs', 'demo', 'retinanet_r18-tiny_fpn_shapes-128.py')
 DEMO_QAT = repo_path('configs', 'demo',

@@ -2,7 +2,6 @@
 """COCO mAP of an exported detector (onnxruntime + the head's own
 post-processing + CocoMetric) equals the PyTorch student's, on a briefly
 trained demo RetinaNet with W4A4 LSQ steps calibrated on its data."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -21,18 +20,14 @@ from mmengine.registry import init_default_scope  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 from mmacs.datasets import make_synthetic_shapes  # noqa: E402
-from tests.conftest import REPO, repo_path  # noqa: E402
+from mmacs.testing import load_tool, repo_path  # noqa: E402
 
 #: The issue's bound on |mAP(onnx) - mAP(pytorch)|.
 MAP_TOLERANCE = 0.002
 
 
 def load_deploy_tool(name):
-    spec = importlib.util.spec_from_file_location(
-        f'mmacs_deploy_{name}', REPO / 'tools' / 'deploy' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool(f'deploy/{name}')
 
 
 def shapes_cfg(name, root, work_dir):

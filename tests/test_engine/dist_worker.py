@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
 import mmacs  # noqa: E402,F401
 from mmacs.engine import (CoresetSelectionHook, QATRunner,  # noqa: E402
                           release_process_group)
-from tests.toy import toy_cfg  # noqa: E402
+from mmacs.testing.toy import toy_cfg  # noqa: E402
 
 
 def main(work_dir):
@@ -25,9 +25,9 @@ def main(work_dir):
     cfg.experiment_name = 'dist'
     seen = []
 
-    original = CoresetSelectionHook.select
+    original = CoresetSelectionHook.new_round
 
-    def select(self, runner, epoch):
+    def new_round(self, runner, epoch):
         original(self, runner, epoch)
         self.sampler.set_epoch(epoch)
         seen.append(
@@ -35,7 +35,7 @@ def main(work_dir):
                  shard=list(self.sampler),
                  scores=self.scores['combined'].tolist()))
 
-    with mock.patch.object(CoresetSelectionHook, 'select', select):
+    with mock.patch.object(CoresetSelectionHook, 'new_round', new_round):
         runner = QATRunner.from_cfg(cfg)
         runner.train()
         wrapped = type(runner.model).__name__

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from mmacs.coreset.policies import class_quotas
+from mmacs.coreset.scoring import ScoringPass
 from mmacs.engine import CoresetSelectionHook, QATRunner
-from tests.toy import toy_cfg
+from mmacs.testing.toy import toy_cfg
 
 
 def run(cfg):
@@ -83,7 +84,7 @@ def test_resume_between_selections_keeps_coreset(tmp_path):
     cfg = toy_cfg(tmp_path, max_epochs=3, interval=4)
     cfg.resume = True
     cfg.load_from = str(tmp_path / 'epoch_1.pth')
-    with mock.patch.object(CoresetSelectionHook, 'score_dataset',
+    with mock.patch.object(ScoringPass, 'score',
                            side_effect=AssertionError('rescored')):
         resumed = run(cfg)
     hook = hook_of(resumed)
@@ -93,7 +94,7 @@ def test_resume_between_selections_keeps_coreset(tmp_path):
 
 
 def test_random_policy_does_not_score(tmp_path):
-    with mock.patch.object(CoresetSelectionHook, 'score_dataset',
+    with mock.patch.object(ScoringPass, 'score',
                            side_effect=AssertionError('scored')):
         run(toy_cfg(tmp_path, max_epochs=2, policy='random_dynamic'))
     log = read_log(tmp_path)
@@ -125,7 +126,7 @@ def test_hook_without_coreset_sampler_is_an_error(tmp_path):
 
 def test_class_balance_needs_single_labels(tmp_path):
     cfg = toy_cfg(tmp_path)
-    with mock.patch('tests.toy.ToyPointsDataset.get_cat_ids',
+    with mock.patch('mmacs.testing.toy.ToyPointsDataset.get_cat_ids',
                     return_value=[0, 1]):
         with pytest.raises(ValueError, match='single label'):
             run(cfg)
@@ -147,14 +148,14 @@ def test_nan_scores_name_samples(tmp_path):
 
 def test_score_pool_scores_a_fresh_pool_and_selects_within_it(tmp_path):
     scored = []
-    original = CoresetSelectionHook.score_dataset
+    original = ScoringPass.score
 
-    def spy(self, runner, pool=None, with_teacher=True):
-        evs, ds, info = original(self, runner, pool, with_teacher)
+    def spy(self, pool=None, with_teacher=True):
+        evs, ds, info = original(self, pool, with_teacher)
         scored.append((pool.clone(), evs.clone()))
         return evs, ds, info
 
-    with mock.patch.object(CoresetSelectionHook, 'score_dataset', spy):
+    with mock.patch.object(ScoringPass, 'score', spy):
         runner = run(toy_cfg(tmp_path, max_epochs=2, fraction=0.25))
         hook = hook_of(runner)
     log = read_log(tmp_path)
@@ -162,7 +163,7 @@ def test_score_pool_scores_a_fresh_pool_and_selects_within_it(tmp_path):
     scored.clear()
     cfg = toy_cfg(tmp_path / 'pool', max_epochs=3, fraction=0.25)
     cfg.coreset.score_pool = 0.5
-    with mock.patch.object(CoresetSelectionHook, 'score_dataset', spy):
+    with mock.patch.object(ScoringPass, 'score', spy):
         runner = run(cfg)
         hook = hook_of(runner)
     log = read_log(tmp_path / 'pool')

@@ -8,9 +8,9 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmacs.coreset.scoring import ArrayBatchLoader
 from mmacs.engine import CoresetSelectionHook, QATRunner
-from mmacs.engine.coreset_hook import ArrayBatchLoader
-from tests.test_classification.test_in_memory import make_images
+from mmacs.testing import make_images
 
 PIPELINE = [dict(type='LoadClsImage'), dict(type='PackClsInputs')]
 
@@ -95,12 +95,12 @@ def test_in_memory_training_run_selects_each_epoch(tmp_path, images):
 def test_in_memory_scores_equal_per_sample_scores(tmp_path, images,
                                                   monkeypatch):
     runner, hook = prepared(image_cfg(tmp_path / 'w', images))
-    assert isinstance(hook.score_loader, ArrayBatchLoader)
+    assert isinstance(hook.scoring.loader, ArrayBatchLoader)
     dataset = runner.train_dataloader.dataset
     # No sample goes through the per-sample pipeline.
     monkeypatch.setattr(type(dataset), 'prepare_data',
                         lambda self, idx: pytest.fail('per-sample load'))
-    evs, ds, _ = hook.score_dataset(runner)
+    evs, ds, _ = hook.scoring.score()
     monkeypatch.undo()
     # The per-sample path (the test pipeline) over the same model.
     lazy_cfg = image_cfg(tmp_path / 'w2', images, in_memory=False)
@@ -109,14 +109,14 @@ def test_in_memory_scores_equal_per_sample_scores(tmp_path, images,
     lazy_hook = [h for h in lazy_runner.hooks
                  if isinstance(h, CoresetSelectionHook)][0]
     lazy_hook.before_train(lazy_runner)
-    assert not isinstance(lazy_hook.score_loader, ArrayBatchLoader)
-    evs2, ds2, _ = lazy_hook.score_dataset(lazy_runner)
+    assert not isinstance(lazy_hook.scoring.loader, ArrayBatchLoader)
+    evs2, ds2, _ = lazy_hook.scoring.score()
     assert evs.shape == (32, ) and torch.isfinite(evs).all()
     assert torch.allclose(evs, evs2, rtol=0, atol=1e-6)
     assert torch.allclose(ds, ds2, rtol=0, atol=1e-6)
     # A pool: the array loader scores exactly the pool.
     pool = torch.tensor([1, 5, 30])
-    evs3, _, _ = hook.score_dataset(runner, pool, with_teacher=False)
+    evs3, _, _ = hook.scoring.score(pool, with_teacher=False)
     assert torch.isnan(evs3).sum() == 29
     assert torch.allclose(evs3[pool], evs[pool], rtol=0, atol=1e-6)
 
@@ -124,17 +124,17 @@ def test_in_memory_scores_equal_per_sample_scores(tmp_path, images,
 def test_score_view_train_augments_and_skips_the_cache(tmp_path, images):
     runner, hook = prepared(
         image_cfg(tmp_path / 'w', images, score_view='train'))
-    assert hook.cache is None  # augmented inputs: no exact cache
+    assert hook.scoring.cache is None  # augmented inputs: no exact cache
     torch.manual_seed(0)
-    evs_a, ds_a, info = hook.score_dataset(runner)
-    evs_b, _, _ = hook.score_dataset(runner)
+    evs_a, ds_a, info = hook.scoring.score()
+    evs_b, _, _ = hook.scoring.score()
     assert info['teacher_cache_hits'] == 0
     assert not torch.allclose(evs_a, evs_b)  # new draws every pass
     clean_runner, clean_hook = prepared(image_cfg(tmp_path / 'c', images))
     clean_runner.model.load_state_dict(runner.model.state_dict())
-    assert clean_hook.cache is not None
-    evs_c, _, _ = clean_hook.score_dataset(clean_runner)
-    evs_d, _, _ = clean_hook.score_dataset(clean_runner)
+    assert clean_hook.scoring.cache is not None
+    evs_c, _, _ = clean_hook.scoring.score()
+    evs_d, _, _ = clean_hook.scoring.score()
     assert torch.equal(evs_c, evs_d)  # the clean view is deterministic
     assert not torch.allclose(evs_a, evs_c)
     with pytest.raises(ValueError, match="'noisy'"):

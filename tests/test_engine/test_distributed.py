@@ -63,10 +63,10 @@ def test_release_process_group_ends_the_default_group(tmp_path):
 def test_dist_train_script_runs_two_cpu_processes(tmp_path):
     """tools/dist_train.sh, as a user runs it, on a machine without CUDA:
     the config names mmdet's default 'nccl' backend, no torchrun on PATH."""
-    from tests.toy import toy_cfg
+    from mmacs.testing.toy import toy_cfg
     cfg = toy_cfg(tmp_path / 'work', max_epochs=2, fraction=0.25)
     cfg.env_cfg = dict(dist_cfg=dict(backend='nccl'))
-    cfg.custom_imports = dict(imports=['tests.toy'],
+    cfg.custom_imports = dict(imports=['mmacs.testing.toy'],
                               allow_failed_imports=False)
     cfg.log_level = 'INFO'
     cfg_file = tmp_path / 'toy_dist.py'

@@ -4,7 +4,7 @@ rate and weight decay (``qat.step_lr_mult`` / ``qat.step_decay_mult``)."""
 import pytest
 
 from mmacs.engine import QATRunner
-from tests.toy import toy_cfg
+from mmacs.testing.toy import toy_cfg
 
 
 def groups_by_kind(runner):

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from mmacs.engine import QATRunner
-from tests.toy import toy_cfg
+from mmacs.testing.toy import toy_cfg
 
 
 def run(cfg):

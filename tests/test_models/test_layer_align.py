@@ -7,7 +7,7 @@ from mmengine.registry import DefaultScope
 
 from mmacs.models import QATModel
 from mmacs.models.layer_align import capture_outputs, layer_align_loss
-from tests.test_models.det_utils import build_qat, det_batch
+from mmacs.testing import build_qat, det_batch
 
 LAYERS = ['backbone.layer1', 'backbone.layer2', 'backbone.layer3']
 

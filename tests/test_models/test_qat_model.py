@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from mmacs.quantization import QConv2d, quantizer_summary
-from tests.test_models.det_utils import build_qat, det_batch
+from mmacs.testing import build_qat, det_batch
 
 
 @pytest.fixture(scope='module')

@@ -9,7 +9,7 @@ from mmacs.models import DEFAULT_FP_LAYERS
 from mmacs.quantization import (QConv2d, QLinear, calibrate, dequantize_model,
                                 frozen_quantized_weights, named_quantizers,
                                 quantize_model)
-from tests.conftest import repo_path
+from mmacs.testing import repo_path
 
 
 def retinanet_r18():

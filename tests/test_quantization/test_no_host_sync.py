@@ -196,6 +196,7 @@ def test_resnet20_qat_training_step_reads_nothing_on_the_host():
 
 def test_classification_scoring_step_reads_nothing_on_the_host():
     from mmacs.coreset.scorers import build_scorer
+    from mmacs.coreset.scoring import ScoringPass
     from mmacs.quantization import frozen_quantized_weights
     torch.manual_seed(0)
     model = _qat_resnet20(act_bits=2, weight_bits=2)
@@ -204,8 +205,8 @@ def test_classification_scoring_step_reads_nothing_on_the_host():
     scorer = build_scorer(None, 'classification')
     with torch.inference_mode(), frozen_quantized_weights(model.student):
         with OpRecorder() as rec:
-            idx, scores, _ = model.score_step(
-                _cls_batch(seed=3, stacked=True), scorer)
+            idx, scores, _ = ScoringPass(model, scorer).score_batch(
+                _cls_batch(seed=3, stacked=True))
     assert rec.host_reads == []
     assert idx.tolist() == list(range(8))
     assert scores['evs'].shape == scores['ds'].shape == (8, )
@@ -220,6 +221,7 @@ need_cuda = pytest.mark.skipif(
 @pytest.mark.parametrize('impl', ['fused', 'auto'])
 def test_cuda_qat_step_and_scoring_do_not_synchronise(impl):
     from mmacs.coreset.scorers import build_scorer
+    from mmacs.coreset.scoring import ScoringPass
     from mmacs.quantization import frozen_quantized_weights
     torch.manual_seed(0)
     model = _qat_resnet20(impl=impl, device='cuda')
@@ -240,7 +242,7 @@ def test_cuda_qat_step_and_scoring_do_not_synchronise(impl):
         model.eval()
         with torch.inference_mode(), frozen_quantized_weights(
                 model.student):
-            model.score_step(batch, scorer)
+            ScoringPass(model, scorer).score_batch(batch)
     finally:
         torch.cuda.set_sync_debug_mode(0)
     torch.cuda.synchronize()

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from tests.conftest import CIFAR_JPEG, WEIGHTS, load_tool, need_shared
+from mmacs.testing import CIFAR_JPEG, WEIGHTS, load_tool, need_shared
 
 
 def last_json(capsys) -> dict:
@@ -16,7 +16,7 @@ def last_json(capsys) -> dict:
 
 
 def test_overhead_benchmark_splits_phases(tmp_path, capsys):
-    tool = load_tool('benchmark_overhead')
+    tool = load_tool('benchmarks/overhead')
     result = tool.main(['--quick', '--tasks', 'retinanet', '--work-dir',
                         str(tmp_path)])
     assert last_json(capsys) == json.loads(json.dumps(result))
@@ -42,7 +42,7 @@ def test_overhead_benchmark_splits_phases(tmp_path, capsys):
 
 
 def test_overhead_benchmark_checks_the_device():
-    tool = load_tool('benchmark_overhead')
+    tool = load_tool('benchmarks/overhead')
     with pytest.raises(ValueError, match="got 'gpu'"):
         tool.select_device('gpu')
     if not torch.cuda.is_available():
@@ -54,7 +54,7 @@ def test_overhead_benchmark_checks_the_device():
 def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
     need_shared(CIFAR_JPEG)
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
-    tool = load_tool('benchmark_quality')
+    tool = load_tool('benchmarks/quality')
     out = tmp_path / 'quality.json'
     common = ['--quick', '--settings', 'w2a32', '--work-dir',
               str(tmp_path), '--out', str(out)]
@@ -111,7 +111,7 @@ def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
 
 
 def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
-    tool = load_tool('benchmark_quality')
+    tool = load_tool('benchmarks/quality')
     bad = tmp_path / 'bad.json'
     bad.write_text('[1, 2]')
     with pytest.raises(ValueError, match='bad.json'):
@@ -123,7 +123,7 @@ def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
 
 
 def test_quality_protocol_merges_parallel_results(tmp_path):
-    tool = load_tool('benchmark_quality')
+    tool = load_tool('benchmarks/quality')
     recipe = tool.recipe_of(tool.parse_args(['--quick']))
 
     def run(seed, top1, **changes):
@@ -144,7 +144,7 @@ def test_quality_protocol_merges_parallel_results(tmp_path):
 def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):
     need_shared(CIFAR_JPEG)
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
-    tool = load_tool('benchmark_datapath')
+    tool = load_tool('benchmarks/datapath')
     result = tool.main(['--quick', '--work-dir', str(tmp_path)])
     assert last_json(capsys) == json.loads(json.dumps(result))
     assert set(result['paths']) == {'per_sample', 'in_memory'}
@@ -155,7 +155,7 @@ def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):
 
 
 def test_fakequant_benchmark_reports_ratios(capsys):
-    tool = load_tool('benchmark_fakequant')
+    tool = load_tool('benchmarks/fakequant')
     result = tool.main(['--quick'])
     assert last_json(capsys) == json.loads(json.dumps(result))
     for key in ('resnet20_qat_over_fp', 'retinanet_r18_qat_over_fp',
@@ -171,7 +171,7 @@ def test_fakequant_benchmark_reports_ratios(capsys):
 
 
 def test_fakequant_benchmark_times_each_impl_on_the_chosen_device(capsys):
-    tool = load_tool('benchmark_fakequant')
+    tool = load_tool('benchmarks/fakequant')
     result = tool.main(['--quick', '--device', 'cpu', '--tasks', 'quantizer',
                         '--impls', 'fused', 'reference'])
     assert result['device'] == 'cpu' and result['impls'] == [

@@ -5,7 +5,7 @@ import pytest
 from mmengine.config import Config
 
 from mmacs.datasets import make_synthetic_shapes
-from tests.conftest import REPO, load_tool
+from mmacs.testing import REPO, load_tool
 
 demo = load_tool('demo')
 

@@ -3,9 +3,10 @@ import json
 
 import pytest
 
-from tests.conftest import load_tool
+from mmacs.testing import load_tool
+from mmacs.visualization import selection
 
-plot_selection = load_tool('plot_selection')
+plot_selection = load_tool('analysis_tools/plot_selection')
 
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
@@ -72,7 +73,7 @@ def test_empty_log(tmp_path):
 def test_bad_lines(tmp_path, line):
     (tmp_path / 'coreset_log.jsonl').write_text(line + '\n')
     with pytest.raises(ValueError, match='coreset_log.jsonl:1'):
-        plot_selection.load_log(str(tmp_path))
+        selection.load_log(str(tmp_path))
 
 
 @pytest.mark.parametrize('tails, note', [(0, False), (3, True)])
@@ -82,7 +83,7 @@ def test_score_axis_says_when_tails_are_not_drawn(tails, note):
     rec['score'].update(hist_below=0, hist_above=tails)
     fig, ax = plt.subplots()
     try:
-        plot_selection.plot_scores(ax, [rec])
+        selection.plot_scores(ax, [rec])
         assert ('tails not drawn' in ax.get_xlabel()) == note
     finally:
         plt.close(fig)

@@ -6,7 +6,7 @@ import json
 
 from mmengine.config import Config
 
-from tests.conftest import CIFAR_JPEG, REPO, WEIGHTS, load_tool, need_shared
+from mmacs.testing import CIFAR_JPEG, REPO, WEIGHTS, load_tool, need_shared
 
 train_tool = load_tool('train')
 

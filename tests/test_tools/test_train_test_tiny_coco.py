@@ -8,7 +8,7 @@ from collections import Counter
 
 import torch
 
-from tests.conftest import load_tool, tiny_coco_cfg
+from mmacs.testing import load_tool, tiny_coco_cfg
 
 test_tool = load_tool('test')
 train_tool = load_tool('train')

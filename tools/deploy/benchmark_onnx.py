@@ -1,5 +1,4 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """onnxruntime (CPU) latency of the exported W4A4 RetinaNet-R18 against the
 FP export of the same network, side by side in one process.
 
@@ -17,21 +16,17 @@ import argparse
 import json
 import os.path as osp
 import statistics
-import sys
 import time
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, ROOT)
+import torch
 
-import torch  # noqa: E402
+import mmacs  # noqa: F401  (registers modules)
+from mmacs.deploy import (export_float_onnx, export_qat_model, graph_summary,
+                          load_qat_config, onnx_session, require_onnx)
+from mmacs.utils import REPO_ROOT, repo_path
 
-import mmacs  # noqa: E402,F401  (registers modules)
-from mmacs.deploy import (export_float_onnx, export_qat_model,  # noqa: E402
-                          graph_summary, load_qat_config, onnx_session,
-                          require_onnx)
-
-DEFAULT_CONFIG = osp.join(ROOT, 'configs', 'retinanet',
-                          'lsq-w4a4_full_retinanet_r18_fpn_1x_coco.py')
+DEFAULT_CONFIG = repo_path('configs', 'retinanet',
+                           'lsq-w4a4_full_retinanet_r18_fpn_1x_coco.py')
 
 
 def parse_args(argv=None):
@@ -96,7 +91,7 @@ def main(argv=None) -> dict:
             times[name].append(time.perf_counter() - start)
     median = {k: statistics.median(v) for k, v in times.items()}
     result = dict(
-        config=osp.relpath(args.config, ROOT),
+        config=osp.relpath(args.config, REPO_ROOT),
         size=list(args.size),
         runs=args.runs,
         threads=args.threads or 'default',

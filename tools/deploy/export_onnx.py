@@ -1,5 +1,4 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """Export the quantized student of a QAT checkpoint to ONNX.
 
 Usage: python tools/deploy/export_onnx.py CONFIG CHECKPOINT --out FILE
@@ -15,19 +14,14 @@ set and compares with the PyTorch fake-quant student.
 """
 import argparse
 import json
-import os.path as osp
-import sys
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-
-import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
-from mmacs.deploy import (DEFAULT_OPSET, VERIFY_TOLERANCE,  # noqa: E402
-                          export_qat_model, graph_summary, load_qat_config,
-                          load_qat_model, verify_onnx)
+import mmacs  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmacs.deploy import (DEFAULT_OPSET, VERIFY_TOLERANCE, export_qat_model,
+                          graph_summary, load_qat_config, load_qat_model,
+                          verify_onnx)
+from mmacs.engine.cli import add_cfg_options
 
 DEFAULT_SHAPE = (256, 256)
 
@@ -68,11 +62,7 @@ def parse_args(argv=None):
         help='largest max abs output difference --verify accepts, '
         'relative to the largest output')
     parser.add_argument('--report', help='write a JSON report here')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs')
+    add_cfg_options(parser)
     args = parser.parse_args(argv)
     if args.verify_batches < 1:
         parser.error(f'--verify-batches must be >= 1, got '

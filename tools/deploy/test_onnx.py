@@ -1,5 +1,4 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """COCO evaluation of an exported detector with onnxruntime.
 
 Usage: python tools/deploy/test_onnx.py CONFIG CHECKPOINT ONNX [--pytorch]
@@ -14,21 +13,16 @@ on the same batches too and reports the differences of the metrics.
 """
 import argparse
 import json
-import os.path as osp
-import sys
 import time
 
-sys.path.insert(
-    0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
+from mmengine.evaluator import Evaluator
+from mmengine.runner import Runner
 
-import torch  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.evaluator import Evaluator  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-import mmacs  # noqa: E402,F401  (registers modules, safe checkpoint loading)
-from mmacs.deploy import (load_qat_config, load_qat_model,  # noqa: E402
-                          onnx_session, run_onnx)
+import mmacs  # noqa: F401  (registers modules, safe checkpoint loading)
+from mmacs.deploy import (load_qat_config, load_qat_model, onnx_session,
+                          run_onnx)
+from mmacs.engine.cli import add_cfg_options
 
 
 def parse_args(argv=None):
@@ -44,11 +38,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--max-batches', type=int, help='evaluate only the first N batches')
     parser.add_argument('--out-json', help='write the metrics here')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, key=value pairs')
+    add_cfg_options(parser)
     args = parser.parse_args(argv)
     if args.max_batches is not None and args.max_batches < 1:
         parser.error(f'--max-batches must be >= 1, got {args.max_batches}')

@@ -1,7 +1,6 @@
 # Full-precision ResNet-20 on CIFAR-10 images in ImageFolder layout
 # (`data_root/<class>/*.jpg`), with a seeded 45k/5k train/val split.
-custom_imports = dict(imports=['mmacs'], allow_failed_imports=False)
-default_scope = 'mmdet'
+_base_ = ['./default_runtime.py']
 data_root = '../shared/data/cifar10-jpeg/train'
 split = dict(val_size=5000, split_seed=0)
 teacher_checkpoint = '../shared/weights/resnet20-12fca82f.th'
@@ -54,22 +53,15 @@ val_dataloader = dict(
         **split,
         **memory))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='Accuracy', topk=(1, 5))
-test_evaluator = val_evaluator
 
 max_epochs = 30
-train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=1)
-val_cfg = dict()
-test_cfg = dict()
-optim_wrapper = dict(
-    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=5e-4))
+train_cfg = dict(max_epochs=max_epochs, val_interval=1)
 param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, T_max=max_epochs,
          convert_to_iter_based=True)
 ]
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=3,
@@ -83,4 +75,3 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True)
 log_level = 'INFO'
 load_from = None
 resume = False
-randomness = dict(seed=0)

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from mmengine.dataset import BaseDataset, force_full_init
 
+from mmacs.utils.checks import check_int
 from ..data_sample import ClsDataSample
 from .image_array import cached_image_array
 from .label_noise import apply_label_noise, check_label_noise
@@ -72,8 +73,7 @@ class BaseClsDataset(BaseDataset):
         if split not in self.SPLITS:
             raise ValueError(f'split must be one of {self.SPLITS}, got '
                              f'{split!r}')
-        if isinstance(split_seed, bool) or not isinstance(split_seed, int):
-            raise TypeError(f'split_seed must be an int, got {split_seed!r}')
+        check_int(split_seed, 'split_seed')
         self.split = split
         self.val_size = val_size
         self.split_seed = split_seed

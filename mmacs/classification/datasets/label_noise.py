@@ -9,10 +9,11 @@ deer -> horse, cat <-> dog (by label index, in CIFAR-10's class order);
 for any other number of classes ``c -> (c + 1) % C``. The counts are exact
 (``round(rate * n)``), so only the classes that have a target are noisy.
 """
-from numbers import Real
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
+
+from mmacs.utils.checks import check_fraction, check_int
 
 NOISE_MODES = ('symmetric', 'asymmetric')
 
@@ -41,13 +42,9 @@ def check_label_noise(label_noise: Optional[dict]) -> Optional[dict]:
         raise ValueError(f'label_noise mode must be one of {NOISE_MODES}, '
                          f'got {mode!r}')
     rate = label_noise.get('rate')
-    if isinstance(rate, bool) or not isinstance(rate, Real) or \
-            not 0 <= rate <= 1:
-        raise ValueError(
-            f'label_noise rate must be a number in [0, 1], got {rate!r}')
+    check_fraction(rate, 'label_noise rate')
     seed = label_noise.get('seed', 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f'label_noise seed must be an int, got {seed!r}')
+    check_int(seed, 'label_noise seed')
     return dict(mode=mode, rate=float(rate), seed=seed)
 
 

@@ -1,9 +1,11 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 """A seeded train / val hold-out over one list of samples."""
-from numbers import Integral, Real
+from numbers import Integral
 from typing import List, Union
 
 import torch
+
+from mmacs.utils.checks import is_number
 
 SPLITS = ('all', 'train', 'val')
 
@@ -11,7 +13,7 @@ SPLITS = ('all', 'train', 'val')
 def num_val_samples(num_samples: int, val_size: Union[int, float]) -> int:
     """The number of held-out samples: ``val_size`` itself if it is an int,
     ``round(val_size * num_samples)`` if it is a float in ``[0, 1)``."""
-    if isinstance(val_size, bool) or not isinstance(val_size, Real):
+    if not is_number(val_size):
         raise TypeError('val_size must be an int count or a float fraction, '
                         f'got {val_size!r}')
     if isinstance(val_size, Integral):

@@ -9,7 +9,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from tests.conftest import repo_path
+from mmacs.utils import repo_path
 
 
 def retinanet_cfg():

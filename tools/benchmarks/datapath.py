@@ -21,34 +21,26 @@ preprocessor, scoring batches read straight from the array). Targets: data
 < 10% of the step; scoring >= 0.8 x the bare forward. The last printed line
 is one JSON object.
 
-Usage: python tools/benchmark_datapath.py [--iters 30]
+Usage: python tools/benchmarks/datapath.py [--iters 30]
        [--score-samples 5000] [--quick] [--work-dir DIR]
 """
 import argparse
-import json
 import os.path as osp
 import statistics
-import tempfile
 import time
 from itertools import islice
 
-CONFIG = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
-    'classification', 'lsq-w2a2_acs-f0.1_resnet20_cifar10.py')
+CONFIG = osp.join('configs', 'classification',
+                  'lsq-w2a2_acs-f0.1_resnet20_cifar10.py')
 PATHS = ('per_sample', 'in_memory')
 
 
 def build_cfg(path: str, args, work_dir: str):
     from mmengine.config import Config
 
-    from mmacs.utils import quiet_epochs
-    cfg = Config.fromfile(CONFIG)
-    cifar = osp.join(args.shared, 'data', 'cifar10-jpeg', 'train')
-    weights = osp.join(args.shared, 'weights', 'resnet20-12fca82f.th')
-    for p in (cifar, weights):
-        if not osp.exists(p):
-            raise FileNotFoundError(f'the benchmark needs {p} (set --shared '
-                                    'or $MMACS_SHARED)')
+    from mmacs.utils import quiet_epochs, repo_path, shared_cifar
+    cfg = Config.fromfile(repo_path(CONFIG))
+    cifar, weights = shared_cifar(args.shared, 'the benchmark')
     quiet_epochs(cfg, 1)
     cfg.model.float_checkpoint = weights
     cfg.work_dir = work_dir
@@ -83,6 +75,7 @@ def bench_path(path: str, args) -> dict:
 
     from mmacs.engine import CoresetSelectionHook
     from mmacs.quantization import frozen_quantized_weights
+    from mmacs.utils import release_workers
     work_dir = osp.join(args.work_dir, path)
     t0 = time.perf_counter()
     runner = RUNNERS.build(build_cfg(path, args, work_dir))
@@ -124,12 +117,12 @@ def bench_path(path: str, args) -> dict:
     pool = torch.arange(min(args.score_samples, hook.num_samples))
     model.eval()
     # The same batches, preprocessed beforehand, for the bare forward.
-    hook.score_loader.sampler.set_indices(pool.tolist())
+    hook.scoring.loader.sampler.set_indices(pool.tolist())
     batches = [model.data_preprocessor(b, False)['inputs']
-               for b in hook.score_loader]
+               for b in hook.scoring.loader]
     sync()
     t0 = time.perf_counter()
-    hook.score_dataset(runner, pool, with_teacher=False)
+    hook.scoring.score(pool, with_teacher=False)
     sync()
     score_seconds = time.perf_counter() - t0
     with torch.inference_mode(), frozen_quantized_weights(model.student):
@@ -151,14 +144,12 @@ def bench_path(path: str, args) -> dict:
         score_images_per_s=pool.numel() / score_seconds,
         bare_forward_images_per_s=pool.numel() / bare_seconds,
         score_over_bare=bare_seconds / score_seconds)
-    loader_iter = getattr(loader, '_iterator', None)
-    if loader_iter is not None and hasattr(loader_iter,
-                                           '_shutdown_workers'):
-        loader_iter._shutdown_workers()  # the persistent workers
+    release_workers(loader)  # the persistent workers
     return result
 
 
 def main(argv=None) -> dict:
+    from mmacs.utils import add_benchmark_args
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -168,10 +159,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--score-samples', type=int, default=5000)
     parser.add_argument('--num-samples', type=int, default=45000)
-    parser.add_argument('--work-dir', help='defaults to a temporary dir')
-    parser.add_argument('--shared', help='the shared data folder')
-    parser.add_argument('--device', default='auto',
-                        choices=['auto', 'cpu', 'cuda'])
+    add_benchmark_args(parser)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 600 images, 2 iterations')
     args = parser.parse_args(argv)
@@ -181,13 +169,11 @@ def main(argv=None) -> dict:
     import torch
 
     import mmacs  # noqa: F401
-    from mmacs.utils import device_name, select_device, shared_root
+    from mmacs.utils import (benchmark_work_dir, device_name, finish_benchmark,
+                             select_device, shared_root)
     device = device_name(select_device(args.device))
     args.shared = shared_root(args.shared)
-    tmp = None
-    if args.work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix='mmacs_datapath_')
-        args.work_dir = tmp.name
+    tmp = benchmark_work_dir(args, 'mmacs_datapath_')
     start = time.perf_counter()
     paths = {p: bench_path(p, args) for p in args.paths}
     print(f"\n{'path':<12}{'data ms':>9}{'step ms':>9}{'data/step':>11}"
@@ -204,12 +190,8 @@ def main(argv=None) -> dict:
         iters=args.iters,
         score_samples=args.score_samples,
         device=device,
-        threads=torch.get_num_threads(),
-        total_seconds=time.perf_counter() - start)
-    if tmp is not None:
-        tmp.cleanup()
-    print(json.dumps(result))
-    return result
+        threads=torch.get_num_threads())
+    return finish_benchmark(result, tmp, start)
 
 
 if __name__ == '__main__':

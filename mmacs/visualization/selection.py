@@ -1,7 +1,6 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Plot the coreset selections of a run from its ``coreset_log.jsonl``.
-
-Usage: python tools/plot_selection.py WORK_DIR [--out PNG]
+"""Plots of the coreset selections of a run from its ``coreset_log.jsonl``
+(``tools/analysis_tools/plot_selection.py`` is the command line).
 
 Panels: the score distribution of each scored selection (histograms, and
 quantiles of the whole set beside the coreset's), the Jaccard overlap of
@@ -10,16 +9,13 @@ its boxes / labels, beside the whole training set's), beta(t) and, when
 the training set has known noisy samples, the noisy fraction of each
 coreset against the whole set's.
 """
-import argparse
 import json
 import os.path as osp
 from typing import List, Optional
 
-import matplotlib
-
-matplotlib.use('Agg')
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.figure import Figure
 
 LOG_FILE = 'coreset_log.jsonl'
 
@@ -81,7 +77,7 @@ def plot_scores(ax, records: List[dict]) -> None:
     if not scored:
         ax.text(0.5, 0.5, 'no scores (policy without scoring)',
                 ha='center', va='center', transform=ax.transAxes)
-    colors = plt.cm.viridis(np.linspace(0, 0.9, max(len(scored), 1)))
+    colors = colormaps['viridis'](np.linspace(0, 0.9, max(len(scored), 1)))
     for color, record in zip(colors, scored):
         _hist(ax, record['score'], _num_scored(record),
               f"epoch {record['epoch']}", color, filled=False)
@@ -189,7 +185,7 @@ def plot_classes(ax, records: List[dict]) -> None:
     columns.append(('all', records[-1].get('class_counts_all') or {}))
     x = np.arange(len(columns))
     bottom = np.zeros(len(columns))
-    colors = plt.cm.tab20(np.linspace(0, 1, max(len(names), 1)))
+    colors = colormaps['tab20'](np.linspace(0, 1, max(len(names), 1)))
     for color, name in zip(colors, names):
         frac = np.array([
             counts.get(name, 0) / max(sum(counts.values()), 1)
@@ -231,8 +227,9 @@ def plot_selection(records: List[dict], out: str,
         panels.append(plot_noise)
     ncols = 3
     nrows = int(np.ceil(len(panels) / ncols))
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(5.5 * ncols, 4 * nrows), squeeze=False)
+    # A Figure without pyplot: no global backend, nothing to close.
+    fig = Figure(figsize=(5.5 * ncols, 4 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False)
     for ax, panel in zip(axes.flat, panels):
         panel(ax, records)
     for ax in list(axes.flat)[len(panels):]:
@@ -245,29 +242,4 @@ def plot_selection(records: List[dict], out: str,
         f'{len(records)} selections')
     fig.tight_layout()
     fig.savefig(out, dpi=100)
-    plt.close(fig)
     return out
-
-
-def main(argv=None) -> str:
-    parser = argparse.ArgumentParser(
-        description='Plot the coreset selections logged in a work dir')
-    parser.add_argument(
-        'work_dir', help='work dir holding coreset_log.jsonl (or the log)')
-    parser.add_argument(
-        '--out',
-        help='output PNG; defaults to WORK_DIR/coreset_selection.png')
-    args = parser.parse_args(argv)
-    records = load_log(args.work_dir)
-    out = args.out
-    if out is None:
-        base = args.work_dir if osp.isdir(args.work_dir) else osp.dirname(
-            args.work_dir)
-        out = osp.join(base, 'coreset_selection.png')
-    plot_selection(records, out)
-    print(f'wrote {out} ({len(records)} selections)')
-    return out
-
-
-if __name__ == '__main__':
-    main()

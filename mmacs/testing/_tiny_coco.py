@@ -1,23 +1,7 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Shared test helpers: the `../shared` data and small CPU configs."""
-import os.path as osp
-from pathlib import Path
-
-import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / 'shared'
-TINY_COCO = SHARED / 'data' / 'tiny_coco'
-CIFAR_JPEG = SHARED / 'data' / 'cifar10-jpeg' / 'train'
-WEIGHTS = SHARED / 'weights'
-
-
-def need_shared(path: Path) -> Path:
-    """Skip the calling test, with the reason, when `path` is absent."""
-    if not path.exists():
-        pytest.skip(f'{path} is absent: this test needs the shared data '
-                    'beside the repository (../shared)')
-    return path
+"""Small CPU configs on the shared tiny COCO set (128 px, nothing
+downloaded)."""
+from ._paths import REPO, TINY_COCO, need_shared
 
 
 def small_det_pipelines(scale=(128, 128)):
@@ -81,17 +65,3 @@ def tiny_coco_cfg(config: str, work_dir: str, max_epochs: int = 2,
     cfg.randomness = dict(seed=0)
     cfg.env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
     return cfg
-
-
-def repo_path(*parts) -> str:
-    return osp.join(str(REPO), *parts)
-
-
-def load_tool(name: str):
-    """Import ``tools/<name>.py`` as a module (``mmacs_tool_<name>``)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        f'mmacs_tool_{name}', REPO / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module

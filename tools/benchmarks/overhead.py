@@ -1,5 +1,4 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """What Adaptive Coreset Selection costs over a random coreset of the same
 size, measured side by side in one run.
 
@@ -29,7 +28,7 @@ phases of every run and the ablation.
 The runs train on the device mmengine picks (CUDA when one is visible);
 ``--device`` checks it is the one wanted, and the JSON records its name.
 
-Usage: python tools/benchmark_overhead.py [--tasks resnet20 retinanet]
+Usage: python tools/benchmarks/overhead.py [--tasks resnet20 retinanet]
        [--epochs 20] [--interval 10] [--fraction 0.1] [--score-pool 0.3]
        [--num-samples 45000] [--quick] [--work-dir DIR]
        [--device {auto,cpu,cuda}]
@@ -37,39 +36,34 @@ Usage: python tools/benchmark_overhead.py [--tasks resnet20 retinanet]
 import argparse
 import contextlib
 import copy
-import gc
 import json
 import os.path as osp
-import random
-import sys
-import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.registry import RUNNERS
 
-import torch  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.hooks import Hook  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
+import mmacs  # noqa: F401
+from mmacs.coreset.scoring import ScoringPass
+from mmacs.coreset.teacher_cache import TeacherCache
+from mmacs.datasets import make_synthetic_shapes
+from mmacs.engine import CoresetSelectionHook
+from mmacs.quantization import frozen_quantized_weights
+from mmacs.utils import (benchmark_work_dir, device_name, finish_benchmark,
+                         quiet_epochs, release_workers, repo_path,
+                         seeded_subset, select_device, set_coco_data_root,
+                         shared_cifar, shared_root)
 
-import mmacs  # noqa: E402,F401
-from mmacs.coreset.teacher_cache import TeacherCache  # noqa: E402
-from mmacs.datasets import make_synthetic_shapes  # noqa: E402
-from mmacs.engine import CoresetSelectionHook  # noqa: E402
-from mmacs.quantization import frozen_quantized_weights  # noqa: E402
-from mmacs.utils import (device_name, quiet_epochs,  # noqa: E402,F401
-                         select_device)
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SHARED = osp.join(osp.dirname(REPO), 'shared')
-CIFAR = osp.join(SHARED, 'data', 'cifar10-jpeg', 'train')
-RESNET20 = osp.join(SHARED, 'weights', 'resnet20-12fca82f.th')
 CONFIGS = dict(
-    resnet20=osp.join(REPO, 'configs', 'classification',
-                      'lsq-w2a2_acs-f0.1_resnet20_cifar10.py'),
-    retinanet=osp.join(
-        REPO, 'configs', 'demo',
+    resnet20=repo_path('configs', 'classification',
+                       'lsq-w2a2_acs-f0.1_resnet20_cifar10.py'),
+    retinanet=repo_path(
+        'configs', 'demo',
         'lsq-w4a4_acs-f0.3_retinanet_r18-tiny_fpn_shapes-128.py'))
+#: What the ResNet-20 task says it needs when the shared data is missing.
+CIFAR_TASK = 'the CIFAR-10 benchmark'
 
 
 class _Clock(Hook):
@@ -99,24 +93,20 @@ class _Clock(Hook):
             self._stamp('epoch_end')
 
 
-def _subset(total: int, num: int):
-    """A seeded subset of ``range(total)`` (all classes), or None for all.
-    """
-    return None if num >= total else sorted(
-        random.Random(0).sample(range(total), num))
-
-
-def cifar_cfg(num_samples: int = 45000, val_samples: int = 5000) -> Config:
+def cifar_cfg(shared: str,
+              num_samples: int = 45000,
+              val_samples: int = 5000) -> Config:
     """The W2A2 ResNet-20 ACS config on the shared CIFAR-10 images and
     checkpoint, on ``num_samples`` of the 45k training split and
     ``val_samples`` of the 5k hold-out."""
+    cifar, weights = shared_cifar(shared, CIFAR_TASK)
     cfg = Config.fromfile(CONFIGS['resnet20'])
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        cfg[key].dataset.data_root = CIFAR
-    cfg.model.float_checkpoint = RESNET20
+        cfg[key].dataset.data_root = cifar
+    cfg.model.float_checkpoint = weights
     for key, total, num in (('train_dataloader', 45000, num_samples),
                             ('val_dataloader', 5000, val_samples)):
-        indices = _subset(total, num)
+        indices = seeded_subset(total, num)
         if indices is not None:
             cfg[key].dataset.indices = indices
     return cfg
@@ -131,16 +121,12 @@ def quiet_training(cfg: Config, epochs: int) -> None:
 def task_cfg(task: str, args, work_dir: str) -> Config:
     """The task's ACS config, without validation or checkpoints."""
     if task == 'resnet20':
-        cfg = cifar_cfg(args.num_samples)
+        cfg = cifar_cfg(args.shared, args.num_samples)
     else:
         cfg = Config.fromfile(CONFIGS[task])
         root = osp.join(work_dir, 'shapes', '')
         make_synthetic_shapes(root, num_train=args.num_samples_det, seed=0)
-        for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-            dataset = cfg[key].dataset
-            while dataset.type != 'CocoDataset':
-                dataset = dataset.dataset
-            dataset.data_root = root
+        set_coco_data_root(cfg, root)
         # Timing only: the student starts from its own initial weights.
         cfg.model.float_checkpoint = None
     quiet_training(cfg, args.epochs)
@@ -197,14 +183,8 @@ def run(cfg: Config, name: str, work_dir: str, **coreset) -> tuple:
 
 
 def release(runner) -> None:
-    """Stop the persistent loader workers of a finished run, so that they
-    do not linger beside the next runs."""
-    loader = runner.train_loop.dataloader
-    iterator = getattr(loader, '_iterator', None)
-    if iterator is not None and hasattr(iterator, '_shutdown_workers'):
-        iterator._shutdown_workers()
-        loader._iterator = None
-    gc.collect()
+    """Stop the loader workers of a finished run (not beside the next)."""
+    release_workers(runner.train_loop.dataloader)
 
 
 def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
@@ -213,7 +193,7 @@ def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
     same data)."""
     hook = [h for h in runner.hooks
             if isinstance(h, CoresetSelectionHook)][0]
-    model = hook._model(runner)
+    model = hook.scoring.model
     dataset = runner.train_dataloader.dataset
     base_batch = runner.cfg.train_dataloader.batch_size
 
@@ -222,21 +202,24 @@ def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
     subset = list(range(min(num, len(dataset))))
 
     def loader(batch_size, workers):
-        hook.score_batch_size = batch_size
-        hook.score_num_workers = workers
-        loader = hook._build_score_loader(runner, dataset)
-        loader.sampler.set_indices(subset)
-        return loader
+        scoring = ScoringPass.from_runner(
+            runner, model, hook.scoring.scorer,
+            pipeline=hook.scoring_cfg['pipeline'], batch_size=batch_size,
+            num_workers=workers, view=hook.scoring_cfg['view'],
+            teacher_cache_mb=0)
+        scoring.loader.sampler.set_indices(subset)
+        return scoring
 
-    def one_pass(loader, inference, frozen, teacher, cache=None):
+    def one_pass(scoring, inference, frozen, teacher, cache=None):
         model.eval()
+        scoring.cache = cache
         grad_mode = torch.inference_mode() if inference else torch.no_grad()
         weights = frozen_quantized_weights(model.student) if frozen \
             else contextlib.nullcontext()
         start = time.perf_counter()
         with grad_mode, weights:
-            for batch in loader:
-                model.score_step(batch, hook.scorer, cache, teacher)
+            for batch in scoring.loader:
+                scoring.score_batch(batch, teacher)
         if next(model.parameters()).is_cuda:
             torch.cuda.synchronize()
         return time.perf_counter() - start
@@ -335,28 +318,26 @@ def coreset_parser(doc: str, epochs: int,
     parser.add_argument('--num-samples', type=int, default=45000,
                         help='CIFAR-10 training images (of the 45k split)')
     parser.add_argument('--work-dir', help='defaults to a temporary dir')
+    parser.add_argument('--shared', help='the shared data folder (default '
+                        '$MMACS_SHARED or ../shared)')
     return parser
 
 
 def prepare(args, need_cifar: bool, prefix: str):
     """Check the shared arguments; returns the temporary work dir (or
     None when ``--work-dir`` is given)."""
-    if need_cifar and not (osp.isdir(CIFAR) and osp.isfile(RESNET20)):
-        raise FileNotFoundError(
-            f'the CIFAR-10 benchmark needs {CIFAR} and {RESNET20}')
+    args.shared = shared_root(args.shared)
+    if need_cifar:
+        shared_cifar(args.shared, CIFAR_TASK)
     if not 0 < args.fraction <= args.score_pool <= 1:
         raise ValueError('need 0 < --fraction <= --score-pool <= 1, got '
                          f'{args.fraction} and {args.score_pool}')
-    tmp = None
-    if args.work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix=prefix)
-        args.work_dir = tmp.name
-    return tmp
+    return benchmark_work_dir(args, prefix)
 
 
 def finish(result: dict, args, tmp, start: float) -> dict:
-    """Add the shared settings to ``result``, remove the temporary work
-    dir, print ``result`` as the last line (JSON) and return it."""
+    """Add the shared settings to ``result`` and print it (see
+    :func:`finish_benchmark`)."""
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     result.update(
         fraction=args.fraction,
@@ -367,12 +348,8 @@ def finish(result: dict, args, tmp, start: float) -> dict:
         device=device,
         device_name=device_name(device),
         torch=torch.__version__,
-        threads=torch.get_num_threads(),
-        total_seconds=time.perf_counter() - start)
-    if tmp is not None:
-        tmp.cleanup()
-    print(json.dumps(result))
-    return result
+        threads=torch.get_num_threads())
+    return finish_benchmark(result, tmp, start)
 
 
 def main(argv=None) -> dict:

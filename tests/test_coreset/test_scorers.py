@@ -6,7 +6,8 @@ import torch
 from mmdet.models.utils import unpack_gt_instances
 
 from mmacs.coreset import TeacherCache, build_scorer
-from tests.test_models.det_utils import build_qat, det_batch
+from mmacs.coreset.scoring import ScoringPass
+from mmacs.testing import build_qat, det_batch
 
 
 @pytest.fixture(scope='module')
@@ -31,7 +32,7 @@ def head_loss_single_image(model, batch):
 def test_loss_evs_equals_head_loss_per_image(qat):
     scorer = build_scorer('loss', 'detection')
     full = det_batch(((1, ), (0, 2)))
-    _, scores, _ = qat.score_step(full, scorer)
+    _, scores, _ = ScoringPass(qat, scorer).score_batch(full)
     for i in range(2):
         single = dict(inputs=[full['inputs'][i]],
                       data_samples=[full['data_samples'][i]])
@@ -43,7 +44,8 @@ def test_loss_evs_equals_head_loss_per_image(qat):
 def test_images_without_boxes_are_finite(qat):
     for name in ('loss', 'anchor_l2'):
         scorer = build_scorer(name, 'detection')
-        _, scores, _ = qat.score_step(det_batch(((), (3, ))), scorer)
+        _, scores, _ = ScoringPass(qat, scorer).score_batch(
+            det_batch(((), (3, ))))
         assert torch.isfinite(scores['evs']).all()
         assert torch.isfinite(scores['ds']).all()
         assert scores['evs'][0] > 0  # the false alarms of an empty image
@@ -84,13 +86,15 @@ def test_anchor_l2_scored_set(qat):
 def test_teacher_cache_is_exact(qat):
     scorer = build_scorer('loss', 'detection')
     cache = TeacherCache()
-    _, first, info1 = qat.score_step(det_batch(), scorer, cache)
-    _, second, info2 = qat.score_step(det_batch(), scorer, cache)
+    _, first, info1 = ScoringPass(qat, scorer, cache=cache).score_batch(
+        det_batch())
+    _, second, info2 = ScoringPass(qat, scorer, cache=cache).score_batch(
+        det_batch())
     assert info1['cache_hits'] == 0 and info2['cache_hits'] == 2
     assert torch.equal(first['ds'], second['ds'])
     assert torch.equal(first['evs'], second['evs'])
     small = TeacherCache(max_bytes=1)
-    qat.score_step(det_batch(), scorer, small)
+    ScoringPass(qat, scorer, cache=small).score_batch(det_batch())
     assert len(small) == 0 and small.full
 
 
@@ -109,9 +113,42 @@ def test_evs_without_the_teacher_is_unchanged(qat):
     batch = det_batch(((1, ), (0, 2)))
     with mock.patch.object(qat, 'teacher_outputs',
                            wraps=qat.teacher_outputs) as teacher:
-        _, alone, info = qat.score_step(batch, scorer, with_teacher=False)
+        _, alone, info = ScoringPass(qat, scorer).score_batch(
+            batch, with_teacher=False)
         assert teacher.call_count == 0 and info['teacher_seconds'] == 0
-        _, both, _ = qat.score_step(batch, scorer)
+        _, both, _ = ScoringPass(qat, scorer).score_batch(batch)
         assert teacher.call_count == 1
     assert alone['ds'] is None
     assert torch.equal(alone['evs'], both['evs'])
+
+
+def test_relative_entropy_score_by_hand():
+    from mmacs.classification import ClsDataSample
+    from mmacs.coreset.scorers import build_scorer
+    from mmacs.coreset.scores import relative_entropy_score
+    s = torch.tensor([[0.0, 0.0], [2.0, 0.0], [1.0, 3.0]])
+    t = torch.tensor([[0.0, 0.0], [0.0, 0.0], [1.0, 3.0]])
+    kl = relative_entropy_score(s, t)
+    p = torch.softmax(s[1], 0)
+    # KL(uniform || p) = sum 0.5 log(0.5 / p)
+    ref = float((0.5 * torch.log(0.5 / p)).sum())
+    assert kl.tolist() == pytest.approx([0.0, ref, 0.0], abs=1e-6)
+    # KL is asymmetric: the teacher is the reference distribution.
+    assert relative_entropy_score(t, s)[1] != pytest.approx(kl[1])
+    # T = 2 softens both: a smaller divergence here.
+    assert relative_entropy_score(s, t, 2.0)[1] < kl[1]
+    samples = []
+    for label in (0, 1, 1):
+        sample = ClsDataSample()
+        sample.gt_label = label
+        samples.append(sample)
+    scorer = build_scorer(dict(type='relative_entropy'), 'classification')
+    out = scorer(None, dict(logits=s), dict(logits=t), samples)
+    assert torch.allclose(out['ds'], kl)
+    assert torch.allclose(out['evs'],
+                          build_scorer(None, 'classification')(
+                              None, dict(logits=s), None, samples)['evs'])
+    assert scorer(None, dict(logits=s), None, samples)['ds'] is None
+    with pytest.raises(ValueError, match='0'):
+        build_scorer(dict(type='relative_entropy', temperature=0),
+                     'classification')

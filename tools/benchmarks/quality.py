@@ -30,7 +30,7 @@ options that change training), so ablations (``--distill``,
 ``--score-view train``, ``--schedule official``, ...) sit in the same file
 as separate rows. The last printed line is one JSON object.
 
-Usage: python tools/benchmark_quality.py [--settings w2a32]
+Usage: python tools/benchmarks/quality.py [--settings w2a32]
        [--policies acs random_static ...] [--seeds 0 1 2] [--epochs 30]
        [--interval 10] [--fraction 0.1] [--out FILE] [--quick]
 """
@@ -38,7 +38,6 @@ import argparse
 import json
 import os
 import os.path as osp
-import random
 import statistics
 import tempfile
 import time
@@ -46,9 +45,8 @@ import time
 SETTINGS = dict(w2a32=(2, None), w4a4=(4, 4), w2a2=(2, 2))
 POLICIES = ('acs', 'random_static', 'random_dynamic', 'el2n', 'full',
             'acs_pool')
-CONFIG = osp.join(
-    osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs',
-    'classification', 'lsq-w2a2_acs-f0.1_resnet20_cifar10.py')
+CONFIG = osp.join('configs', 'classification',
+                  'lsq-w2a2_acs-f0.1_resnet20_cifar10.py')
 #: Options that change what is trained: a run is reused only when all of
 #: them match.
 RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
@@ -58,6 +56,7 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
 
 
 def parse_args(argv=None) -> argparse.Namespace:
+    from mmacs.utils import add_benchmark_args
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -117,11 +116,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='results files of other invocations (e.g. '
                         'seeds run in parallel) whose runs are added to '
                         '--out first')
-    parser.add_argument('--work-dir', help='defaults to a temporary dir')
-    parser.add_argument('--shared', help='the shared data folder (default '
-                        '$MMACS_SHARED or ../shared)')
-    parser.add_argument('--device', default='auto',
-                        choices=['auto', 'cpu', 'cuda'])
+    add_benchmark_args(parser)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 600 images, 2 epochs, R = 1')
     args = parser.parse_args(argv)
@@ -149,29 +144,19 @@ def recipe_of(args) -> dict:
     return {k: getattr(args, k) for k in RECIPE_KEYS}
 
 
-def _subset(total: int, num: int):
-    """A seeded subset of ``range(total)``, or None for all."""
-    return None if num >= total else sorted(
-        random.Random(0).sample(range(total), num))
-
-
 def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     from mmengine.config import Config
 
-    from mmacs.utils import quiet_epochs
-    cfg = Config.fromfile(CONFIG)
-    cifar = osp.join(args.shared, 'data', 'cifar10-jpeg', 'train')
-    weights = osp.join(args.shared, 'weights', 'resnet20-12fca82f.th')
-    for path in (cifar, weights):
-        if not osp.exists(path):
-            raise FileNotFoundError(f'the protocol needs {path} (set '
-                                    '--shared or $MMACS_SHARED)')
+    from mmacs.utils import (quiet_epochs, repo_path, seeded_subset,
+                             shared_cifar)
+    cfg = Config.fromfile(repo_path(CONFIG))
+    cifar, weights = shared_cifar(args.shared, 'the protocol')
     for key, total, num in (('train_dataloader', 45000, args.num_samples),
                             ('val_dataloader', 5000, args.val_samples)):
         dataset = cfg[key].dataset
         dataset.data_root = cifar
         dataset.cache_dir = osp.join(args.work_dir, 'data_cache')
-        indices = _subset(total, num)
+        indices = seeded_subset(total, num)
         if indices is not None:
             dataset.indices = indices
     if args.label_noise > 0:

@@ -1,5 +1,4 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-# isort: skip_file
 """What fake quantization costs per training step, measured side by side.
 
 1. A QAT training step (forward + backward + SGD step of the LSQ student)
@@ -16,31 +15,25 @@ it makes are counted) and under the profiler (the CUDA kernels it launches
 are counted). The JSON records the device's name. The last printed line is
 one JSON object.
 
-Usage: python tools/benchmark_fakequant.py [--repeats 10] [--quick]
+Usage: python tools/benchmarks/fakequant.py [--repeats 10] [--quick]
        [--device {auto,cpu,cuda}] [--impls auto fused compiled]
        [--tasks resnet20 retinanet quantizer] [--compile-model]
 """
 import argparse
 import json
-import os.path as osp
 import statistics
-import sys
 import time
 import warnings
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import torch
+from mmdet.registry import MODELS
+from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
-import torch  # noqa: E402
-from mmdet.registry import MODELS  # noqa: E402
-from mmengine.config import Config  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-
-import mmacs  # noqa: E402,F401
-from mmacs.quantization import (LSQ_IMPLS, LSQQuantizer, calibrate,  # noqa: E402,E501
+import mmacs  # noqa: F401
+from mmacs.quantization import (LSQ_IMPLS, LSQQuantizer, calibrate,
                                 named_quantizers, quantize_model)
-from mmacs.utils import device_name  # noqa: E402
-
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+from mmacs.utils import device_name, repo_path
 
 
 def resolve_device(name: str) -> torch.device:
@@ -179,8 +172,7 @@ def bench_retinanet(repeats, batch, device=torch.device('cpu')):
     needs mmcv built with its CUDA ops: the focal loss is one)."""
     init_default_scope('mmdet')
     cfg = Config.fromfile(
-        osp.join(REPO, 'configs', 'retinanet',
-                 'retinanet_r18_fpn_1x_coco.py'))
+        repo_path('configs', 'retinanet', 'retinanet_r18_fpn_1x_coco.py'))
     cfg.model.backbone.init_cfg = None
     from mmdet.structures import DetDataSample
     from mmengine.structures import InstanceData

@@ -1,16 +1,12 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 """Generate the synthetic shapes detection dataset (COCO format).
 
-Usage: python tools/make_demo_data.py [OUT_DIR] [--num-train 400]
+Usage: python tools/misc/make_demo_data.py [OUT_DIR] [--num-train 400]
        [--num-val 100] [--size 128] [--seed 0] [--hard-ratio 0.25]
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from mmacs.datasets.synthetic_shapes import make_synthetic_shapes  # noqa
+from mmacs.datasets.synthetic_shapes import make_synthetic_shapes
 
 
 def parse_args(argv=None):

@@ -1,0 +1,354 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""The scoring pass: per-sample EVS and DS of (a pool of) the training set.
+
+A :class:`ScoringPass` owns what one pass needs: the scoring loader (the
+test pipeline with 'sample_idx' in its metainfo, or whole batches straight
+from an in-memory image array), the student and the frozen teacher in eval
+mode under ``torch.inference_mode`` with each layer's quantized weight
+computed once, the exact cache of the teacher's outputs, the gather of the
+scores of all ranks and the check that every scored value is finite.
+"""
+import copy
+import inspect
+import sys
+import time
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+from mmdet.registry import TRANSFORMS
+from mmengine.dataset import Compose
+from mmengine.dist import all_gather_object, is_main_process
+from mmengine.utils import ProgressBar
+from torch import Tensor
+
+from mmacs.datasets.coreset_sampler import IndexSampler
+from mmacs.models.adapters import sample_indices
+from mmacs.quantization.convert import frozen_quantized_weights
+from .scores import check_finite, combine_scores
+from .teacher_cache import TeacherCache
+
+SCORE_VIEWS = ('clean', 'train')
+
+
+def check_scoring_args(**kwargs) -> dict:
+    """``kwargs`` (those of :meth:`ScoringPass.from_runner` after the
+    scorer), each checked; an error names a bad value."""
+    batch_size = kwargs.get('batch_size')
+    if batch_size is not None and batch_size < 1:
+        raise ValueError('score_batch_size must be >= 1, got '
+                         f'{batch_size!r}')
+    if kwargs.get('teacher_cache_mb', 0) < 0:
+        raise ValueError('teacher_cache_mb must be >= 0, got '
+                         f"{kwargs['teacher_cache_mb']!r}")
+    if kwargs.get('view', 'clean') not in SCORE_VIEWS:
+        raise ValueError(f'score_view must be one of {SCORE_VIEWS}, got '
+                         f"{kwargs['view']!r}")
+    return kwargs
+
+
+class ArrayBatchLoader:
+    """The scoring loader of an in-memory dataset: batches of the indices
+    of an :class:`IndexSampler` (this rank's share), each built in one call
+    of ``dataset.fetch_batch`` without the per-sample pipeline."""
+
+    def __init__(self, dataset, batch_size: int) -> None:
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.sampler = IndexSampler(dataset)
+
+    def __iter__(self):
+        indices = list(self.sampler)
+        for start in range(0, len(indices), self.batch_size):
+            yield self.dataset.fetch_batch(indices[start:start +
+                                                   self.batch_size])
+
+    def __len__(self) -> int:
+        return -(-len(self.sampler) // self.batch_size)
+
+
+class ScoringPass:
+    """Score training samples with a :class:`~mmacs.models.QATModel`.
+
+    The pass runs under ``torch.inference_mode`` with each layer's
+    quantized weight computed once and reads the teacher from an exact
+    cache after its first pass; none of this changes the scores.
+
+    Args:
+        model (QATModel): The model (not wrapped for DDP).
+        scorer (callable): A built scorer (see :mod:`mmacs.coreset.scorers`).
+        loader (Iterable, optional): Raw batches of the samples its
+            ``sampler`` (an :class:`IndexSampler`) is set to; needed by
+            :meth:`score`. Defaults to None.
+        num_samples (int): The size of the training set. Defaults to 0.
+        cache (TeacherCache, optional): The teacher's outputs, read and
+            filled by the pass; only exact for a deterministic view.
+            Defaults to None.
+        augment (bool): Preprocess as in training, so the data
+            preprocessor's batch augmentations apply (the scoring view
+            'train'); the networks stay in eval mode. Defaults to False.
+    """
+
+    def __init__(self,
+                 model,
+                 scorer,
+                 loader=None,
+                 num_samples: int = 0,
+                 cache: Optional[TeacherCache] = None,
+                 augment: bool = False) -> None:
+        self.model = model
+        self.scorer = scorer
+        self.loader = loader
+        self.num_samples = num_samples
+        self.cache = cache
+        self.augment = augment
+        self.teacher_sec_per_sample: Optional[float] = None
+
+    @classmethod
+    def from_runner(cls,
+                    runner,
+                    model,
+                    scorer,
+                    pipeline: Optional[List[dict]] = None,
+                    batch_size: Optional[int] = None,
+                    num_workers: Optional[int] = None,
+                    view: str = 'clean',
+                    teacher_cache_mb: float = 2048) -> 'ScoringPass':
+        """The pass over ``runner``'s training set.
+
+        ``view`` is what the pass sees: 'clean' (the test pipeline, no
+        augmentation) or 'train' (the training augmentation, as the
+        authors' code scores: the train pipeline and the data
+        preprocessor's batch augmentations). ``pipeline`` None takes the
+        test dataloader's pipeline (the train dataloader's for
+        ``view='train'``) and adds 'sample_idx' to its packing transform's
+        ``meta_keys``; an in-memory dataset is read in
+        whole batches instead. ``batch_size`` and ``num_workers`` default
+        to the training dataloader's; ``teacher_cache_mb`` is the CPU
+        budget of the teacher cache (0, or the 'train' view, turns it
+        off).
+        """
+        check_scoring_args(batch_size=batch_size, view=view,
+                           teacher_cache_mb=teacher_cache_mb)
+        dataset = runner.train_dataloader.dataset
+        train_cfg = runner.cfg.train_dataloader
+        batch_size = batch_size or train_cfg.batch_size
+        augments = getattr(model.data_preprocessor, 'batch_augments', None)
+        if pipeline is None and getattr(dataset, 'in_memory', False) and (
+                view == 'clean' or augments):
+            # Whole batches straight from the image array; the 'train'
+            # view gets its augmentation from the data preprocessor.
+            loader = ArrayBatchLoader(dataset, batch_size)
+        else:
+            if pipeline is None:
+                source = 'train_dataloader' if view == 'train' \
+                    else 'test_dataloader'
+                loader_cfg = runner.cfg.get(source, None)
+                if not loader_cfg:
+                    raise ValueError(
+                        'CoresetSelectionHook needs score_pipeline when the '
+                        f'config has no {source} to take it from')
+                pipeline = pipeline_with_sample_idx(
+                    loader_cfg.dataset.pipeline)
+            loader = runner.build_dataloader(
+                dict(
+                    dataset=dataset_with_pipeline(dataset, pipeline),
+                    sampler=dict(type='IndexSampler'),
+                    batch_size=batch_size,
+                    num_workers=num_workers if num_workers is not None else
+                    train_cfg.get('num_workers', 0),
+                    collate_fn=copy.deepcopy(
+                        train_cfg.get('collate_fn',
+                                      dict(type='pseudo_collate')))),
+                seed=runner.seed)
+        # The cache is exact only for a deterministic scoring view.
+        cache = TeacherCache(int(teacher_cache_mb * 2**20)) \
+            if teacher_cache_mb > 0 and view == 'clean' else None
+        return cls(model, scorer, loader, len(dataset), cache,
+                   augment=view == 'train')
+
+    def score_batch(self,
+                    data: dict,
+                    with_teacher: bool = True) -> Tuple[Tensor, dict, dict]:
+        """Score one raw batch (no gradient).
+
+        Args:
+            data (dict): A batch of the scoring loader.
+            with_teacher (bool): Run (or read from the cache) the teacher;
+                False scores EVS only (``ds`` is None). Defaults to True.
+
+        Returns:
+            tuple: ``(indices [B], dict(evs=[B], ds=[B]), info)``, with
+            ``info['cache_hits']`` the samples whose teacher outputs came
+            from the cache and ``info['teacher_seconds']`` the time spent
+            in the teacher.
+        """
+        model = self.model
+        with torch.no_grad():
+            data = model.data_preprocessor(data, self.augment)
+            inputs, data_samples = data['inputs'], data['data_samples']
+            indices = sample_indices(data_samples)
+            s_out = model.adapter.outputs(model.student, inputs)
+            t_out, hits, seconds = None, 0, 0.0
+            if with_teacher and self.cache is not None:
+                t_out = self.cache.get(indices.tolist(), s_out)
+                hits = len(indices) if t_out is not None else 0
+            if with_teacher and t_out is None:
+                start = time.perf_counter()
+                t_out = model.teacher_outputs(inputs)
+                seconds = time.perf_counter() - start
+                if self.cache is not None:
+                    self.cache.put(indices.tolist(), t_out)
+            scores = self.scorer(model.student, s_out, t_out, data_samples)
+        return indices, scores, dict(cache_hits=hits, teacher_seconds=seconds)
+
+    def score(self,
+              pool: Optional[Tensor] = None,
+              with_teacher: bool = True) -> Tuple[Tensor, Optional[Tensor],
+                                                  dict]:
+        """EVS and DS (``[N]``, NaN outside ``pool``; DS None without the
+        teacher) of the training samples in ``pool`` (default: all),
+        identical on all ranks; ``info`` counts the teacher-cache hits and
+        the teacher's seconds."""
+        model = self.model
+        pool = torch.arange(self.num_samples) if pool is None else pool
+        self.loader.sampler.set_indices(pool.tolist())
+        was_training = model.training
+        model.eval()
+        idx_parts, evs_parts, ds_parts = [], [], []
+        hits, teacher_seconds, computed = 0, 0.0, 0
+        # sys.stdout of now, not of import time (ProgressBar's default).
+        bar = ProgressBar(len(self.loader), file=sys.stdout) \
+            if is_main_process() else None
+        try:
+            with torch.inference_mode(), \
+                    frozen_quantized_weights(model.student):
+                for batch in self.loader:
+                    idx, scores, info = self.score_batch(batch, with_teacher)
+                    idx_parts.append(idx)
+                    # Kept on the model's device until the pass ends: one
+                    # copy to the host per pass, not a wait per batch.
+                    evs_parts.append(scores['evs'].float())
+                    if with_teacher:
+                        ds_parts.append(scores['ds'].float())
+                    hits += info['cache_hits']
+                    teacher_seconds += info['teacher_seconds']
+                    if with_teacher:
+                        computed += len(idx) - info['cache_hits']
+                    if bar is not None:
+                        bar.update()
+        finally:
+            model.train(was_training)
+        if bar is not None:
+            bar.file.write('\n')
+        evs, ds = self._gather(pool, idx_parts, evs_parts,
+                               ds_parts if with_teacher else None)
+        if computed:
+            self.teacher_sec_per_sample = teacher_seconds / computed
+        info = dict(
+            teacher_cache_hits=hits,
+            teacher_seconds=teacher_seconds,
+            teacher_seconds_saved=hits * (self.teacher_sec_per_sample or 0.))
+        return evs, ds, info
+
+    def score_round(self, pool: Optional[Tensor],
+                    beta: float) -> Tuple[dict, dict]:
+        """The scores of a selection with EVS weight ``beta``:
+        ``dict(evs, ds, combined)`` (``combined = beta EVS + (1 - beta)
+        DS``) and :meth:`score`'s ``info``. The teacher is skipped while DS
+        has no weight, unless the scorer's EVS needs it."""
+        with_teacher = beta < 1 or self.scorer.evs_needs_teacher
+        evs, ds, info = self.score(pool, with_teacher)
+        combined = evs if ds is None and beta == 1 else combine_scores(
+            evs, ds, beta)
+        return dict(evs=evs, ds=ds, combined=combined), info
+
+    def _gather(self, pool: Tensor, idx_parts: list, evs_parts: list,
+                ds_parts: Optional[list]) -> tuple:
+        """The scores of all ranks as ``[N]`` tensors (NaN outside
+        ``pool``), checked to cover ``pool`` once and to be finite."""
+        empty = torch.zeros(0)
+        local = (torch.cat(idx_parts) if idx_parts else empty.long(),
+                 torch.cat(evs_parts).cpu() if evs_parts else empty,
+                 torch.cat(ds_parts).cpu() if ds_parts else empty)
+        gathered = all_gather_object(local)
+        idx = torch.cat([g[0] for g in gathered])
+        if idx.numel() != pool.numel() or not torch.equal(
+                idx.sort().values, pool):
+            raise RuntimeError(
+                f'the scoring pass covered {idx.unique().numel()} distinct '
+                f'of {pool.numel()} samples ({idx.numel()} scores)')
+        evs = torch.full((self.num_samples, ), float('nan'))
+        evs[idx] = torch.cat([g[1] for g in gathered])
+        check_finite(evs[pool], pool, what='EVS scores')
+        ds = None
+        if ds_parts is not None:
+            ds = torch.full((self.num_samples, ), float('nan'))
+            ds[idx] = torch.cat([g[2] for g in gathered])
+            check_finite(ds[pool], pool, what='DS scores')
+        return evs, ds
+
+
+def pool_size(score_pool: float, num_samples: int, num_select: int) -> int:
+    """The samples scored at each selection: ``round(score_pool * N)``,
+    at least the coreset's ``num_select``."""
+    size = max(1, int(round(score_pool * num_samples)))
+    if size < num_select:
+        raise ValueError(
+            f'score_pool={score_pool} scores {size} samples, fewer than the '
+            f'coreset ({num_select}); use score_pool >= fraction')
+    return size
+
+
+def random_pool(num_samples: int, pool_size: int, seed: int,
+                round_idx: int) -> Tensor:
+    """The sorted indices scored in round ``round_idx``: all of them, or a
+    seeded random pool of ``pool_size`` (the same on all ranks)."""
+    if pool_size >= num_samples:
+        return torch.arange(num_samples)
+    g = torch.Generator().manual_seed(seed * 1000003 + round_idx + 1)
+    perm = torch.randperm(num_samples, generator=g)
+    return perm[:pool_size].sort().values
+
+
+def dataset_with_pipeline(dataset, pipeline: Sequence[dict]):
+    """A shallow copy of ``dataset`` (and of the wrappers around it) whose
+    innermost dataset runs ``pipeline``; annotations are shared, not
+    reloaded."""
+    if hasattr(dataset, 'dataset'):
+        wrapper = copy.copy(dataset)
+        wrapper.dataset = dataset_with_pipeline(dataset.dataset, pipeline)
+        return wrapper
+    if not hasattr(dataset, 'pipeline'):
+        raise TypeError(f'cannot set the scoring pipeline of '
+                        f'{type(dataset).__name__}: it has no pipeline')
+    new = copy.copy(dataset)
+    new.pipeline = Compose(copy.deepcopy(list(pipeline)))
+    return new
+
+
+def pipeline_with_sample_idx(pipeline: Sequence[dict]) -> List[dict]:
+    """``pipeline`` with 'sample_idx' in its packing transform's
+    ``meta_keys`` (the transform's default keys when it names none)."""
+    pipeline = copy.deepcopy(list(pipeline))
+    last = pipeline[-1]
+    keys = last.get('meta_keys')
+    if keys is None:
+        transform = TRANSFORMS.get(last['type'])
+        param = inspect.signature(transform).parameters.get('meta_keys') \
+            if transform is not None else None
+        if param is None or param.default is inspect.Parameter.empty:
+            return pipeline  # packs its own metainfo (e.g. PackClsInputs)
+        keys = param.default
+    if 'sample_idx' not in keys:
+        last['meta_keys'] = tuple(keys) + ('sample_idx', )
+    return pipeline
+
+
+def find_dataset_attr(dataset, name: str):
+    """``name`` of ``dataset`` or of the first dataset it wraps that has
+    it; None when none has."""
+    while dataset is not None:
+        if hasattr(dataset, name):
+            return getattr(dataset, name)
+        dataset = getattr(dataset, 'dataset', None)
+    return None

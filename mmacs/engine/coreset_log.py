@@ -1,0 +1,63 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Where a coreset selection is reported: the runner's log, its visualizer
+scalars and a JSON-lines file in the work dir (one record a selection, see
+:func:`mmacs.coreset.stats.selection_record`)."""
+import json
+import os.path as osp
+
+from mmengine.dist import is_main_process
+
+
+def log_selection(runner, record: dict, log_file: str) -> None:
+    """Report ``record`` in the log, as scalars and as a line of
+    ``log_file``."""
+    score = record.get('score') or {}
+    msg = (f"coreset epoch {record['epoch']}: {record['policy']} selected "
+           f"{record['num_selected']}/{record['num_samples']}, "
+           f"beta={record['beta']:.3f}")
+    if score:
+        msg += (f", score mean={score['mean']:.4f} "
+                f"std={score['std']:.4f}")
+    if record['jaccard_prev'] is not None:
+        msg += f", jaccard(prev)={record['jaccard_prev']:.3f}"
+    if record['noisy_fraction'] is not None:
+        msg += f", noisy={record['noisy_fraction']:.3f}"
+    msg += f", scoring {record['score_seconds']:.1f}s"
+    if record.get('teacher_cache_hits'):
+        msg += (f" (teacher cache: {record['teacher_cache_hits']:.0f} "
+                f"hits, ~{record['teacher_seconds_saved']:.1f}s saved)")
+    runner.logger.info(msg)
+    scalars = {
+        'coreset/beta': record['beta'],
+        'coreset/score_seconds': record['score_seconds'],
+    }
+    if score:
+        scalars['coreset/score_mean'] = score['mean']
+        scalars['coreset/score_std'] = score['std']
+    if record['jaccard_prev'] is not None:
+        scalars['coreset/jaccard_prev'] = record['jaccard_prev']
+    if record['noisy_fraction'] is not None:
+        scalars['coreset/noisy_fraction'] = record['noisy_fraction']
+    runner.visualizer.add_scalars(scalars, step=record['epoch'])
+    if is_main_process():
+        with open(osp.join(runner.work_dir, log_file), 'a') as f:
+            f.write(json.dumps(record) + '\n')
+
+
+def truncate_log(runner, log_file: str, epoch: int) -> None:
+    """Drop the lines of ``log_file`` of selections at epochs >= ``epoch``:
+    a run resumed at ``epoch`` makes them again."""
+    path = osp.join(runner.work_dir, log_file)
+    if not osp.isfile(path):
+        return
+    with open(path) as f:
+        lines = f.readlines()
+    keep = [line for line in lines
+            if not line.strip() or json.loads(line)['epoch'] < epoch]
+    if len(keep) < len(lines):
+        with open(path, 'w') as f:
+            f.writelines(keep)
+        runner.logger.info(
+            f'{log_file}: dropped {len(lines) - len(keep)} '
+            f'selection(s) made after the checkpoint (epoch >= {epoch}); '
+            'they are made again')
