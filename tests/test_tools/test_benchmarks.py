@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from mmacs.testing import CIFAR_JPEG, WEIGHTS, load_tool, need_shared
+from mmacs.testing import CIFAR_JPEG, SHARED, WEIGHTS, load_tool, need_shared
 
 
 def last_json(capsys) -> dict:
@@ -120,6 +120,22 @@ def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
         tool.parse_args(['--selection', '{not json'])
     with pytest.raises(SystemExit):
         tool.parse_args(['--label-noise', '1.0'])
+
+
+def test_quality_protocol_pins_the_selection_rule(tmp_path):
+    # No --selection is the paper's top-k whatever the config's default,
+    # so stored runs keep their meaning when a config default changes.
+    need_shared(CIFAR_JPEG)
+    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
+    tool = load_tool('benchmarks/quality')
+    common = ['--quick', '--shared', str(SHARED), '--work-dir', str(tmp_path)]
+    args = tool.parse_args(common)
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, args, str(tmp_path))
+    assert cfg.coreset.selection == 'topk'
+    args = tool.parse_args(common +
+                           ['--selection', '{"type": "stratified"}'])
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, args, str(tmp_path))
+    assert cfg.coreset.selection == dict(type='stratified')
 
 
 def test_quality_protocol_merges_parallel_results(tmp_path):

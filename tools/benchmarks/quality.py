@@ -88,8 +88,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='pool fraction of acs_pool')
     parser.add_argument('--selection', default=None,
                         help="the coreset's selection rule as JSON, e.g. "
-                        '\'{"type": "mixed", "share": 0.5}\' (default: the '
-                        "policy's own, top-k for acs)")
+                        '\'{"type": "mixed", "share": 0.5}\' (default: '
+                        "top-k, the paper's, whatever the config says)")
     parser.add_argument('--scorer', default='softmax',
                         choices=['softmax', 'relative_entropy'],
                         help="the classification scorer ('relative_entropy':"
@@ -181,8 +181,10 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
                    interval=args.interval, seed=seed,
                    schedule=args.schedule, score_view=args.score_view,
                    scorer=args.scorer)
-    if args.selection is not None:
-        coreset['selection'] = args.selection
+    # Explicit, whatever the config's default: no --selection is the
+    # paper's top-k, so stored runs keep their meaning.
+    coreset['selection'] = 'topk' if args.selection is None \
+        else args.selection
     epochs = args.epochs
     if policy == 'acs_pool':
         coreset.update(policy='acs', score_pool=args.score_pool)
