@@ -120,6 +120,12 @@ def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
         tool.parse_args(['--selection', '{not json'])
     with pytest.raises(SystemExit):
         tool.parse_args(['--label-noise', '1.0'])
+    # The pool must hold the coreset, checked only where a pool is scored:
+    # 30 epochs of full-data QAT is `full` at f = 1.
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--policies', 'acs_pool', '--fraction', '0.5'])
+    assert tool.parse_args(['--policies', 'full', '--fraction',
+                            '1']).fraction == 1.0
 
 
 def test_quality_protocol_pins_the_selection_rule(tmp_path):

@@ -128,7 +128,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      f'{args.label_noise}')
     if not 0 < args.fraction <= 1:
         parser.error(f'--fraction must be in (0, 1], got {args.fraction}')
-    if not args.fraction <= args.score_pool <= 1:
+    if 'acs_pool' in args.policies and not (args.fraction <= args.score_pool
+                                            <= 1):
         parser.error('need --fraction <= --score-pool <= 1, got '
                      f'{args.fraction} and {args.score_pool}')
     if args.selection is not None:
