@@ -1,4 +1,6 @@
 # Copyright (c) mmacs contributors. All rights reserved.
+from .filters import (apply_teacher_filter, check_teacher_filter,
+                      teacher_filter_pool)
 from .policies import (Policy, get_policy, register_policy, select_coreset,
                        select_in_pool)
 from .schedules import beta_schedule, check_schedule
@@ -12,10 +14,11 @@ from .stats import dataset_labels, selection_record
 from .teacher_cache import TeacherCache
 
 __all__ = [
+    'apply_teacher_filter', 'check_teacher_filter', 'teacher_filter_pool',
     'Policy', 'get_policy', 'register_policy', 'select_coreset',
     'select_in_pool', 'beta_schedule', 'check_schedule', 'build_scorer',
     'error_vector_score', 'disagreement_score', 'anchor_l2_scores',
-    'combine_scores', 'ScoringPass', 'check_scoring_args',
-    'find_dataset_attr', 'pool_size', 'random_pool', 'check_selection',
-    'register_rule', 'dataset_labels', 'selection_record', 'TeacherCache'
+    'combine_scores', 'ScoringPass', 'check_scoring_args', 'find_dataset_attr',
+    'pool_size', 'random_pool', 'check_selection', 'register_rule',
+    'dataset_labels', 'selection_record', 'TeacherCache'
 ]

@@ -38,7 +38,7 @@ from mmacs.models.dense_heads import (dense_head_targets,
 from mmacs.registry import SCORERS, TASK_ADAPTERS, get_registered
 from mmacs.utils.checks import check_number
 from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
-                     relative_entropy_score)
+                     relative_entropy_score, teacher_label_prob)
 
 
 def build_scorer(cfg, task: str):
@@ -63,12 +63,19 @@ class SoftmaxScorer:
     evs_needs_teacher = False
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
-        labels = torch.cat([s.gt_label.flatten()[:1] for s in data_samples])
         logits = s_out['logits']
-        return dict(
-            evs=error_vector_score(logits, labels.to(logits.device)),
-            ds=None if t_out is None else disagreement_score(
-                logits, t_out['logits']))
+        labels = torch.cat([s.gt_label.flatten()[:1]
+                            for s in data_samples]).to(logits.device)
+        scores = dict(evs=error_vector_score(logits, labels), ds=None)
+        if t_out is not None:
+            scores['ds'] = self.disagreement(logits, t_out['logits'])
+            # What a teacher filter reads (CoresetSelectionHook).
+            scores['label_prob'] = teacher_label_prob(t_out['logits'], labels)
+        return scores
+
+    def disagreement(self, student_logits, teacher_logits):
+        """DS per sample: the paper's L2 distance of the softmaxes."""
+        return disagreement_score(student_logits, teacher_logits)
 
 
 @SCORERS.register_module('relative_entropy')
@@ -89,12 +96,9 @@ class RelativeEntropyScorer(SoftmaxScorer):
         self.temperature = float(
             check_number(temperature, 'temperature', strict=True))
 
-    def __call__(self, model, s_out, t_out, data_samples) -> dict:
-        scores = super().__call__(model, s_out, None, data_samples)
-        if t_out is not None:
-            scores['ds'] = relative_entropy_score(
-                s_out['logits'], t_out['logits'], self.temperature)
-        return scores
+    def disagreement(self, student_logits, teacher_logits):
+        return relative_entropy_score(student_logits, teacher_logits,
+                                      self.temperature)
 
 
 class _DetScorer:

@@ -41,6 +41,14 @@ def disagreement_score(student_logits: Tensor,
         dim=-1)
 
 
+def teacher_label_prob(teacher_logits: Tensor, labels: Tensor) -> Tensor:
+    """``softmax(z_t)[y]`` per row: the FP teacher's probability of the
+    given label (low where the teacher contradicts it: a likely label
+    error), ``[N]`` in ``[0, 1]``."""
+    probs = teacher_logits.float().softmax(dim=-1)
+    return probs.gather(1, labels.long().view(-1, 1)).flatten()
+
+
 def relative_entropy_score(student_logits: Tensor,
                            teacher_logits: Tensor,
                            temperature: float = 1.0) -> Tensor:

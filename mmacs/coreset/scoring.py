@@ -203,18 +203,19 @@ class ScoringPass:
 
     def score(self,
               pool: Optional[Tensor] = None,
-              with_teacher: bool = True) -> Tuple[Tensor, Optional[Tensor],
-                                                  dict]:
-        """EVS and DS (``[N]``, NaN outside ``pool``; DS None without the
-        teacher) of the training samples in ``pool`` (default: all),
-        identical on all ranks; ``info`` counts the teacher-cache hits and
-        the teacher's seconds."""
+              with_teacher: bool = True) -> Tuple[dict, dict]:
+        """The per-sample scores of the training samples in ``pool``
+        (default: all), identical on all ranks: ``dict(evs=[N], ds=[N])``
+        (NaN outside ``pool``; ``ds`` None without the teacher) plus any
+        other per-sample output of the scorer (e.g. ``label_prob``), and
+        ``info``, which counts the teacher-cache hits and the teacher's
+        seconds."""
         model = self.model
         pool = torch.arange(self.num_samples) if pool is None else pool
         self.loader.sampler.set_indices(pool.tolist())
         was_training = model.training
         model.eval()
-        idx_parts, evs_parts, ds_parts = [], [], []
+        idx_parts, parts = [], {}
         hits, teacher_seconds, computed = 0, 0.0, 0
         # sys.stdout of now, not of import time (ProgressBar's default).
         bar = ProgressBar(len(self.loader), file=sys.stdout) \
@@ -227,9 +228,9 @@ class ScoringPass:
                     idx_parts.append(idx)
                     # Kept on the model's device until the pass ends: one
                     # copy to the host per pass, not a wait per batch.
-                    evs_parts.append(scores['evs'].float())
-                    if with_teacher:
-                        ds_parts.append(scores['ds'].float())
+                    for key, value in scores.items():
+                        if value is not None:
+                            parts.setdefault(key, []).append(value.float())
                     hits += info['cache_hits']
                     teacher_seconds += info['teacher_seconds']
                     if with_teacher:
@@ -240,36 +241,40 @@ class ScoringPass:
             model.train(was_training)
         if bar is not None:
             bar.file.write('\n')
-        evs, ds = self._gather(pool, idx_parts, evs_parts,
-                               ds_parts if with_teacher else None)
+        scores = self._gather(pool, idx_parts, parts)
+        scores.setdefault('ds', None)
         if computed:
             self.teacher_sec_per_sample = teacher_seconds / computed
         info = dict(
             teacher_cache_hits=hits,
             teacher_seconds=teacher_seconds,
             teacher_seconds_saved=hits * (self.teacher_sec_per_sample or 0.))
-        return evs, ds, info
+        return scores, info
 
-    def score_round(self, pool: Optional[Tensor],
-                    beta: float) -> Tuple[dict, dict]:
-        """The scores of a selection with EVS weight ``beta``:
-        ``dict(evs, ds, combined)`` (``combined = beta EVS + (1 - beta)
-        DS``) and :meth:`score`'s ``info``. The teacher is skipped while DS
-        has no weight, unless the scorer's EVS needs it."""
-        with_teacher = beta < 1 or self.scorer.evs_needs_teacher
-        evs, ds, info = self.score(pool, with_teacher)
-        combined = evs if ds is None and beta == 1 else combine_scores(
-            evs, ds, beta)
-        return dict(evs=evs, ds=ds, combined=combined), info
+    def score_round(self,
+                    pool: Optional[Tensor],
+                    beta: float,
+                    need_teacher: bool = False) -> Tuple[dict, dict]:
+        """The scores of a selection with EVS weight ``beta``: those of
+        :meth:`score` plus ``combined = beta EVS + (1 - beta) DS``, and
+        :meth:`score`'s ``info``. The teacher is skipped while DS has no
+        weight, unless the scorer's EVS (or ``need_teacher``: a teacher
+        filter) needs it."""
+        with_teacher = beta < 1 or self.scorer.evs_needs_teacher or \
+            need_teacher
+        scores, info = self.score(pool, with_teacher)
+        evs, ds = scores['evs'], scores['ds']
+        scores['combined'] = evs if ds is None or beta == 1 else \
+            combine_scores(evs, ds, beta)
+        return scores, info
 
-    def _gather(self, pool: Tensor, idx_parts: list, evs_parts: list,
-                ds_parts: Optional[list]) -> tuple:
+    def _gather(self, pool: Tensor, idx_parts: list, parts: dict) -> dict:
         """The scores of all ranks as ``[N]`` tensors (NaN outside
         ``pool``), checked to cover ``pool`` once and to be finite."""
         empty = torch.zeros(0)
+        keys = sorted(parts)
         local = (torch.cat(idx_parts) if idx_parts else empty.long(),
-                 torch.cat(evs_parts).cpu() if evs_parts else empty,
-                 torch.cat(ds_parts).cpu() if ds_parts else empty)
+                 {key: torch.cat(parts[key]).cpu() for key in keys})
         gathered = all_gather_object(local)
         idx = torch.cat([g[0] for g in gathered])
         if idx.numel() != pool.numel() or not torch.equal(
@@ -277,15 +282,17 @@ class ScoringPass:
             raise RuntimeError(
                 f'the scoring pass covered {idx.unique().numel()} distinct '
                 f'of {pool.numel()} samples ({idx.numel()} scores)')
-        evs = torch.full((self.num_samples, ), float('nan'))
-        evs[idx] = torch.cat([g[1] for g in gathered])
-        check_finite(evs[pool], pool, what='EVS scores')
-        ds = None
-        if ds_parts is not None:
-            ds = torch.full((self.num_samples, ), float('nan'))
-            ds[idx] = torch.cat([g[2] for g in gathered])
-            check_finite(ds[pool], pool, what='DS scores')
-        return evs, ds
+        out = {}
+        for key in keys:
+            values = torch.full((self.num_samples, ), float('nan'))
+            values[idx] = torch.cat([g[1].get(key, empty) for g in gathered])
+            check_finite(values[pool], pool,
+                         what=f'{key.upper()} scores' if key in ('evs', 'ds')
+                         else f'{key} values')
+            out[key] = values
+        if 'evs' not in out:  # an empty pool on every rank
+            out['evs'] = torch.full((self.num_samples, ), float('nan'))
+        return out
 
 
 def pool_size(score_pool: float, num_samples: int, num_select: int) -> int:

@@ -9,8 +9,9 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmacs.coreset import (ScoringPass, beta_schedule, build_scorer,
-                           check_schedule, check_scoring_args, check_selection,
+from mmacs.coreset import (ScoringPass, apply_teacher_filter, beta_schedule,
+                           build_scorer, check_schedule, check_scoring_args,
+                           check_selection, check_teacher_filter,
                            dataset_labels, find_dataset_attr, get_policy,
                            pool_size, random_pool, select_in_pool,
                            selection_record)
@@ -57,6 +58,11 @@ class CoresetSelectionHook(Hook):
             turns it off. Defaults to 2048.
         score_view (str): 'clean' (the test pipeline) or 'train' (the
             training augmentation). Defaults to 'clean'.
+        teacher_filter (dict, optional): ``dict(min_prob=p)``: samples
+            whose label the FP teacher gives a probability below ``p``
+            (likely label errors) are never selected (see
+            :mod:`mmacs.coreset.filters`); classification, score-based
+            policies. Defaults to None (no filter, the paper).
         log_file (str): JSON-lines log of each selection, in the work dir.
             Defaults to 'coreset_log.jsonl'.
     """
@@ -80,6 +86,7 @@ class CoresetSelectionHook(Hook):
                  score_pool: float = 1.0,
                  teacher_cache_mb: float = 2048,
                  score_view: str = 'clean',
+                 teacher_filter: Optional[dict] = None,
                  log_file: str = 'coreset_log.jsonl') -> None:
         check_int(interval, 'interval (R)', 1)
         self.policy = get_policy(policy)
@@ -93,6 +100,11 @@ class CoresetSelectionHook(Hook):
         self.interval, self.schedule = interval, schedule
         self.scorer_cfg, self.class_balance = scorer, class_balance
         self.score_pool = float(score_pool)
+        self.teacher_filter = check_teacher_filter(teacher_filter)
+        if self.teacher_filter and self.policy.scores == 'never':
+            raise ValueError(
+                f'teacher_filter needs a score-based policy (acs, el2n); '
+                f'policy {policy!r} scores nothing')
         self.log_file = log_file
         self.indices: Optional[torch.Tensor] = None  # and STATE's others
         self.scores: Optional[dict] = None
@@ -117,6 +129,10 @@ class CoresetSelectionHook(Hook):
             dataset, self.class_balance)
         self.noisy = find_dataset_attr(dataset, 'noisy_indices')
         self.scoring = None
+        if self.teacher_filter and model.task != 'classification':
+            raise ValueError('teacher_filter reads the teacher\'s '
+                             'probability of a single label: classification '
+                             f'only, the model is a {model.task} model')
         if self.policy.scores != 'never':
             self.pool_size = pool_size(self.score_pool, self.num_samples,
                                        self.sampler.num_select)
@@ -157,11 +173,16 @@ class CoresetSelectionHook(Hook):
         if rescore:
             pool = random_pool(self.num_samples, self.pool_size,
                                self.sampler.seed, round_idx)
-            self.scores, score_info = self.scoring.score_round(pool, beta)
+            self.scores, score_info = self.scoring.score_round(
+                pool, beta, need_teacher=bool(self.teacher_filter))
         t1 = time.perf_counter()
-        indices = self.indices
+        indices, filtered = self.indices, None
         if rescore or policy.scores != 'once' or indices is None:
             scores = self.scores['combined'] if self.scores else None
+            if self.teacher_filter and self.scores:
+                pool, filtered = apply_teacher_filter(
+                    self.teacher_filter, pool, self.scores['label_prob'],
+                    self.num_samples, self.sampler.num_select, self.noisy)
             indices = select_in_pool(
                 policy.name, pool, self.num_samples, self.sampler.num_select,
                 scores, self.labels, seed=self.sampler.seed,
@@ -177,6 +198,8 @@ class CoresetSelectionHook(Hook):
             self.classes, self.noisy, timing)
         if policy.scores != 'never':
             record['selection'] = self.selection
+        if filtered is not None:
+            record['teacher_filter'] = filtered
         log_selection(runner, record, self.log_file)
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

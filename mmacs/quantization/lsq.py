@@ -205,6 +205,45 @@ def lsq_quantize(x: Tensor,
     return torch.clamp(x / step, qn, qp).round_().mul_(step)
 
 
+#: How calibration initialises a step (``LSQQuantizer(init=...)``).
+STEP_INITS = ('lsq', 'mse')
+#: The fractions of ``max|x|`` (over the grid's largest level) that the
+#: 'mse' initialisation tries.
+MSE_GRID = torch.linspace(0.01, 1.0, 100)
+#: At most this many values per step are searched (an even stride).
+MSE_MAX_VALUES = 1 << 18
+
+
+@torch.no_grad()
+def mse_step(x: Tensor, qn: int, qp: int,
+             reduce_dims: Optional[tuple] = None) -> Tensor:
+    """The step on the grid ``[qn, qp]`` with the least mean squared
+    quantization error of ``x``: per tensor (``reduce_dims`` None, a 0-d
+    tensor) or one per slice kept by ``reduce_dims``; candidates are
+    :data:`MSE_GRID` times ``max|x| / max(-qn, qp)``."""
+    if reduce_dims is None:
+        values = x.reshape(1, -1)
+    else:
+        keep = [d for d in range(x.dim()) if d not in reduce_dims]
+        values = x.permute(*keep, *reduce_dims).reshape(
+            math.prod(x.shape[d] for d in keep), -1)
+    if values.size(1) > MSE_MAX_VALUES:
+        values = values[:, ::-(-values.size(1) // MSE_MAX_VALUES)]
+    top = values.abs().amax(dim=1, keepdim=True).clamp(min=1e-8)
+    best_err = best = None
+    for alpha in MSE_GRID.tolist():
+        step = top * (alpha / max(-qn, qp))
+        err = (torch.clamp(torch.round(values / step), qn, qp) * step -
+               values).pow(2).mean(dim=1)
+        if best is None:
+            best_err, best = err, step.flatten()
+        else:
+            better = err < best_err
+            best_err = torch.where(better, err, best_err)
+            best = torch.where(better, step.flatten(), best)
+    return best if reduce_dims is not None else best.reshape(())
+
+
 class LSQQuantizer(nn.Module):
     """Learned step size quantizer for a weight or an activation.
 
@@ -226,6 +265,11 @@ class LSQQuantizer(nn.Module):
         impl (str): How the quantizer is computed in training, one of
             :data:`LSQ_IMPLS` (the same values and gradients; ``'auto'``
             picks per device). Defaults to ``'auto'``.
+        init (str): How calibration sets the step: ``'lsq'`` (LSQ's
+            ``2 mean|x| / sqrt(Qp)``) or ``'mse'`` (in each calibration
+            batch the step of least squared quantization error, searched
+            on :data:`MSE_GRID` fractions of ``max|x|``, averaged over
+            the batches). Defaults to ``'lsq'``.
     """
 
     def __init__(self,
@@ -235,9 +279,14 @@ class LSQQuantizer(nn.Module):
                  ch_axis: int = 0,
                  is_weight: bool = False,
                  num_channels: Optional[int] = None,
-                 impl: str = 'auto') -> None:
+                 impl: str = 'auto',
+                 init: str = 'lsq') -> None:
         super().__init__()
         check_impl(impl)
+        if init not in STEP_INITS:
+            raise ValueError(f'init must be one of {STEP_INITS}, got '
+                             f'{init!r}')
+        self.init = init
         if not isinstance(bits, int) or not 2 <= bits <= 8:
             raise ValueError(f'bits must be an int in [2, 8], got {bits!r}')
         if signed not in (True, False, 'auto'):
@@ -316,7 +365,13 @@ class LSQQuantizer(nn.Module):
         """Accumulate one calibration batch."""
         self._calib_negative |= bool((x < 0).any())
         absx = x.detach().abs().float()
-        if self.per_channel:
+        if self.init == 'mse':
+            signed = self._calib_negative if self.signed_mode == 'auto' \
+                else self._is_signed
+            mean_abs = mse_step(x.detach().float(), *self.levels(signed),
+                                self._reduce_dims(x) if self.per_channel
+                                else None)
+        elif self.per_channel:
             mean_abs = absx.mean(dim=self._reduce_dims(x))
         else:
             mean_abs = absx.mean()
@@ -331,9 +386,11 @@ class LSQQuantizer(nn.Module):
         return self._calib_sum, self._calib_count, self._calib_negative
 
     def _calib_estimate(self, mean_abs: Tensor, negative: bool) -> tuple:
-        """(signed, step) from averaged statistics."""
+        """(signed, step) from averaged statistics (``mean_abs`` is the
+        averaged best step itself for ``init='mse'``)."""
         signed = negative if self.signed_mode == 'auto' else self._is_signed
-        step = 2 * mean_abs / math.sqrt(self.levels(signed)[1])
+        step = mean_abs if self.init == 'mse' else \
+            2 * mean_abs / math.sqrt(self.levels(signed)[1])
         # A layer that only ever saw zeros keeps a usable, tiny step.
         return signed, torch.clamp(step, min=1e-8)
 
@@ -379,4 +436,5 @@ class LSQQuantizer(nn.Module):
     def extra_repr(self) -> str:
         return (f'bits={self.bits}, signed={self.signed_mode}, '
                 f'per_channel={self.per_channel}, '
-                f'is_weight={self.is_weight}')
+                f'is_weight={self.is_weight}'
+                + ('' if self.init == 'lsq' else f', init={self.init}'))

@@ -100,7 +100,8 @@ def test_in_memory_scores_equal_per_sample_scores(tmp_path, images,
     # No sample goes through the per-sample pipeline.
     monkeypatch.setattr(type(dataset), 'prepare_data',
                         lambda self, idx: pytest.fail('per-sample load'))
-    evs, ds, _ = hook.scoring.score()
+    scores, _ = hook.scoring.score()
+    evs, ds = scores['evs'], scores['ds']
     monkeypatch.undo()
     # The per-sample path (the test pipeline) over the same model.
     lazy_cfg = image_cfg(tmp_path / 'w2', images, in_memory=False)
@@ -110,13 +111,16 @@ def test_in_memory_scores_equal_per_sample_scores(tmp_path, images,
                  if isinstance(h, CoresetSelectionHook)][0]
     lazy_hook.before_train(lazy_runner)
     assert not isinstance(lazy_hook.scoring.loader, ArrayBatchLoader)
-    evs2, ds2, _ = lazy_hook.scoring.score()
+    scores2, _ = lazy_hook.scoring.score()
+    evs2, ds2 = scores2['evs'], scores2['ds']
     assert evs.shape == (32, ) and torch.isfinite(evs).all()
     assert torch.allclose(evs, evs2, rtol=0, atol=1e-6)
     assert torch.allclose(ds, ds2, rtol=0, atol=1e-6)
     # A pool: the array loader scores exactly the pool.
     pool = torch.tensor([1, 5, 30])
-    evs3, _, _ = hook.scoring.score(pool, with_teacher=False)
+    scores3, _ = hook.scoring.score(pool, with_teacher=False)
+    evs3 = scores3['evs']
+    assert scores3['ds'] is None and 'label_prob' not in scores3
     assert torch.isnan(evs3).sum() == 29
     assert torch.allclose(evs3[pool], evs[pool], rtol=0, atol=1e-6)
 
@@ -126,16 +130,53 @@ def test_score_view_train_augments_and_skips_the_cache(tmp_path, images):
         image_cfg(tmp_path / 'w', images, score_view='train'))
     assert hook.scoring.cache is None  # augmented inputs: no exact cache
     torch.manual_seed(0)
-    evs_a, ds_a, info = hook.scoring.score()
-    evs_b, _, _ = hook.scoring.score()
+    scores_a, info = hook.scoring.score()
+    evs_a = scores_a['evs']
+    evs_b = hook.scoring.score()[0]['evs']
     assert info['teacher_cache_hits'] == 0
     assert not torch.allclose(evs_a, evs_b)  # new draws every pass
     clean_runner, clean_hook = prepared(image_cfg(tmp_path / 'c', images))
     clean_runner.model.load_state_dict(runner.model.state_dict())
     assert clean_hook.scoring.cache is not None
-    evs_c, _, _ = clean_hook.scoring.score()
-    evs_d, _, _ = clean_hook.scoring.score()
+    evs_c = clean_hook.scoring.score()[0]['evs']
+    evs_d = clean_hook.scoring.score()[0]['evs']
     assert torch.equal(evs_c, evs_d)  # the clean view is deterministic
     assert not torch.allclose(evs_a, evs_c)
     with pytest.raises(ValueError, match="'noisy'"):
         CoresetSelectionHook(score_view='noisy')
+
+
+def test_teacher_filter_keeps_contradicted_labels_out(tmp_path, images):
+    cfg = image_cfg(tmp_path / 'w', images)
+    cfg.train_dataloader.dataset.label_noise = dict(
+        mode='symmetric', rate=0.25, seed=0)
+    # A threshold that the (random) teacher's probabilities straddle.
+    runner, hook = prepared(cfg)
+    scores, _ = hook.scoring.score_round(None, 1.0, need_teacher=True)
+    assert scores['ds'] is not None  # the teacher ran at beta = 1
+    min_prob = float(scores['label_prob'].median())
+    cfg.coreset.teacher_filter = dict(min_prob=min_prob)
+    runner = QATRunner.from_cfg(cfg)
+    runner.train()
+    hook = [h for h in runner.hooks
+            if isinstance(h, CoresetSelectionHook)][0]
+    with open(tmp_path / 'w' / 'coreset_log.jsonl') as f:
+        log = [json.loads(line) for line in f]
+    assert [r['epoch'] for r in log] == [0, 1]
+    for r in log:
+        info = r['teacher_filter']
+        assert info['min_prob'] == min_prob and info['scored'] == 32
+        assert 8 <= info['candidates'] < 32
+        assert 'dropped_noisy_fraction' in info
+    # The last coreset holds only samples the teacher supports.
+    prob = hook.scores['label_prob']
+    assert log[-1]['teacher_filter']['passed'] >= 8
+    assert (prob[hook.indices] >= min_prob).all()
+
+
+def test_teacher_filter_needs_a_score_based_policy():
+    with pytest.raises(ValueError, match="'random_dynamic'"):
+        CoresetSelectionHook(policy='random_dynamic',
+                             teacher_filter=dict(min_prob=0.2))
+    with pytest.raises(ValueError, match='min_prob'):
+        CoresetSelectionHook(teacher_filter=dict(min_prob=2))

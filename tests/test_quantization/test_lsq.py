@@ -264,3 +264,27 @@ def test_uninitialised_use_is_an_error_naming_the_quantizer():
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):
         LSQQuantizer(**kwargs)
+
+
+def test_mse_init_has_less_quantization_error_than_lsq_init():
+    from mmacs.quantization.lsq import mse_step
+    g = torch.Generator().manual_seed(0)
+    acts = torch.randn(16, 8, 6, 6, generator=g).relu()
+    weights = torch.randn(8, 4, 3, 3, generator=g) * \
+        torch.linspace(0.1, 2.0, 8).view(8, 1, 1, 1)
+    for x, kwargs in ((acts, dict(bits=2, signed='auto')),
+                      (weights, dict(bits=2, signed=True, is_weight=True,
+                                     per_channel=True, num_channels=8))):
+        errors = {}
+        for init in ('lsq', 'mse'):
+            q = LSQQuantizer(init=init, **kwargs)
+            calibrate(q, [x], q)
+            errors[init] = (q(x) - x).pow(2).mean().item()
+        assert errors['mse'] < 0.9 * errors['lsq'], errors
+    # The per-slice search equals the per-tensor one on each slice.
+    per_slice = mse_step(weights, -2, 1, (1, 2, 3))
+    assert per_slice.shape == (8, )
+    for c in (0, 7):
+        assert torch.equal(per_slice[c], mse_step(weights[c], -2, 1))
+    with pytest.raises(ValueError, match="'minmax'"):
+        LSQQuantizer(init='minmax')

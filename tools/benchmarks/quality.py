@@ -52,7 +52,8 @@ CONFIG = osp.join('configs', 'classification',
 RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
                'step_lr_mult', 'distill', 'score_view', 'schedule',
                'score_pool', 'selection', 'scorer', 'layer_align',
-               'num_samples', 'val_samples', 'batch_size', 'label_noise')
+               'num_samples', 'val_samples', 'batch_size', 'label_noise',
+               'teacher_filter', 'step_init')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -76,6 +77,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='weight decay of the weights (LSQ steps: 0)')
     parser.add_argument('--step-lr-mult', type=float, default=1.0,
                         help='LR multiplier of the LSQ steps')
+    parser.add_argument('--step-init', default='lsq', choices=['lsq', 'mse'],
+                        help="how calibration sets the LSQ steps ('lsq': "
+                        "2 mean|x| / sqrt(Qp); 'mse': least squared "
+                        'quantization error)')
     parser.add_argument('--distill', type=float, default=0.0,
                         help='weight of the soft-CE distillation to the '
                         'teacher (0: off)')
@@ -105,6 +110,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--label-noise', type=float, default=0.0,
                         help='symmetric label noise on the training images '
                         '(a rate in [0, 1); the hold-out stays clean)')
+    parser.add_argument('--teacher-filter', type=float, default=0.0,
+                        metavar='P',
+                        help='never select a sample whose label the FP '
+                        'teacher gives a probability below P (acs / el2n; '
+                        '0: off, the paper)')
     parser.add_argument('--report', action='store_true',
                         help='train nothing: print every setting, policy '
                         'and recipe stored in --out (and --merge), named '
@@ -132,6 +142,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                                             <= 1):
         parser.error('need --fraction <= --score-pool <= 1, got '
                      f'{args.fraction} and {args.score_pool}')
+    if not 0 <= args.teacher_filter < 1:
+        parser.error(f'--teacher-filter must be in [0, 1), got '
+                     f'{args.teacher_filter}')
     if args.selection is not None:
         try:
             args.selection = json.loads(args.selection)
@@ -167,9 +180,10 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     cfg.train_dataloader.batch_size = args.batch_size
     w_bits, a_bits = SETTINGS[setting]
     cfg.model.float_checkpoint = weights
-    cfg.model.weight_quant = dict(bits=w_bits)
+    init = {} if args.step_init == 'lsq' else dict(init=args.step_init)
+    cfg.model.weight_quant = dict(bits=w_bits, **init)
     cfg.model.act_quant = None if a_bits is None else dict(
-        bits=a_bits, signed='auto')
+        bits=a_bits, signed='auto', **init)
     cfg.model.distill = dict(loss_weight=args.distill, temperature=1.0) \
         if args.distill > 0 else None
     cfg.model.layer_align = dict(
@@ -194,8 +208,11 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
         epochs = max(1, int(round(args.fraction * args.epochs)))
         coreset.update(fraction=1.0, interval=epochs)
         coreset.pop('selection', None)
+    if args.teacher_filter > 0:
+        coreset['teacher_filter'] = dict(min_prob=args.teacher_filter)
     if policy not in ('acs', 'acs_pool', 'el2n'):
         coreset.pop('selection', None)
+        coreset.pop('teacher_filter', None)
     cfg.coreset.update(coreset)
     quiet_epochs(cfg, epochs)
     cfg.randomness = dict(seed=seed)
@@ -243,6 +260,8 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
         if args.label_noise > 0 else [],
         noisy_fraction_all=rounds[0].get('noisy_fraction_all')
         if rounds and args.label_noise > 0 else None,
+        teacher_filter=[r['teacher_filter'] for r in rounds
+                        if 'teacher_filter' in r],
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(f"[{setting} {policy} seed {seed}] top-1 {run['top1']:.2f}%, "
