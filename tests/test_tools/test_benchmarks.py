@@ -144,6 +144,31 @@ def test_quality_protocol_pins_the_selection_rule(tmp_path):
     assert cfg.coreset.selection == dict(type='stratified')
 
 
+def test_quality_protocol_pins_the_step_init_and_the_teacher_filter(
+        tmp_path):
+    need_shared(CIFAR_JPEG)
+    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
+    tool = load_tool('benchmarks/quality')
+    common = ['--quick', '--shared', str(SHARED), '--work-dir', str(tmp_path)]
+    cfg, _ = tool.build_cfg('w2a2', 'acs', 0, tool.parse_args(common),
+                            str(tmp_path))
+    assert cfg.model.weight_quant == dict(bits=2, init='lsq')
+    assert cfg.model.act_quant == dict(bits=2, signed='auto', init='lsq')
+    assert 'teacher_filter' not in cfg.coreset or \
+        cfg.coreset.teacher_filter is None
+    args = tool.parse_args(common +
+                           ['--step-init', 'mse', '--teacher-filter', '0.05'])
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, args, str(tmp_path))
+    assert cfg.model.weight_quant == dict(bits=2, init='mse')
+    assert cfg.coreset.teacher_filter == dict(min_prob=0.05)
+    # The random baselines score nothing: no filter.
+    cfg, _ = tool.build_cfg('w2a32', 'random_dynamic', 0, args,
+                            str(tmp_path))
+    assert cfg.coreset.get('teacher_filter') is None
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--teacher-filter', '1'])
+
+
 def test_quality_protocol_merges_parallel_results(tmp_path):
     tool = load_tool('benchmarks/quality')
     recipe = tool.recipe_of(tool.parse_args(['--quick']))

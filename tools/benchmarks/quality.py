@@ -180,10 +180,10 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     cfg.train_dataloader.batch_size = args.batch_size
     w_bits, a_bits = SETTINGS[setting]
     cfg.model.float_checkpoint = weights
-    init = {} if args.step_init == 'lsq' else dict(init=args.step_init)
-    cfg.model.weight_quant = dict(bits=w_bits, **init)
+    # Explicit, whatever the config's default (as the selection rule).
+    cfg.model.weight_quant = dict(bits=w_bits, init=args.step_init)
     cfg.model.act_quant = None if a_bits is None else dict(
-        bits=a_bits, signed='auto', **init)
+        bits=a_bits, signed='auto', init=args.step_init)
     cfg.model.distill = dict(loss_weight=args.distill, temperature=1.0) \
         if args.distill > 0 else None
     cfg.model.layer_align = dict(
