@@ -1,5 +1,6 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-from .calibration import calibrate, uninitialized_quantizers
+from .calibration import (calibrate, compare_step_inits,
+                          uninitialized_quantizers)
 from .convert import (dequantize_model, frozen_quantized_weights,
                       named_quantizers, quantize_model, quantizer_summary)
 from .lsq import (LSQ_IMPLS, LSQQuantizer, compiled_lsq, grad_scale,
@@ -11,5 +12,5 @@ __all__ = [
     'lsq_quantize_reference', 'compiled_lsq', 'QConv2d', 'QLinear',
     'build_quantizer', 'quantize_model', 'dequantize_model',
     'named_quantizers', 'quantizer_summary', 'frozen_quantized_weights',
-    'calibrate', 'uninitialized_quantizers'
+    'calibrate', 'compare_step_inits', 'uninitialized_quantizers'
 ]

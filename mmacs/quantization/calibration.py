@@ -7,7 +7,7 @@ import torch.nn as nn
 from mmengine.dist import all_reduce, get_world_size
 
 from .convert import named_quantizers
-from .lsq import LSQQuantizer
+from .lsq import STEP_INITS, LSQQuantizer
 
 
 def uninitialized_quantizers(model: nn.Module) -> List[LSQQuantizer]:
@@ -91,3 +91,55 @@ def calibrate(model: nn.Module, batches: Iterable,
             'These quantizers saw no data during calibration (is the layer '
             f'used in the forward pass?): {unused}')
     return len(todo)
+
+
+@torch.no_grad()
+def compare_step_inits(model: nn.Module, batches: List, step_fn: Callable,
+                       inits=('lsq', 'mse')) -> dict:
+    """Calibrate every quantizer of ``model`` once per initialisation in
+    ``inits`` on the same ``batches`` and measure, for each, the step and
+    the relative squared quantization error ``||q(x) - x||^2 / ||x||^2``
+    of what the quantizer sees in a forward of ``batches[0]`` (through the
+    model as quantized with that initialisation).
+
+    The model is left calibrated with the last of ``inits``.
+
+    Returns:
+        dict: ``{init: {quantizer name: dict(step=mean step,
+        rel_error=...)}}``.
+    """
+    for init in inits:
+        if init not in STEP_INITS:
+            raise ValueError(f'init must be one of {STEP_INITS}, got '
+                             f'{init!r}')
+    quantizers = dict(named_quantizers(model))
+    out = {}
+    for init in inits:
+        for q in quantizers.values():
+            q.init = init
+            q.initialized.fill_(0)
+            q._is_initialized = False
+        calibrate(model, batches, step_fn)
+        errors = {}
+
+        def record(name):
+
+            def hook(module, inputs, output):
+                x = inputs[0].float()
+                errors[name] = float((output.float() - x).pow(2).sum() /
+                                     x.pow(2).sum().clamp(min=1e-12))
+
+            return hook
+
+        handles = [q.register_forward_hook(record(name))
+                   for name, q in quantizers.items()]
+        try:
+            step_fn(batches[0])
+        finally:
+            for handle in handles:
+                handle.remove()
+        out[init] = {
+            name: dict(step=float(q.step.mean()), rel_error=errors.get(name))
+            for name, q in quantizers.items()
+        }
+    return out

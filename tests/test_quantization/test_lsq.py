@@ -288,3 +288,28 @@ def test_mse_init_has_less_quantization_error_than_lsq_init():
         assert torch.equal(per_slice[c], mse_step(weights[c], -2, 1))
     with pytest.raises(ValueError, match="'minmax'"):
         LSQQuantizer(init='minmax')
+
+
+def test_compare_step_inits_calibrates_each_init_on_the_same_data():
+    from mmacs.quantization import compare_step_inits, quantize_model
+    g = torch.Generator().manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU(),
+                              torch.nn.Conv2d(4, 4, 3))
+    quantize_model(net, dict(bits=2), dict(bits=2, signed='auto'))
+    x = torch.randn(8, 3, 10, 10, generator=g)
+    out = compare_step_inits(net, [x], net)
+    assert set(out) == {'lsq', 'mse'} and len(out['lsq']) == 4
+    for name, q in net.named_modules():
+        if isinstance(q, LSQQuantizer):
+            # Left calibrated with the last init: its step is the one shown.
+            assert q.init == 'mse' and q.is_initialized
+            assert out['mse'][name]['step'] == pytest.approx(
+                float(q.step.mean()))
+            assert out['lsq'][name]['step'] != pytest.approx(
+                out['mse'][name]['step'])
+    # The first layer sees the same input either way: mse has less error.
+    first = [n for n in out['lsq'] if n.startswith('0.')]
+    for name in first:
+        assert out['mse'][name]['rel_error'] < out['lsq'][name]['rel_error']
+    with pytest.raises(ValueError, match="'max'"):
+        compare_step_inits(net, [x], net, inits=('lsq', 'max'))
