@@ -151,9 +151,9 @@ def test_score_pool_scores_a_fresh_pool_and_selects_within_it(tmp_path):
     original = ScoringPass.score
 
     def spy(self, pool=None, with_teacher=True):
-        evs, ds, info = original(self, pool, with_teacher)
-        scored.append((pool.clone(), evs.clone()))
-        return evs, ds, info
+        scores, info = original(self, pool, with_teacher)
+        scored.append((pool.clone(), scores['evs'].clone()))
+        return scores, info
 
     with mock.patch.object(ScoringPass, 'score', spy):
         runner = run(toy_cfg(tmp_path, max_epochs=2, fraction=0.25))
