@@ -272,10 +272,12 @@ class ScoringPass:
         """The scores of all ranks as ``[N]`` tensors (NaN outside
         ``pool``), checked to cover ``pool`` once and to be finite."""
         empty = torch.zeros(0)
-        keys = sorted(parts)
         local = (torch.cat(idx_parts) if idx_parts else empty.long(),
-                 {key: torch.cat(parts[key]).cpu() for key in keys})
+                 {key: torch.cat(value).cpu()
+                  for key, value in parts.items()})
         gathered = all_gather_object(local)
+        # Every rank's keys: a rank with no samples to score has none.
+        keys = sorted(set().union(*(g[1] for g in gathered)))
         idx = torch.cat([g[0] for g in gathered])
         if idx.numel() != pool.numel() or not torch.equal(
                 idx.sort().values, pool):
