@@ -6,7 +6,7 @@ _base_ = [
 ]
 # At 2 bits LSQ's step initialisation (2 mean|x| / sqrt(Qp)) is far from
 # the least-error step; init='mse' starts from the latter (README, "The
-# W2A2 recipe": 76-77% against 32-34% after one epoch on all the data).
+# recipe check": 76-77% against 32-34% after one epoch on all the data).
 model = dict(
     weight_quant=dict(bits=2, init='mse'),
     act_quant=dict(bits=2, init='mse'))

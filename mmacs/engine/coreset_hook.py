@@ -61,8 +61,9 @@ class CoresetSelectionHook(Hook):
         teacher_filter (dict, optional): ``dict(min_prob=p)``: samples
             whose label the FP teacher gives a probability below ``p``
             (likely label errors) are never selected (see
-            :mod:`mmacs.coreset.filters`); classification, score-based
-            policies. Defaults to None (no filter, the paper).
+            :mod:`mmacs.coreset.filters`); classification; ignored by the
+            policies that score nothing (random_*, full). Defaults to None
+            (no filter, the paper).
         log_file (str): JSON-lines log of each selection, in the work dir.
             Defaults to 'coreset_log.jsonl'.
     """
@@ -100,11 +101,10 @@ class CoresetSelectionHook(Hook):
         self.interval, self.schedule = interval, schedule
         self.scorer_cfg, self.class_balance = scorer, class_balance
         self.score_pool = float(score_pool)
-        self.teacher_filter = check_teacher_filter(teacher_filter)
-        if self.teacher_filter and self.policy.scores == 'never':
-            raise ValueError(
-                f'teacher_filter needs a score-based policy (acs, el2n); '
-                f'policy {policy!r} scores nothing')
+        # A policy that scores nothing selects among all samples: the
+        # filter (a config default) does not apply to it.
+        self.teacher_filter = check_teacher_filter(teacher_filter) \
+            if self.policy.scores != 'never' else None
         self.log_file = log_file
         self.indices: Optional[torch.Tensor] = None  # and STATE's others
         self.scores: Optional[dict] = None

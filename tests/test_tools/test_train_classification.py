@@ -46,6 +46,11 @@ def test_one_epoch_acs_qat_on_real_images(tmp_path):
     assert len(log) == 1 and log[0]['num_selected'] == 30
     assert log[0]['noisy_fraction'] is not None
     assert 0.1 < log[0]['noisy_fraction_all'] < 0.3
+    # The config's teacher filter (the CIFAR default) drops mostly noisy
+    # labels, so the coreset holds fewer of them than the set.
+    dropped = log[0]['teacher_filter']['dropped_noisy_fraction']
+    assert dropped > 2 * log[0]['noisy_fraction_all']
+    assert log[0]['noisy_fraction'] < log[0]['noisy_fraction_all']
     # Class balanced: the 30 samples split over the 10 classes.
     assert sum(log[0]['class_counts'].values()) == 30
     assert len(log[0]['class_counts']) == 10

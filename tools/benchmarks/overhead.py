@@ -131,8 +131,10 @@ def task_cfg(task: str, args, work_dir: str) -> Config:
         cfg.model.float_checkpoint = None
     quiet_training(cfg, args.epochs)
     cfg.val_dataloader = cfg.val_evaluator = cfg.val_cfg = None
+    # The paper's method (top-k, no teacher filter), whatever the config's
+    # default, so the figures keep their meaning.
     cfg.coreset.update(fraction=args.fraction, interval=args.interval,
-                       seed=0)
+                       seed=0, selection='topk', teacher_filter=None)
     cfg.randomness = dict(seed=0)
     return cfg
 

@@ -208,11 +208,12 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
         epochs = max(1, int(round(args.fraction * args.epochs)))
         coreset.update(fraction=1.0, interval=epochs)
         coreset.pop('selection', None)
-    if args.teacher_filter > 0:
-        coreset['teacher_filter'] = dict(min_prob=args.teacher_filter)
+    # Explicit too: no --teacher-filter is no filter (the paper).
+    coreset['teacher_filter'] = dict(min_prob=args.teacher_filter) \
+        if args.teacher_filter > 0 else None
     if policy not in ('acs', 'acs_pool', 'el2n'):
         coreset.pop('selection', None)
-        coreset.pop('teacher_filter', None)
+        coreset['teacher_filter'] = None
     cfg.coreset.update(coreset)
     quiet_epochs(cfg, epochs)
     cfg.randomness = dict(seed=seed)

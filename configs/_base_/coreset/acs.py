@@ -16,6 +16,7 @@ coreset = dict(
     scorer=None,  # None: 'loss' (detection) / 'softmax' (classification)
     score_pool=1.0,  # 1: score every sample (the paper); < 1: a random
     # pool of that fraction per round (faster, approximate)
-    teacher_cache_mb=2048,
-    teacher_filter=None)  # None (the paper) | dict(min_prob=p): never
-# select a sample whose label the FP teacher gives a probability below p
+    teacher_cache_mb=2048)
+# Not set here (None: the paper): teacher_filter=dict(min_prob=p) never
+# selects a sample whose label the FP teacher gives a probability below p
+# (classification; the CIFAR bases set it).
