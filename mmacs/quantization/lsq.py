@@ -364,17 +364,15 @@ class LSQQuantizer(nn.Module):
     def _observe(self, x: Tensor) -> None:
         """Accumulate one calibration batch."""
         self._calib_negative |= bool((x < 0).any())
-        absx = x.detach().abs().float()
+        dims = self._reduce_dims(x) if self.per_channel else None
         if self.init == 'mse':
             signed = self._calib_negative if self.signed_mode == 'auto' \
                 else self._is_signed
             mean_abs = mse_step(x.detach().float(), *self.levels(signed),
-                                self._reduce_dims(x) if self.per_channel
-                                else None)
-        elif self.per_channel:
-            mean_abs = absx.mean(dim=self._reduce_dims(x))
+                                dims)
         else:
-            mean_abs = absx.mean()
+            absx = x.detach().abs().float()
+            mean_abs = absx.mean() if dims is None else absx.mean(dim=dims)
         self._calib_sum = mean_abs if self._calib_sum is None else \
             self._calib_sum + mean_abs
         self._calib_count += 1
