@@ -1,11 +1,15 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""What the benchmark scripts share: the work dir, loader workers, and the
-result printed as one JSON object on the last line."""
+"""What the benchmark scripts share: the work dir, loader workers, the
+resumable results file, the per-seed statistics, and the result printed as
+one JSON object on the last line."""
 import gc
 import json
+import os
+import os.path as osp
+import statistics
 import tempfile
 import time
-from typing import Optional
+from typing import Optional, Sequence
 
 
 def add_benchmark_args(parser) -> None:
@@ -48,3 +52,38 @@ def finish_benchmark(result: dict, tmp: Optional[tempfile.TemporaryDirectory],
         tmp.cleanup()
     print(json.dumps(result))
     return result
+
+
+def load_results(path: str) -> dict:
+    """The results file ``path`` of a resumable benchmark (a JSON object
+    with a ``runs`` list), or an empty one when it does not exist."""
+    if not osp.isfile(path):
+        return dict(runs=[])
+    with open(path) as f:
+        results = json.load(f)
+    if not isinstance(results, dict) or not isinstance(
+            results.get('runs'), list):
+        raise ValueError(f'{path} is not a results file of this benchmark '
+                         "(a JSON object with a 'runs' list)")
+    return results
+
+
+def save_results(path: str, results: dict) -> None:
+    """Write ``results`` to ``path`` atomically (a crash mid-write leaves
+    the previous file)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    tmp = f'{path}.tmp'
+    with open(tmp, 'w') as f:
+        json.dump(results, f, indent=1)
+    os.replace(tmp, path)
+
+
+def seed_stats(values: Sequence[float]) -> dict:
+    """Mean, sample std (0 for one value), min and max of ``values``."""
+    values = list(values)
+    if not values:
+        raise ValueError('seed_stats needs at least one value')
+    return dict(mean=statistics.fmean(values),
+                std=statistics.stdev(values) if len(values) > 1 else 0.0,
+                min=min(values),
+                max=max(values))

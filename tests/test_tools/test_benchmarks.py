@@ -233,3 +233,85 @@ def test_fakequant_benchmark_times_each_impl_on_the_chosen_device(capsys):
     if not torch.cuda.is_available():
         with pytest.raises(RuntimeError, match='no CUDA device'):
             tool.main(['--device', 'cuda', '--tasks', 'quantizer'])
+
+
+def test_detection_study_records_noise_and_resumes(tmp_path, capsys):
+    tool = load_tool('benchmarks/detection')
+    common = ['--quick', '--policies', 'acs', 'full', '--noise', '0.2',
+              '--work-dir', str(tmp_path)]
+    result = tool.main(common)
+    assert last_json(capsys) == json.loads(json.dumps(result))
+    acs, full = result['runs']
+    assert (acs['policy'], full['policy']) == ('acs', 'full')
+    # 40 images, 20% noisy; one coreset per epoch, each with its noisy
+    # share.
+    assert acs['noisy_fraction_all'] == pytest.approx(0.2)
+    assert len(acs['noisy_fraction']) == 2
+    assert all(0 <= f <= 1 for f in acs['noisy_fraction'])
+    assert acs['score_seconds'] > full['score_seconds'] * 1000
+    assert full['recipe']['fraction'] is None
+    assert set(result['fp']) == {'2ep_40_20'}
+    # A second call with the same results file trains nothing.
+    again = tool.main(common)
+    out = capsys.readouterr().out
+    assert 'FP model from' in out and out.count('] from ') == 2
+    assert again['runs'] == result['runs']
+
+
+def test_detection_study_configs(tmp_path):
+    tool = load_tool('benchmarks/detection')
+    args = tool.parse_args(['--noise', '0.2', '--selection',
+                            '{"type": "stratified"}'])
+    args.data_root = str(tmp_path / 'data')
+    cfg, epochs = tool.build_qat_cfg('acs', 0.1, 3, args, 'fp.pth',
+                                     str(tmp_path / 'run'))
+    assert epochs == 6 and cfg.model.float_checkpoint == 'fp.pth'
+    assert cfg.coreset.selection == dict(type='stratified')
+    assert (cfg.coreset.fraction, cfg.coreset.seed) == (0.1, 3)
+    assert cfg.train_dataloader.dataset.type == 'NoisyDetDataset'
+    assert cfg.train_dataloader.dataset.noise_rate == 0.2
+    cfg, epochs = tool.build_qat_cfg('full_steps', 0.3, 0, args, 'fp.pth',
+                                     str(tmp_path / 'run'))
+    # The same number of steps as a coreset of 30% for 6 epochs.
+    assert epochs == 2 and cfg.coreset.fraction == 1.0
+    assert cfg.coreset.policy == 'full'
+    # No --selection is the paper's top-k, whatever the config says.
+    args = tool.parse_args([])
+    args.data_root = str(tmp_path / 'data')
+    cfg, _ = tool.build_qat_cfg('acs', 0.3, 0, args, 'fp.pth',
+                                str(tmp_path / 'run'))
+    assert cfg.coreset.selection == 'topk'
+    assert tool.recipe_of(args, 'random_dynamic', 0.3)['selection'] is None
+    for bad in (['--fractions', '0'], ['--noise', '1'], ['--epochs', '0'],
+                ['--selection', '{no']):
+        with pytest.raises(SystemExit):
+            tool.parse_args(bad)
+
+
+def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
+    from mmacs.utils import load_results, save_results
+    tool = load_tool('benchmarks/detection')
+    args = tool.parse_args([])
+
+    def run(policy, seed, mAP, fraction=0.3):
+        return dict(policy=policy, seed=seed,
+                    recipe=tool.recipe_of(args, policy, fraction),
+                    bbox_mAP=mAP, bbox_mAP_50=mAP, bbox_mAP_75=mAP,
+                    wall_seconds=1.0, score_seconds=0.0,
+                    noisy_fraction=[], noisy_fraction_all=None)
+
+    runs = [run('full', 0, 0.4), run('full', 1, 0.2),
+            run('acs', 0, 0.24), run('acs', 1, 0.36),
+            run('random_dynamic', 0, 0.15, fraction=0.1)]
+    summary = tool.summarize(runs)
+    assert summary['full']['kept'] == pytest.approx(1.0)
+    assert summary['acs f=0.3']['bbox_mAP']['mean'] == pytest.approx(0.3)
+    assert summary['acs f=0.3']['kept'] == pytest.approx(1.0)
+    assert summary['random_dynamic f=0.1']['kept'] == pytest.approx(0.5)
+    assert summary['acs f=0.3']['seeds'] == [0, 1]
+    a, b = tmp_path / 'a.json', tmp_path / 'b.json'
+    save_results(str(a), dict(runs=runs[:2], fp={'k': {}}))
+    save_results(str(b), dict(runs=runs[1:]))
+    results = load_results(str(a))
+    assert tool.merge_results(results, [str(b)]) == 3
+    assert len(results['runs']) == 5 and results['fp'] == {'k': {}}

@@ -36,7 +36,6 @@ Usage: python tools/benchmarks/quality.py [--settings w2a32]
 """
 import argparse
 import json
-import os
 import os.path as osp
 import statistics
 import tempfile
@@ -272,23 +271,13 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
 
 
 def load_results(path: str) -> dict:
-    if not osp.isfile(path):
-        return dict(runs=[])
-    with open(path) as f:
-        results = json.load(f)
-    if not isinstance(results, dict) or not isinstance(
-            results.get('runs'), list):
-        raise ValueError(f'{path} is not a results file of this benchmark '
-                         "(a JSON object with a 'runs' list)")
-    return results
+    from mmacs.utils import load_results as load
+    return load(path)
 
 
 def save_results(path: str, results: dict) -> None:
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    tmp = f'{path}.tmp'
-    with open(tmp, 'w') as f:
-        json.dump(results, f, indent=1)
-    os.replace(tmp, path)
+    from mmacs.utils import save_results as save
+    save(path, results)
 
 
 def find_run(results: dict, setting: str, policy: str, seed: int,
@@ -333,6 +322,7 @@ def variant(run: dict, base: dict) -> str:
 
 def summarize(runs: list, key=lambda run: run['policy']) -> dict:
     """``{setting: {key(run): stats}}`` over the seeds of ``runs``."""
+    from mmacs.utils import seed_stats
     groups = {}
     for run in runs:
         groups.setdefault(run['setting'], {}).setdefault(key(run),
@@ -341,13 +331,9 @@ def summarize(runs: list, key=lambda run: run['policy']) -> dict:
     for setting, by_policy in groups.items():
         out[setting] = {}
         for policy, rs in by_policy.items():
-            accs = [r['top1'] for r in rs]
             noisy = [f for r in rs for f in r.get('noisy_fraction', [])]
             out[setting][policy] = dict(
-                mean=statistics.fmean(accs),
-                std=statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                min=min(accs),
-                max=max(accs),
+                seed_stats(r['top1'] for r in rs),
                 seeds=sorted(r['seed'] for r in rs),
                 wall_seconds_mean=statistics.fmean(r['wall_seconds']
                                                    for r in rs),

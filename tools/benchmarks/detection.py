@@ -1,0 +1,393 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Coreset policies for detection, side by side: W4A4 LSQ QAT of the demo
+RetinaNet R18-FPN on the synthetic shapes, COCO bbox mAP (mmdet's
+``CocoMetric``) on the validation images.
+
+One full-precision RetinaNet is trained once per work dir (and reused: it
+is the starting point and the teacher of every QAT run); then, for every
+fraction, policy and seed, W4A4 QAT from it with the demo's recipe (6
+epochs, R = 1, cosine LR):
+
+- ``acs``: scores every R epochs and selects by ``--selection`` (default
+  top-k, the paper's rule);
+- ``random_static``: one random coreset for the whole run;
+- ``random_dynamic``: a fresh random coreset every R epochs;
+- ``full``: all the images for all the epochs (the reference for the share
+  of full-data mAP a coreset keeps; independent of the fraction);
+- ``full_steps``: all the images for ``round(f x epochs)`` epochs (the same
+  number of training steps as a coreset run).
+
+``--noise RATE`` corrupts the boxes of that share of the training images
+(``NoisyDetDataset``: class flips, dropped and jittered boxes, as the
+demo's noisy config) and reports the noisy share of every coreset.
+
+Every finished run is written at once to ``--out`` (JSON); a later call
+with the same file skips the runs it holds (matched by policy, seed and
+recipe), so an interrupted study resumes, and invocations run in parallel
+join with ``--merge``. The last printed line is one JSON object.
+
+Usage: python tools/benchmarks/detection.py [--fractions 0.3 0.1]
+       [--policies acs random_static random_dynamic full]
+       [--seeds 0 1] [--selection JSON] [--noise 0.2] [--out FILE]
+       [--report] [--quick]
+"""
+import argparse
+import json
+import os.path as osp
+import time
+
+POLICIES = ('acs', 'random_static', 'random_dynamic', 'full', 'full_steps')
+CONFIG_DIR = osp.join('configs', 'demo')
+FP_CONFIG = 'retinanet_r18-tiny_fpn_shapes-128.py'
+QAT_CONFIG = 'lsq-w4a4_acs-f0.3_retinanet_r18-tiny_fpn_shapes-128.py'
+METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
+#: Options that change what a QAT run trains: a run is reused only when
+#: all of them match.
+RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
+               'fp_epochs', 'num_train', 'num_val')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from mmacs.utils import add_benchmark_args
+    parser = argparse.ArgumentParser(
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--policies', nargs='+',
+                        default=['acs', 'random_static', 'random_dynamic',
+                                 'full'], choices=POLICIES)
+    parser.add_argument('--fractions', nargs='+', type=float,
+                        default=[0.3, 0.1])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    parser.add_argument('--epochs', type=int, default=6,
+                        help='QAT epochs (the demo config: 6)')
+    parser.add_argument('--interval', type=int, default=1,
+                        help='R: epochs between selections')
+    parser.add_argument('--selection', default=None,
+                        help="acs's selection rule as JSON, e.g. "
+                        '\'{"type": "stratified"}\' (default: top-k, the '
+                        "paper's)")
+    parser.add_argument('--noise', type=float, default=0.0,
+                        help='share of training images whose boxes are '
+                        'corrupted (0: clean)')
+    parser.add_argument('--fp-epochs', type=int, default=20,
+                        help='epochs of the full-precision model')
+    parser.add_argument('--num-train', type=int, default=400,
+                        help='synthetic training images')
+    parser.add_argument('--num-val', type=int, default=100,
+                        help='synthetic validation images')
+    parser.add_argument('--report', action='store_true',
+                        help='train nothing: print every policy and recipe '
+                        'stored in --out (and --merge)')
+    parser.add_argument('--out', help='results JSON (read and extended); '
+                        'default: <work-dir>/detection.json')
+    parser.add_argument('--merge', nargs='+', default=[], metavar='FILE',
+                        help='results files of other invocations whose runs '
+                        'are added to --out first')
+    add_benchmark_args(parser)
+    parser.add_argument('--quick', action='store_true',
+                        help='a smoke run: 40 + 20 images, FP 2 epochs, QAT '
+                        '2 epochs, one fraction and seed')
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.num_train, args.num_val = 40, 20
+        args.fp_epochs, args.epochs = 2, 2
+        args.fractions, args.seeds = args.fractions[:1], args.seeds[:1]
+    for f in args.fractions:
+        if not 0 < f <= 1:
+            parser.error(f'--fractions must lie in (0, 1], got {f}')
+    if not 0 <= args.noise < 1:
+        parser.error(f'--noise must be in [0, 1), got {args.noise}')
+    for key in ('epochs', 'interval', 'fp_epochs', 'num_train', 'num_val'):
+        if getattr(args, key) < 1:
+            parser.error(f"--{key.replace('_', '-')} must be >= 1, got "
+                         f'{getattr(args, key)}')
+    if args.selection is not None:
+        try:
+            args.selection = json.loads(args.selection)
+        except json.JSONDecodeError as e:
+            parser.error(f'--selection is not JSON: {args.selection!r} '
+                         f'({e})')
+    return args
+
+
+def recipe_of(args, policy: str, fraction: float) -> dict:
+    """What a run of ``policy`` at ``fraction`` trains. ``full`` does not
+    depend on the fraction, and only ``acs`` on the selection rule."""
+    recipe = {k: getattr(args, k) for k in RECIPE_KEYS if k != 'fraction'}
+    recipe['fraction'] = None if policy == 'full' else fraction
+    if policy != 'acs':
+        recipe['selection'] = None
+    return recipe
+
+
+def load_cfg(name: str, args, work_dir: str, seed: int):
+    from mmengine.config import Config
+
+    from mmacs.utils import repo_path, set_coco_data_root
+    cfg = Config.fromfile(repo_path(CONFIG_DIR, name))
+    set_coco_data_root(cfg, args.data_root)
+    cfg.work_dir = work_dir
+    cfg.experiment_name = osp.basename(work_dir)
+    cfg.randomness = dict(seed=seed)
+    # One visualizer per run: a shared name logs to the first run's dir.
+    cfg.visualizer.name = f'visualizer_{osp.basename(work_dir)}'
+    return cfg
+
+
+def train_and_evaluate(cfg, epochs: int) -> tuple:
+    """Train ``cfg`` for ``epochs`` (saving the last checkpoint); its COCO
+    metrics on the validation images and the seconds training took."""
+    from mmacs.engine import release_process_group
+    from mmacs.engine.cli import build_runner
+    from mmacs.utils import quiet_epochs
+    quiet_epochs(cfg, epochs)
+    cfg.default_hooks.checkpoint = dict(
+        type='CheckpointHook', interval=epochs, save_last=True)
+    start = time.perf_counter()
+    runner = build_runner(cfg)
+    runner.train()
+    seconds = time.perf_counter() - start
+    metrics = runner.val_loop.run()
+    release_process_group()
+    if not any(f'coco/{k}' in metrics for k in METRICS):
+        # CocoMetric returns nothing when the model detects nothing.
+        print(f'{cfg.work_dir}: no detections on the validation images, '
+              'mAP 0', flush=True)
+        return {k: 0.0 for k in METRICS}, seconds
+    return {k: float(metrics[f'coco/{k}']) for k in METRICS}, seconds
+
+
+def fp_model(args, results: dict) -> str:
+    """The full-precision checkpoint of this work dir (trained once, with
+    seed 0); its metrics are stored in ``results['fp']``."""
+    from mmacs.datasets import make_synthetic_shapes
+    work_dir = osp.join(args.work_dir, f'fp_{args.fp_epochs}ep')
+    ckpt = osp.join(work_dir, f'epoch_{args.fp_epochs}.pth')
+    make_synthetic_shapes(args.data_root, num_train=args.num_train,
+                          num_val=args.num_val, seed=0)
+    key = f'{args.fp_epochs}ep_{args.num_train}_{args.num_val}'
+    stored = results.setdefault('fp', {}).get(key)
+    if stored is not None and osp.isfile(ckpt):
+        print(f"FP model from {ckpt}: bbox_mAP {stored['bbox_mAP']:.3f}",
+              flush=True)
+        return ckpt
+    cfg = load_cfg(FP_CONFIG, args, work_dir, seed=0)
+    metrics, seconds = train_and_evaluate(cfg, args.fp_epochs)
+    if not osp.isfile(ckpt):
+        raise FileNotFoundError(f'FP training wrote no checkpoint {ckpt}')
+    results['fp'][key] = dict(metrics, train_seconds=seconds)
+    print(f"FP model: bbox_mAP {metrics['bbox_mAP']:.3f}, {seconds:.0f} s",
+          flush=True)
+    return ckpt
+
+
+def build_qat_cfg(policy: str, fraction: float, seed: int, args,
+                  fp_ckpt: str, work_dir: str):
+    cfg = load_cfg(QAT_CONFIG, args, work_dir, seed)
+    cfg.model.float_checkpoint = fp_ckpt
+    if args.noise > 0:
+        cfg.train_dataloader.dataset = dict(
+            type='NoisyDetDataset',
+            dataset=cfg.train_dataloader.dataset,
+            noise_rate=args.noise,
+            seed=0,
+            class_flip=0.5,
+            drop_box=0.25,
+            jitter_box=0.25)
+    epochs = args.epochs
+    coreset = dict(policy=policy, fraction=fraction, interval=args.interval,
+                   seed=seed)
+    if policy == 'acs':
+        coreset['selection'] = 'topk' if args.selection is None \
+            else args.selection
+    elif policy in ('full', 'full_steps'):
+        if policy == 'full_steps':
+            epochs = max(1, int(round(fraction * args.epochs)))
+        coreset.update(policy='full', fraction=1.0, interval=epochs)
+    cfg.coreset.update(coreset)
+    return cfg, epochs
+
+
+def run_one(policy: str, fraction: float, seed: int, args,
+            fp_ckpt: str) -> dict:
+    tag = 'all' if policy == 'full' else f'f{fraction}'
+    work_dir = osp.join(args.work_dir,
+                        f'{policy}_{tag}_seed{seed}_{int(time.time())}')
+    cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
+                                work_dir)
+    metrics, seconds = train_and_evaluate(cfg, epochs)
+    rounds = []
+    log = osp.join(work_dir, 'coreset_log.jsonl')
+    if osp.isfile(log):
+        with open(log) as f:
+            rounds = [json.loads(line) for line in f]
+    score_seconds = sum(r.get('score_seconds', 0.0) for r in rounds)
+    noisy = [r['noisy_fraction'] for r in rounds
+             if r.get('noisy_fraction') is not None]
+    run = dict(
+        policy=policy,
+        seed=seed,
+        recipe=recipe_of(args, policy, fraction),
+        epochs_run=epochs,
+        **metrics,
+        wall_seconds=seconds,
+        score_seconds=score_seconds,
+        noisy_fraction=noisy,
+        noisy_fraction_all=rounds[0].get('noisy_fraction_all')
+        if rounds else None,
+        jaccard_prev=[r['jaccard_prev'] for r in rounds
+                      if r.get('jaccard_prev') is not None],
+        device=args.device_name,
+        finished=time.strftime('%Y-%m-%d %H:%M:%S'))
+    print(f"[{policy} {tag} seed {seed}] bbox_mAP {run['bbox_mAP']:.3f}, "
+          f"mAP_50 {run['bbox_mAP_50']:.3f}, {seconds:.0f} s "
+          f'({score_seconds:.0f} s scoring)' +
+          (f', noisy share {sum(noisy) / len(noisy):.3f}' if noisy else ''),
+          flush=True)
+    return run
+
+
+def find_run(results: dict, policy: str, seed: int, recipe: dict):
+    for run in results['runs']:
+        if (run['policy'], run['seed'], run['recipe']) == (policy, seed,
+                                                           recipe):
+            return run
+    return None
+
+
+def merge_results(results: dict, others: list) -> int:
+    """Add the runs (and FP models) of the files ``others`` that
+    ``results`` does not hold; the number of runs added."""
+    from mmacs.utils import load_results
+    added = 0
+    for path in others:
+        other = load_results(path)
+        for key, fp in other.get('fp', {}).items():
+            results.setdefault('fp', {}).setdefault(key, fp)
+        for run in other['runs']:
+            if find_run(results, run['policy'], run['seed'],
+                        run['recipe']) is None:
+                results['runs'].append(run)
+                added += 1
+    return added
+
+
+def label(run: dict) -> str:
+    """``policy`` plus what sets its recipe apart (the fraction, a
+    selection rule other than top-k, the noise)."""
+    recipe = run['recipe']
+    parts = [run['policy']]
+    if recipe['fraction'] is not None:
+        parts.append(f"f={recipe['fraction']}")
+    if recipe['selection'] is not None and recipe['selection'] != 'topk':
+        sel = recipe['selection']
+        parts.append('selection=' + (','.join(
+            f'{k}:{v}' for k, v in sel.items()) if isinstance(sel, dict)
+            else str(sel)))
+    if recipe['noise']:
+        parts.append(f"noise={recipe['noise']}")
+    return ' '.join(parts)
+
+
+def summarize(runs: list) -> dict:
+    """``{label: stats}`` over the seeds of ``runs``; ``kept`` is the mean
+    bbox_mAP over the mean of ``full`` at the same noise, epochs and FP."""
+    from mmacs.utils import seed_stats
+    groups = {}
+    for run in runs:
+        groups.setdefault(label(run), []).append(run)
+    out = {}
+    for name, rs in groups.items():
+        noisy = [f for r in rs for f in r['noisy_fraction']]
+        out[name] = dict(
+            {m: seed_stats(r[m] for r in rs) for m in METRICS},
+            seeds=sorted(r['seed'] for r in rs),
+            wall_seconds_mean=sum(r['wall_seconds'] for r in rs) / len(rs),
+            score_seconds_mean=sum(r['score_seconds'] for r in rs) / len(rs),
+            noisy_fraction_mean=sum(noisy) / len(noisy) if noisy else None,
+            noisy_fraction_all=rs[0]['noisy_fraction_all'])
+    for name, rs in groups.items():
+        ref = [r['bbox_mAP'] for r in runs if r['policy'] == 'full' and all(
+            r['recipe'][k] == rs[0]['recipe'][k]
+            for k in ('noise', 'epochs', 'fp_epochs', 'num_train',
+                      'num_val'))]
+        ref_mean = sum(ref) / len(ref) if ref else 0.0
+        out[name]['kept'] = out[name]['bbox_mAP']['mean'] / ref_mean \
+            if ref_mean > 0 else None
+    return out
+
+
+def print_table(summary: dict, fp: dict) -> None:
+    for key, metrics in sorted(fp.items()):
+        print(f"FP RetinaNet ({key}): bbox_mAP {metrics['bbox_mAP']:.3f}, "
+              f"mAP_50 {metrics['bbox_mAP_50']:.3f}")
+    width = max([16] + [len(n) + 2 for n in summary])
+    print(f"{'policy':<{width}}{'mAP':>7}{'std':>7}{'min':>7}{'max':>7}"
+          f"{'mAP_50':>8}{'n':>3}{'kept':>7}{'wall_s':>8}{'score_s':>8}"
+          f"{'noisy':>7}")
+    for name, s in sorted(summary.items()):
+        m = s['bbox_mAP']
+        kept, noisy = s['kept'], s['noisy_fraction_mean']
+        print(f"{name:<{width}}{m['mean']:>7.3f}{m['std']:>7.3f}"
+              f"{m['min']:>7.3f}{m['max']:>7.3f}"
+              f"{s['bbox_mAP_50']['mean']:>8.3f}{len(s['seeds']):>3}"
+              f"{'-' if kept is None else f'{kept:.3f}':>7}"
+              f"{s['wall_seconds_mean']:>8.0f}{s['score_seconds_mean']:>8.0f}"
+              f"{'-' if noisy is None else f'{noisy:.3f}':>7}")
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    import torch
+
+    import mmacs  # noqa: F401  (registers the components)
+    from mmacs.utils import (benchmark_work_dir, device_name,
+                             finish_benchmark, load_results, save_results,
+                             select_device)
+    # The demo configs train on the CPU as mmengine's Runner picks the
+    # device; the device recorded is the one it picks.
+    args.device_name = (f'{device_name(select_device(args.device))}, '
+                        f'{torch.get_num_threads()} threads')
+    start = time.perf_counter()
+    tmp = benchmark_work_dir(args, 'mmacs_detection_')
+    args.data_root = osp.join(args.work_dir, 'data')
+    out = args.out or osp.join(args.work_dir, 'detection.json')
+    results = load_results(out)
+    if args.merge:
+        print(f'merged {merge_results(results, args.merge)} runs into '
+              f'{out}', flush=True)
+        save_results(out, results)
+    if args.report:
+        summary = summarize(results['runs'])
+        print_table(summary, results.get('fp', {}))
+        return finish_benchmark(dict(summary=summary), tmp, start)
+    fp_ckpt = fp_model(args, results)
+    save_results(out, results)
+    mine = []
+    # Seeds outermost: an interrupted study still has every policy.
+    for seed in args.seeds:
+        for fraction in args.fractions:
+            for policy in args.policies:
+                if policy == 'full' and fraction != args.fractions[0]:
+                    continue  # independent of the fraction
+                recipe = recipe_of(args, policy, fraction)
+                run = find_run(results, policy, seed, recipe)
+                if run is None:
+                    run = run_one(policy, fraction, seed, args, fp_ckpt)
+                    results['runs'].append(run)
+                    save_results(out, results)
+                else:
+                    print(f'[{label(run)} seed {seed}] from {out}: '
+                          f"bbox_mAP {run['bbox_mAP']:.3f}", flush=True)
+                mine.append(run)
+    summary = summarize(mine)
+    print_table(summary, results.get('fp', {}))
+    return finish_benchmark(
+        dict(summary=summary, runs=mine, fp=results.get('fp', {}),
+             device=args.device_name,
+             results_file=None if tmp is not None else osp.abspath(out)),
+        tmp, start)
+
+
+if __name__ == '__main__':
+    main()
