@@ -341,11 +341,10 @@ def main(argv=None) -> dict:
     import torch
 
     import mmacs  # noqa: F401  (registers the components)
-    from mmacs.utils import (benchmark_work_dir, device_name,
-                             finish_benchmark, load_results, save_results,
-                             select_device)
-    # The demo configs train on the CPU as mmengine's Runner picks the
-    # device; the device recorded is the one it picks.
+    from mmacs.utils import (benchmark_work_dir, device_name, finish_benchmark,
+                             load_results, save_results, select_device)
+
+    # The device the Runner will train on (select_device checks it).
     args.device_name = (f'{device_name(select_device(args.device))}, '
                         f'{torch.get_num_threads()} threads')
     start = time.perf_counter()
