@@ -116,9 +116,7 @@ def compare_step_inits(model: nn.Module, batches: List, step_fn: Callable,
     out = {}
     for init in inits:
         for q in quantizers.values():
-            q.init = init
-            q.initialized.fill_(0)
-            q._is_initialized = False
+            q.uncalibrate(init)
         calibrate(model, batches, step_fn)
         errors = {}
 

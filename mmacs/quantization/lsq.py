@@ -404,6 +404,18 @@ class LSQQuantizer(nn.Module):
         self._is_initialized = True
         self.reset_calibration()
 
+    def uncalibrate(self, init: Optional[str] = None) -> None:
+        """Forget the step: the quantizer must be calibrated again before
+        use, with ``init`` (one of :data:`STEP_INITS`) when given."""
+        if init is not None:
+            if init not in STEP_INITS:
+                raise ValueError(f'init must be one of {STEP_INITS}, got '
+                                 f'{init!r}')
+            self.init = init
+        self.initialized.fill_(0)
+        self._is_initialized = False
+        self.reset_calibration()
+
     def reset_calibration(self) -> None:
         self.calibrating = False
         self._calib_sum = None

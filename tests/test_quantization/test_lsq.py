@@ -246,6 +246,17 @@ def test_initialised_state_survives_state_dict_and_is_not_redone():
     # A second calibration with other data changes nothing.
     assert calibrate(fresh, [x * 100], fresh) == 0
     assert torch.equal(fresh.step, q.step)
+    # Unless the quantizer is told to forget its step (here with the other
+    # init), which the saved state then records.
+    fresh.uncalibrate('mse')
+    assert not fresh.is_initialized and fresh.init == 'mse'
+    assert fresh.state_dict()['initialized'] == 0
+    with pytest.raises(RuntimeError, match='before its step'):
+        fresh(x)
+    assert calibrate(fresh, [x * 100], fresh) == 1
+    assert fresh.is_initialized and fresh.step > q.step * 10
+    with pytest.raises(ValueError, match="got 'minmax'"):
+        fresh.uncalibrate('minmax')
 
 
 def test_uninitialised_use_is_an_error_naming_the_quantizer():
