@@ -1,6 +1,6 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 from .filters import (apply_teacher_filter, check_teacher_filter,
-                      teacher_filter_pool)
+                      teacher_drop_pool, teacher_filter_pool, teacher_fit)
 from .policies import (Policy, get_policy, register_policy, select_coreset,
                        select_in_pool)
 from .schedules import beta_schedule, check_schedule
@@ -14,7 +14,8 @@ from .stats import dataset_labels, selection_record
 from .teacher_cache import TeacherCache
 
 __all__ = [
-    'apply_teacher_filter', 'check_teacher_filter', 'teacher_filter_pool',
+    'apply_teacher_filter', 'check_teacher_filter', 'teacher_drop_pool',
+    'teacher_filter_pool', 'teacher_fit',
     'Policy', 'get_policy', 'register_policy', 'select_coreset',
     'select_in_pool', 'beta_schedule', 'check_schedule', 'build_scorer',
     'error_vector_score', 'disagreement_score', 'anchor_l2_scores',

@@ -1,13 +1,20 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 """Candidate filters: which scored samples a score-based policy may pick.
 
-A teacher filter (``coreset.teacher_filter=dict(min_prob=p)``) drops from
-the candidates of every selection the samples whose label the frozen FP
-teacher gives a probability below ``p``: the samples the teacher
-contradicts, likely label errors. Error-based scores rank exactly those
-samples highest, so under label noise the paper's top-k fills the coreset
-with them; the filter removes them before any selection rule runs.
+A teacher filter drops from the candidates of every selection the samples
+whose annotation the frozen FP teacher contradicts, likely label errors.
+Error-based scores rank exactly those samples highest, so under label noise
+the paper's top-k fills the coreset with them; the filter removes them
+before any selection rule runs. Two forms:
+
+- ``dict(min_prob=p)`` (classification): the samples whose label the
+  teacher gives a probability below ``p``;
+- ``dict(drop=q)`` (classification and detection): the ``ceil(q * n)`` of
+  the ``n`` scored samples the teacher fits worst — the lowest probability
+  of the label, or the highest per-image detection loss of the teacher
+  against the image's boxes (the scorer's ``teacher_loss``).
 """
+import math
 from typing import Optional, Sequence, Tuple
 
 import torch
@@ -17,18 +24,52 @@ from mmacs.utils.checks import is_number
 
 
 def check_teacher_filter(cfg) -> Optional[dict]:
-    """``None`` (no filter) or ``dict(min_prob=p)`` with ``0 < p < 1``,
-    checked; an error names a bad value."""
+    """``None`` (no filter), ``dict(min_prob=p)`` or ``dict(drop=q)`` with
+    ``p, q`` in ``(0, 1)``, checked; an error names a bad value."""
     if cfg is None:
         return None
-    if not isinstance(cfg, dict) or set(cfg) != {'min_prob'}:
-        raise ValueError("teacher_filter must be None or dict(min_prob=p), "
-                         f'got {cfg!r}')
-    p = cfg['min_prob']
-    if not is_number(p) or not 0 < p < 1:
-        raise ValueError('teacher_filter.min_prob must be a number in '
-                         f'(0, 1), got {p!r}')
-    return dict(min_prob=float(p))
+    if not isinstance(cfg, dict) or len(cfg) != 1 or not set(cfg) < {
+            'min_prob', 'drop'}:
+        raise ValueError('teacher_filter must be None, dict(min_prob=p) or '
+                         f'dict(drop=q), got {cfg!r}')
+    (key, value), = cfg.items()
+    if not is_number(value) or not 0 < value < 1:
+        raise ValueError(f'teacher_filter.{key} must be a number in (0, 1), '
+                         f'got {value!r}')
+    return {key: float(value)}
+
+
+def teacher_fit(cfg: dict, scores: dict) -> Tensor:
+    """Per sample, how well the teacher fits its annotation (higher:
+    better), as the filter ``cfg`` reads it from the scorer's outputs
+    ``scores``: the label's probability (``label_prob``) or minus the
+    teacher's loss (``teacher_loss``)."""
+    if 'label_prob' in scores:
+        return scores['label_prob']
+    if 'min_prob' in cfg:
+        raise ValueError(
+            "teacher_filter=dict(min_prob=p) reads the teacher's "
+            'probability of a single label (classification); the scorer '
+            f'gives {sorted(scores)}; use dict(drop=q)')
+    if 'teacher_loss' not in scores:
+        raise ValueError(
+            "teacher_filter needs the scorer's label_prob or teacher_loss, "
+            f'it gives {sorted(scores)}')
+    return -scores['teacher_loss']
+
+
+def teacher_drop_pool(pool: Tensor, fit: Tensor, drop: float,
+                      num_select: int) -> Tuple[Tensor, int]:
+    """The sorted samples of ``pool`` without the ``ceil(drop * n)`` the
+    teacher fits worst (lowest ``fit``, ties to the higher index), fewer
+    when fewer than ``num_select`` would remain; also returns how many
+    samples are left by ``drop`` alone."""
+    n = pool.numel()
+    passed = n - int(math.ceil(drop * n))
+    num_drop = n - max(passed, num_select)
+    order = torch.sort(fit[pool].double(), stable=True,
+                       descending=True).indices
+    return pool[order[:n - num_drop]].sort().values, passed
 
 
 def teacher_filter_pool(pool: Tensor, label_prob: Tensor, min_prob: float,
@@ -50,20 +91,23 @@ def teacher_filter_pool(pool: Tensor, label_prob: Tensor, min_prob: float,
 def apply_teacher_filter(
         cfg: dict,
         pool: Optional[Tensor],
-        label_prob: Tensor,
+        fit: Tensor,
         num_samples: int,
         num_select: int,
         noisy: Optional[Sequence[int]] = None) -> Tuple[Tensor, dict]:
     """The teacher filter ``cfg`` applied to ``pool`` (None: all
-    ``num_samples``): the candidates of the selection, and what the
-    selection log records of them (with ``noisy``, the dataset's noisy
-    indices, the noisy share of the dropped samples and of the
-    candidates)."""
+    ``num_samples``) given the teacher's ``fit`` (:func:`teacher_fit`): the
+    candidates of the selection, and what the selection log records of them
+    (with ``noisy``, the dataset's noisy indices, the noisy share of the
+    dropped samples and of the candidates)."""
     pool = torch.arange(num_samples) if pool is None else pool
-    kept, passed = teacher_filter_pool(pool, label_prob, cfg['min_prob'],
-                                       num_select)
+    if 'min_prob' in cfg:
+        kept, passed = teacher_filter_pool(pool, fit, cfg['min_prob'],
+                                           num_select)
+    else:
+        kept, passed = teacher_drop_pool(pool, fit, cfg['drop'], num_select)
     info = dict(
-        min_prob=cfg['min_prob'],
+        **cfg,
         scored=int(pool.numel()),
         passed=passed,
         candidates=int(kept.numel()))

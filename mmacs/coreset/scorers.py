@@ -115,6 +115,15 @@ class _DetScorer:
             DetectionAdapter.head(model), s_out['featmap_sizes'],
             data_samples, s_out['cls'].device)
 
+    @staticmethod
+    def teacher_loss(model, t_out, tg, norm) -> torch.Tensor:
+        """Per image, the teacher's head loss against the image's boxes
+        over ``norm``: what a teacher filter reads (a high loss: boxes the
+        teacher contradicts)."""
+        loss_cls, loss_bbox = per_image_head_losses(
+            DetectionAdapter.head(model), t_out['cls'], t_out['reg'], tg)
+        return (loss_cls + loss_bbox) / norm
+
 
 @SCORERS.register_module('loss')
 class DetLossScorer(_DetScorer):
@@ -154,7 +163,8 @@ class DetLossScorer(_DetScorer):
             pos = (tg['bbox_weights'] > 0).to(s_out['reg'])
             ds = ds + self.reg_weight * (
                 (s_out['reg'] - t_out['reg']).abs() * pos).sum((1, 2))
-        return dict(evs=evs, ds=ds / norm)
+        return dict(evs=evs, ds=ds / norm,
+                    teacher_loss=self.teacher_loss(model, t_out, tg, norm))
 
 
 @SCORERS.register_module('anchor_l2')
@@ -218,4 +228,6 @@ class DetAnchorL2Scorer(_DetScorer):
                                     tg['labels'][i][mask], num_classes)
             evs.append(e)
             ds.append(d)
-        return dict(evs=torch.stack(evs), ds=torch.stack(ds))
+        norm = tg['num_pos'].clamp(min=1.0)
+        return dict(evs=torch.stack(evs), ds=torch.stack(ds),
+                    teacher_loss=self.teacher_loss(model, t_out, tg, norm))

@@ -14,7 +14,7 @@ from mmacs.coreset import (ScoringPass, apply_teacher_filter, beta_schedule,
                            check_selection, check_teacher_filter,
                            dataset_labels, find_dataset_attr, get_policy,
                            pool_size, random_pool, select_in_pool,
-                           selection_record)
+                           selection_record, teacher_fit)
 from mmacs.datasets import clear_partial_pass, find_coreset_sampler
 from mmacs.quantization.calibration import check_calibrated
 from mmacs.utils.checks import check_fraction, check_int
@@ -60,10 +60,12 @@ class CoresetSelectionHook(Hook):
             training augmentation). Defaults to 'clean'.
         teacher_filter (dict, optional): ``dict(min_prob=p)``: samples
             whose label the FP teacher gives a probability below ``p``
-            (likely label errors) are never selected (see
-            :mod:`mmacs.coreset.filters`); classification; ignored by the
-            policies that score nothing (random_*, full). Defaults to None
-            (no filter, the paper).
+            (likely label errors) are never selected (classification);
+            ``dict(drop=q)``: the fraction ``q`` of the scored samples the
+            teacher fits worst never are (classification and detection; see
+            :mod:`mmacs.coreset.filters`). Ignored by the policies that
+            score nothing (random_*, full). Defaults to None (no filter,
+            the paper).
         log_file (str): JSON-lines log of each selection, in the work dir.
             Defaults to 'coreset_log.jsonl'.
     """
@@ -129,10 +131,12 @@ class CoresetSelectionHook(Hook):
             dataset, self.class_balance)
         self.noisy = find_dataset_attr(dataset, 'noisy_indices')
         self.scoring = None
-        if self.teacher_filter and model.task != 'classification':
-            raise ValueError('teacher_filter reads the teacher\'s '
-                             'probability of a single label: classification '
-                             f'only, the model is a {model.task} model')
+        if self.teacher_filter and 'min_prob' in self.teacher_filter and \
+                model.task != 'classification':
+            raise ValueError(
+                "teacher_filter=dict(min_prob=p) reads the teacher's "
+                'probability of a single label: classification only, the '
+                f'model is a {model.task} model; use dict(drop=q)')
         if self.policy.scores != 'never':
             self.pool_size = pool_size(self.score_pool, self.num_samples,
                                        self.sampler.num_select)
@@ -181,7 +185,8 @@ class CoresetSelectionHook(Hook):
             scores = self.scores['combined'] if self.scores else None
             if self.teacher_filter and self.scores:
                 pool, filtered = apply_teacher_filter(
-                    self.teacher_filter, pool, self.scores['label_prob'],
+                    self.teacher_filter, pool,
+                    teacher_fit(self.teacher_filter, self.scores),
                     self.num_samples, self.sampler.num_select, self.noisy)
             indices = select_in_pool(
                 policy.name, pool, self.num_samples, self.sampler.num_select,

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from mmacs.coreset import (apply_teacher_filter, build_scorer,
-                           check_teacher_filter, teacher_filter_pool)
+                           check_teacher_filter, teacher_drop_pool,
+                           teacher_filter_pool, teacher_fit)
 from mmacs.coreset.scores import teacher_label_prob
 
 
@@ -18,6 +19,12 @@ def test_check_teacher_filter_names_bad_values():
         check_teacher_filter(dict(max_prob=0.2))
     with pytest.raises(ValueError, match='0.3'):
         check_teacher_filter(0.3)
+    assert check_teacher_filter(dict(drop=0.2)) == dict(drop=0.2)
+    for bad in (0, 1, '0.1'):
+        with pytest.raises(ValueError, match=f'drop must be .*{bad!r}'):
+            check_teacher_filter(dict(drop=bad))
+    with pytest.raises(ValueError, match='drop'):
+        check_teacher_filter(dict(drop=0.2, min_prob=0.1))
 
 
 def test_teacher_label_prob_is_the_softmax_of_the_label():
@@ -42,6 +49,41 @@ def test_filter_falls_back_to_the_most_supported_samples():
     kept, passed = teacher_filter_pool(torch.arange(5), prob, 0.5, 3)
     # Fewer than k pass: the k highest, ties to the lower index.
     assert passed == 0 and kept.tolist() == [1, 3, 4]
+
+
+def test_drop_filter_drops_the_worst_fitted_share():
+    # Fit: higher is better (minus a detection teacher loss here).
+    fit = -torch.tensor([0.1, 3.0, 0.5, 2.0, 0.2, 2.0, 0.4, 0.3])
+    pool = torch.arange(8)
+    # ceil(0.25 * 8) = 2 dropped: the two highest losses, 1 (3.0), then of
+    # the tie 3 / 5 (2.0) the higher index.
+    kept, passed = teacher_drop_pool(pool, fit, 0.25, 2)
+    assert kept.tolist() == [0, 2, 3, 4, 6, 7] and passed == 6
+    # ceil(0.3 * 8) = 3: both of the tie.
+    kept, passed = teacher_drop_pool(pool, fit, 0.3, 2)
+    assert kept.tolist() == [0, 2, 4, 6, 7] and passed == 5
+    # Never fewer candidates than the coreset.
+    kept, passed = teacher_drop_pool(pool, fit, 0.9, 4)
+    assert kept.tolist() == [0, 4, 6, 7] and passed == 0
+    # Within a pool, the share is of the pool.
+    kept, _ = teacher_drop_pool(torch.tensor([1, 2, 4, 6]), fit, 0.5, 1)
+    assert kept.tolist() == [4, 6]
+    kept, info = apply_teacher_filter(dict(drop=0.25), None, fit, 8, 2,
+                                      noisy=[1, 3])
+    assert info['drop'] == 0.25 and info['candidates'] == 6
+    assert info['dropped_noisy_fraction'] == pytest.approx(0.5)
+
+
+def test_teacher_fit_reads_the_scorers_output():
+    prob, loss = torch.tensor([0.2, 0.9]), torch.tensor([1.0, 3.0])
+    assert teacher_fit(dict(min_prob=0.1),
+                       dict(label_prob=prob)) is prob
+    assert torch.equal(teacher_fit(dict(drop=0.1),
+                                   dict(evs=loss, teacher_loss=loss)), -loss)
+    with pytest.raises(ValueError, match='single label'):
+        teacher_fit(dict(min_prob=0.1), dict(teacher_loss=loss))
+    with pytest.raises(ValueError, match=r"\['ds', 'evs'\]"):
+        teacher_fit(dict(drop=0.1), dict(evs=loss, ds=loss))
 
 
 def test_apply_teacher_filter_records_the_noisy_shares():

@@ -67,6 +67,25 @@ def test_ds_is_zero_when_student_equals_teacher(qat):
 
 
 @torch.no_grad()
+def test_teacher_loss_is_the_teachers_head_loss_per_image(qat):
+    # What a teacher filter reads: the EVS formula on the teacher's outputs
+    # (equal to the EVS where the teacher is the student).
+    data = qat.data_preprocessor(det_batch(((1, ), (0, 2))), False)
+    out = qat.adapter.outputs(qat.student, data['inputs'])
+    t_out = qat.teacher_outputs(data['inputs'])
+    loss = build_scorer('loss', 'detection')
+    same = loss(qat.student, out, out, data['data_samples'])
+    assert torch.allclose(same['teacher_loss'], same['evs'])
+    scores = loss(qat.student, out, t_out, data['data_samples'])
+    swapped = loss(qat.student, t_out, None, data['data_samples'])
+    assert torch.allclose(scores['teacher_loss'], swapped['evs'])
+    assert 'teacher_loss' not in swapped
+    l2 = build_scorer('anchor_l2', 'detection')(qat.student, out, t_out,
+                                                data['data_samples'])
+    assert torch.allclose(l2['teacher_loss'], scores['teacher_loss'])
+
+
+@torch.no_grad()
 def test_anchor_l2_scored_set(qat):
     scorer = build_scorer(
         dict(type='anchor_l2', neg_pos_ratio=3, min_negatives=5,

@@ -261,12 +261,14 @@ def test_detection_study_records_noise_and_resumes(tmp_path, capsys):
 def test_detection_study_configs(tmp_path):
     tool = load_tool('benchmarks/detection')
     args = tool.parse_args(['--noise', '0.2', '--selection',
-                            '{"type": "stratified"}'])
+                            '{"type": "stratified"}', '--teacher-drop',
+                            '0.1'])
     args.data_root = str(tmp_path / 'data')
     cfg, epochs = tool.build_qat_cfg('acs', 0.1, 3, args, 'fp.pth',
                                      str(tmp_path / 'run'))
     assert epochs == 6 and cfg.model.float_checkpoint == 'fp.pth'
     assert cfg.coreset.selection == dict(type='stratified')
+    assert cfg.coreset.teacher_filter == dict(drop=0.1)
     assert (cfg.coreset.fraction, cfg.coreset.seed) == (0.1, 3)
     assert cfg.train_dataloader.dataset.type == 'NoisyDetDataset'
     assert cfg.train_dataloader.dataset.noise_rate == 0.2
@@ -281,9 +283,10 @@ def test_detection_study_configs(tmp_path):
     cfg, _ = tool.build_qat_cfg('acs', 0.3, 0, args, 'fp.pth',
                                 str(tmp_path / 'run'))
     assert cfg.coreset.selection == 'topk'
+    assert cfg.coreset.teacher_filter is None
     assert tool.recipe_of(args, 'random_dynamic', 0.3)['selection'] is None
     for bad in (['--fractions', '0'], ['--noise', '1'], ['--epochs', '0'],
-                ['--selection', '{no']):
+                ['--selection', '{no'], ['--teacher-drop', '1']):
         with pytest.raises(SystemExit):
             tool.parse_args(bad)
 

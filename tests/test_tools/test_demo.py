@@ -65,6 +65,33 @@ def test_noisy_acs_run_logs_noisy_fraction(data_root, tmp_path):
     assert record['noisy_fraction'] is not None
 
 
+def test_detection_teacher_filter_drops_the_worst_fitted_images(
+        data_root, tmp_path):
+    """The noisy ACS config with ``teacher_filter=dict(drop=q)`` (the
+    detection form) in the real QATRunner."""
+    args = demo.parse_args(['--data-root', data_root])
+    cfg = demo.load_cfg(demo.QAT_CONFIGS['acs_noisy'], args, str(tmp_path))
+    cfg.model.float_checkpoint = None
+    cfg.qat.calibration_batches = 1
+    cfg.coreset.update(fraction=0.5, teacher_filter=dict(drop=0.25),
+                       selection='stratified')
+    cfg.train_dataloader.batch_size = 4
+    demo.set_epochs(cfg, 1)
+    demo.build_runner(cfg).train()
+    with open(tmp_path / 'coreset_log.jsonl') as f:
+        record = json.loads(f.readline())
+    info = record['teacher_filter']
+    assert info['drop'] == 0.25 and info['scored'] == 16
+    assert info['passed'] == info['candidates'] == 12
+    assert 0 <= info['candidates_noisy_fraction'] <= 1
+    assert record['num_selected'] == 8
+    # The probability threshold needs a single label per sample.
+    cfg.coreset.teacher_filter = dict(min_prob=0.1)
+    cfg.work_dir = str(tmp_path / 'min_prob')
+    with pytest.raises(ValueError, match='use dict\\(drop=q\\)'):
+        demo.build_runner(cfg).train()
+
+
 def test_format_table():
     entry = dict(bbox_mAP=0.25, bbox_mAP_50=0.5, bbox_mAP_75=0.125,
                  train_seconds=12.0)

@@ -9,7 +9,8 @@ fraction, policy and seed, W4A4 QAT from it with the demo's recipe (6
 epochs, R = 1, cosine LR):
 
 - ``acs``: scores every R epochs and selects by ``--selection`` (default
-  top-k, the paper's rule);
+  top-k, the paper's rule), with ``--teacher-drop Q`` among the images
+  but the share ``Q`` whose boxes the FP teacher fits worst;
 - ``random_static``: one random coreset for the whole run;
 - ``random_dynamic``: a fresh random coreset every R epochs;
 - ``full``: all the images for all the epochs (the reference for the share
@@ -44,7 +45,7 @@ METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 #: Options that change what a QAT run trains: a run is reused only when
 #: all of them match.
 RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
-               'fp_epochs', 'num_train', 'num_val')
+               'fp_epochs', 'num_train', 'num_val', 'teacher_drop')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -66,6 +67,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="acs's selection rule as JSON, e.g. "
                         '\'{"type": "stratified"}\' (default: top-k, the '
                         "paper's)")
+    parser.add_argument('--teacher-drop', type=float, default=0.0,
+                        metavar='Q',
+                        help="acs never selects the share Q of the images "
+                        "whose boxes the FP teacher fits worst (its head "
+                        "loss; teacher_filter=dict(drop=Q)); 0: off, the "
+                        "paper")
     parser.add_argument('--noise', type=float, default=0.0,
                         help='share of training images whose boxes are '
                         'corrupted (0: clean)')
@@ -97,6 +104,9 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f'--fractions must lie in (0, 1], got {f}')
     if not 0 <= args.noise < 1:
         parser.error(f'--noise must be in [0, 1), got {args.noise}')
+    if not 0 <= args.teacher_drop < 1:
+        parser.error(f'--teacher-drop must be in [0, 1), got '
+                     f'{args.teacher_drop}')
     for key in ('epochs', 'interval', 'fp_epochs', 'num_train', 'num_val'):
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be >= 1, got "
@@ -117,6 +127,7 @@ def recipe_of(args, policy: str, fraction: float) -> dict:
     recipe['fraction'] = None if policy == 'full' else fraction
     if policy != 'acs':
         recipe['selection'] = None
+        recipe['teacher_drop'] = 0.0
     return recipe
 
 
@@ -200,6 +211,8 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
     if policy == 'acs':
         coreset['selection'] = 'topk' if args.selection is None \
             else args.selection
+        coreset['teacher_filter'] = dict(drop=args.teacher_drop) \
+            if args.teacher_drop > 0 else None
     elif policy in ('full', 'full_steps'):
         if policy == 'full_steps':
             epochs = max(1, int(round(fraction * args.epochs)))
@@ -247,10 +260,16 @@ def run_one(policy: str, fraction: float, seed: int, args,
     return run
 
 
+#: Recipe keys added after runs were stored, with the value those runs had.
+LATER_KEYS = dict(teacher_drop=0.0)
+
+
 def find_run(results: dict, policy: str, seed: int, recipe: dict):
+    """The stored run of this policy, seed and recipe, or None."""
+    recipe = dict(LATER_KEYS, **recipe)
     for run in results['runs']:
-        if (run['policy'], run['seed'], run['recipe']) == (policy, seed,
-                                                           recipe):
+        stored = dict(LATER_KEYS, **run['recipe'])
+        if (run['policy'], run['seed'], stored) == (policy, seed, recipe):
             return run
     return None
 
@@ -284,6 +303,8 @@ def label(run: dict) -> str:
         parts.append('selection=' + (','.join(
             f'{k}:{v}' for k, v in sel.items()) if isinstance(sel, dict)
             else str(sel)))
+    if recipe.get('teacher_drop'):
+        parts.append(f"teacher_drop={recipe['teacher_drop']}")
     if recipe['noise']:
         parts.append(f"noise={recipe['noise']}")
     return ' '.join(parts)

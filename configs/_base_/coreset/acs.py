@@ -19,4 +19,6 @@ coreset = dict(
     teacher_cache_mb=2048)
 # Not set here (None: the paper): teacher_filter=dict(min_prob=p) never
 # selects a sample whose label the FP teacher gives a probability below p
-# (classification; the CIFAR bases set it).
+# (classification; the CIFAR bases set it); teacher_filter=dict(drop=q)
+# never selects the share q of the scored samples the teacher fits worst
+# (classification and detection: the teacher's per-image head loss).
