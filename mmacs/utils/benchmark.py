@@ -22,6 +22,17 @@ def add_benchmark_args(parser) -> None:
                         choices=['auto', 'cpu', 'cuda'])
 
 
+def json_option(parser, option: str, value: Optional[str]):
+    """The JSON ``value`` of the command-line ``option`` (None stays None);
+    ``parser.error`` names the option and the value when it is not JSON."""
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as e:
+        parser.error(f'{option} is not JSON: {value!r} ({e})')
+
+
 def benchmark_work_dir(args, prefix: str):
     """A temporary work dir (returned, to clean up) when ``args.work_dir``
     is None, which is then set to it; None otherwise."""

@@ -49,7 +49,7 @@ RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmacs.utils import add_benchmark_args
+    from mmacs.utils import add_benchmark_args, json_option
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -111,12 +111,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be >= 1, got "
                          f'{getattr(args, key)}')
-    if args.selection is not None:
-        try:
-            args.selection = json.loads(args.selection)
-        except json.JSONDecodeError as e:
-            parser.error(f'--selection is not JSON: {args.selection!r} '
-                         f'({e})')
+    args.selection = json_option(parser, '--selection', args.selection)
     return args
 
 

@@ -56,7 +56,7 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmacs.utils import add_benchmark_args
+    from mmacs.utils import add_benchmark_args, json_option
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,12 +144,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.teacher_filter < 1:
         parser.error(f'--teacher-filter must be in [0, 1), got '
                      f'{args.teacher_filter}')
-    if args.selection is not None:
-        try:
-            args.selection = json.loads(args.selection)
-        except json.JSONDecodeError as e:
-            parser.error(f'--selection is not JSON: {args.selection!r} '
-                         f'({e})')
+    args.selection = json_option(parser, '--selection', args.selection)
     return args
 
 
