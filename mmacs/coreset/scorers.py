@@ -104,6 +104,9 @@ class RelativeEntropyScorer(SoftmaxScorer):
 class _DetScorer:
     task = 'detection'
     evs_needs_teacher = False
+    #: Also return ``teacher_loss`` (:meth:`teacher_loss`) when the teacher
+    #: runs; a teacher filter turns it on.
+    with_teacher_loss = False
 
     def _targets(self, model, s_out, t_out, data_samples) -> dict:
         if t_out is not None and list(s_out['featmap_sizes']) != list(
@@ -115,14 +118,17 @@ class _DetScorer:
             DetectionAdapter.head(model), s_out['featmap_sizes'],
             data_samples, s_out['cls'].device)
 
-    @staticmethod
-    def teacher_loss(model, t_out, tg, norm) -> torch.Tensor:
-        """Per image, the teacher's head loss against the image's boxes
-        over ``norm``: what a teacher filter reads (a high loss: boxes the
+    def add_teacher_loss(self, scores: dict, model, t_out, tg,
+                         norm) -> dict:
+        """``scores`` with, if :attr:`with_teacher_loss`, ``teacher_loss``:
+        per image, the teacher's head loss against the image's boxes over
+        ``norm``, what a teacher filter reads (a high loss: boxes the
         teacher contradicts)."""
-        loss_cls, loss_bbox = per_image_head_losses(
-            DetectionAdapter.head(model), t_out['cls'], t_out['reg'], tg)
-        return (loss_cls + loss_bbox) / norm
+        if self.with_teacher_loss:
+            loss_cls, loss_bbox = per_image_head_losses(
+                DetectionAdapter.head(model), t_out['cls'], t_out['reg'], tg)
+            scores['teacher_loss'] = (loss_cls + loss_bbox) / norm
+        return scores
 
 
 @SCORERS.register_module('loss')
@@ -163,8 +169,8 @@ class DetLossScorer(_DetScorer):
             pos = (tg['bbox_weights'] > 0).to(s_out['reg'])
             ds = ds + self.reg_weight * (
                 (s_out['reg'] - t_out['reg']).abs() * pos).sum((1, 2))
-        return dict(evs=evs, ds=ds / norm,
-                    teacher_loss=self.teacher_loss(model, t_out, tg, norm))
+        return self.add_teacher_loss(dict(evs=evs, ds=ds / norm), model,
+                                     t_out, tg, norm)
 
 
 @SCORERS.register_module('anchor_l2')
@@ -228,6 +234,6 @@ class DetAnchorL2Scorer(_DetScorer):
                                     tg['labels'][i][mask], num_classes)
             evs.append(e)
             ds.append(d)
-        norm = tg['num_pos'].clamp(min=1.0)
-        return dict(evs=torch.stack(evs), ds=torch.stack(ds),
-                    teacher_loss=self.teacher_loss(model, t_out, tg, norm))
+        return self.add_teacher_loss(
+            dict(evs=torch.stack(evs), ds=torch.stack(ds)), model, t_out, tg,
+            tg['num_pos'].clamp(min=1.0))

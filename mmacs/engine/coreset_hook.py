@@ -140,9 +140,11 @@ class CoresetSelectionHook(Hook):
         if self.policy.scores != 'never':
             self.pool_size = pool_size(self.score_pool, self.num_samples,
                                        self.sampler.num_select)
-            self.scoring = ScoringPass.from_runner(
-                runner, model, build_scorer(self.scorer_cfg, model.task),
-                **self.scoring_cfg)
+            scorer = build_scorer(self.scorer_cfg, model.task)
+            if self.teacher_filter and hasattr(scorer, 'with_teacher_loss'):
+                scorer.with_teacher_loss = True  # what the filter reads
+            self.scoring = ScoringPass.from_runner(runner, model, scorer,
+                                                   **self.scoring_cfg)
         if self.loaded_epoch is not None and runner.epoch > 0 and \
                 runner.epoch == self.loaded_epoch and is_main_process():
             truncate_log(runner, self.log_file, runner.epoch)

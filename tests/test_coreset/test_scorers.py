@@ -74,14 +74,19 @@ def test_teacher_loss_is_the_teachers_head_loss_per_image(qat):
     out = qat.adapter.outputs(qat.student, data['inputs'])
     t_out = qat.teacher_outputs(data['inputs'])
     loss = build_scorer('loss', 'detection')
+    # Computed only when asked for (a teacher filter asks).
+    assert 'teacher_loss' not in loss(qat.student, out, t_out,
+                                      data['data_samples'])
+    loss.with_teacher_loss = True
     same = loss(qat.student, out, out, data['data_samples'])
     assert torch.allclose(same['teacher_loss'], same['evs'])
     scores = loss(qat.student, out, t_out, data['data_samples'])
     swapped = loss(qat.student, t_out, None, data['data_samples'])
     assert torch.allclose(scores['teacher_loss'], swapped['evs'])
     assert 'teacher_loss' not in swapped
-    l2 = build_scorer('anchor_l2', 'detection')(qat.student, out, t_out,
-                                                data['data_samples'])
+    l2 = build_scorer('anchor_l2', 'detection')
+    l2.with_teacher_loss = True
+    l2 = l2(qat.student, out, t_out, data['data_samples'])
     assert torch.allclose(l2['teacher_loss'], scores['teacher_loss'])
 
 
