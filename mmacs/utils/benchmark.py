@@ -22,6 +22,19 @@ def add_benchmark_args(parser) -> None:
                         choices=['auto', 'cpu', 'cuda'])
 
 
+def add_results_args(parser, default_name: str, report_help: str) -> None:
+    """Add the options of a resumable benchmark's results file to
+    ``parser``: ``--report`` (``report_help``), ``--out`` (default
+    ``<work-dir>/<default_name>``) and ``--merge``."""
+    parser.add_argument('--report', action='store_true', help=report_help)
+    parser.add_argument('--out', help='results JSON (read and extended); '
+                        f'default: <work-dir>/{default_name}')
+    parser.add_argument('--merge', nargs='+', default=[], metavar='FILE',
+                        help='results files of other invocations (e.g. '
+                        'seeds run in parallel) whose runs are added to '
+                        '--out first')
+
+
 def json_option(parser, option: str, value: Optional[str]):
     """The JSON ``value`` of the command-line ``option`` (None stays None);
     ``parser.error`` names the option and the value when it is not JSON."""

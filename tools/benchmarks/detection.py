@@ -49,7 +49,7 @@ RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmacs.utils import add_benchmark_args, json_option
+    from mmacs.utils import add_benchmark_args, add_results_args, json_option
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -82,14 +82,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='synthetic training images')
     parser.add_argument('--num-val', type=int, default=100,
                         help='synthetic validation images')
-    parser.add_argument('--report', action='store_true',
-                        help='train nothing: print every policy and recipe '
-                        'stored in --out (and --merge)')
-    parser.add_argument('--out', help='results JSON (read and extended); '
-                        'default: <work-dir>/detection.json')
-    parser.add_argument('--merge', nargs='+', default=[], metavar='FILE',
-                        help='results files of other invocations whose runs '
-                        'are added to --out first')
+    add_results_args(
+        parser, 'detection.json',
+        'train nothing: print every policy and recipe stored in --out (and '
+        '--merge)')
     add_benchmark_args(parser)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 40 + 20 images, FP 2 epochs, QAT '

@@ -56,7 +56,7 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmacs.utils import add_benchmark_args, json_option
+    from mmacs.utils import add_benchmark_args, add_results_args, json_option
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,17 +114,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='never select a sample whose label the FP '
                         'teacher gives a probability below P (acs / el2n; '
                         '0: off, the paper)')
-    parser.add_argument('--report', action='store_true',
-                        help='train nothing: print every setting, policy '
-                        'and recipe stored in --out (and --merge), named '
-                        'by how they differ from the recipe of the other '
-                        'options')
-    parser.add_argument('--out', help='results JSON (read and extended); '
-                        'default: <work-dir>/quality.json')
-    parser.add_argument('--merge', nargs='+', default=[], metavar='FILE',
-                        help='results files of other invocations (e.g. '
-                        'seeds run in parallel) whose runs are added to '
-                        '--out first')
+    add_results_args(
+        parser, 'quality.json',
+        'train nothing: print every setting, policy and recipe stored in '
+        '--out (and --merge), named by how they differ from the recipe of '
+        'the other options')
     add_benchmark_args(parser)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 600 images, 2 epochs, R = 1')
