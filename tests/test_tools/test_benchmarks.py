@@ -110,6 +110,52 @@ def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
     assert 'random_static label_noise=0.2' in capsys.readouterr().out
 
 
+class Interrupted(Exception):
+    pass
+
+
+def test_quality_protocol_resumes_an_interrupted_run(tmp_path, monkeypatch):
+    """A run killed after its first epoch's checkpoint finishes from it on
+    the next call, with the top-1 of a run never interrupted."""
+    need_shared(CIFAR_JPEG)
+    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
+    tool = load_tool('benchmarks/quality')
+    args = ['--quick', '--settings', 'w2a32', '--policies', 'acs',
+            '--seeds', '0', '--checkpoint-every', '1']
+    whole = tool.main(args + ['--work-dir', str(tmp_path / 'whole')])
+    assert whole['runs'][0]['resumed_from_epoch'] == 0
+
+    clock = tool.epoch_clock
+
+    def dies_after_epoch_1(work_dir, start):
+        hook = clock(work_dir, start)
+        record = hook.after_train_epoch
+
+        def after_train_epoch(runner):
+            record(runner)
+            raise Interrupted
+
+        hook.after_train_epoch = after_train_epoch
+        return hook
+
+    work_dir = tmp_path / 'cut'
+    monkeypatch.setattr(tool, 'epoch_clock', dies_after_epoch_1)
+    with pytest.raises(Interrupted):
+        tool.main(args + ['--work-dir', str(work_dir)])
+    assert not (work_dir / 'quality.json').exists()  # no run finished
+    monkeypatch.setattr(tool, 'epoch_clock', clock)
+    run = tool.main(args + ['--work-dir', str(work_dir)])['runs'][0]
+    assert run['resumed_from_epoch'] == 1
+    assert run['top1'] == whole['runs'][0]['top1']
+    # Both selections (epochs 0 and 1) are counted once.
+    assert len(run['jaccard_prev']) == len(whole['runs'][0]['jaccard_prev'])
+    # The wall time adds the first process's epoch to the second's.
+    (run_dir, ) = [d for d in work_dir.iterdir() if d.name.startswith('w2a32')]
+    elapsed = json.loads((run_dir / 'clock.json').read_text())
+    assert set(elapsed) == {'1', '2'}
+    assert run['wall_seconds'] > elapsed['1'] > 0
+
+
 def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
     tool = load_tool('benchmarks/quality')
     bad = tmp_path / 'bad.json'

@@ -30,11 +30,19 @@ options that change training), so ablations (``--distill``,
 ``--score-view train``, ``--schedule official``, ...) sit in the same file
 as separate rows. The last printed line is one JSON object.
 
+A run itself survives an interruption too: with a kept ``--work-dir``,
+every run trains in a directory named by its setting, policy, seed and
+recipe and saves a checkpoint every ``--checkpoint-every`` epochs; a later
+call resumes an unfinished run from its last checkpoint (the run's wall
+time then counts the work up to that checkpoint, not the work lost after
+it).
+
 Usage: python tools/benchmarks/quality.py [--settings w2a32]
        [--policies acs random_static ...] [--seeds 0 1 2] [--epochs 30]
        [--interval 10] [--fraction 0.1] [--out FILE] [--quick]
 """
 import argparse
+import hashlib
 import json
 import os.path as osp
 import statistics
@@ -120,6 +128,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--out (and --merge), named by how they differ from the recipe of '
         'the other options')
     add_benchmark_args(parser)
+    parser.add_argument('--checkpoint-every', type=int, default=5,
+                        metavar='N',
+                        help='save a checkpoint of each run every N epochs, '
+                        'from which an interrupted run resumes (with a kept '
+                        '--work-dir; 0: none)')
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 600 images, 2 epochs, R = 1')
     args = parser.parse_args(argv)
@@ -129,6 +142,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.label_noise < 1:
         parser.error(f'--label-noise must be in [0, 1), got '
                      f'{args.label_noise}')
+    if args.checkpoint_every < 0:
+        parser.error(f'--checkpoint-every must be >= 0, got '
+                     f'{args.checkpoint_every}')
     if not 0 < args.fraction <= 1:
         parser.error(f'--fraction must be in (0, 1], got {args.fraction}')
     if 'acs_pool' in args.policies and not (args.fraction <= args.score_pool
@@ -204,24 +220,78 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
         coreset['teacher_filter'] = None
     cfg.coreset.update(coreset)
     quiet_epochs(cfg, epochs)
+    if args.checkpoint_every:
+        cfg.default_hooks.checkpoint = dict(
+            type='CheckpointHook', interval=args.checkpoint_every,
+            max_keep_ckpts=1, save_last=True)
+        # An unfinished run of this recipe resumes from its last checkpoint.
+        cfg.resume = osp.isfile(osp.join(work_dir, 'last_checkpoint'))
     cfg.randomness = dict(seed=seed)
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)
     return cfg, epochs
 
 
+def run_dir_name(setting: str, policy: str, seed: int, recipe: dict) -> str:
+    """The work directory of one run: the same for the same setting,
+    policy, seed and recipe, so an interrupted run finds its checkpoint."""
+    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode())
+    return f'{setting}_{policy}_seed{seed}_{digest.hexdigest()[:10]}'
+
+
+def epoch_clock(work_dir: str, start: float):
+    """A hook that records in ``clock.json`` of the run's work dir the wall
+    seconds (since ``start``) the run has spent when each epoch ends, so a
+    resumed run adds the seconds spent up to the checkpoint it resumes
+    from; ``seconds()`` is the run's wall time so far."""
+    from mmengine.hooks import Hook
+
+    class EpochClock(Hook):
+        priority = 'LOWEST'  # after the checkpoint is saved
+
+        def __init__(self) -> None:
+            self.path = osp.join(work_dir, 'clock.json')
+            self.before = 0.0  # seconds spent before this process resumed
+            self.resumed_from = 0
+            self.elapsed = {}
+            if osp.isfile(self.path):
+                with open(self.path) as f:
+                    self.elapsed = json.load(f)
+
+        def seconds(self) -> float:
+            return self.before + time.perf_counter() - start
+
+        def before_train(self, runner) -> None:
+            # The runner has resumed by now: runner.epoch is the epochs done.
+            self.resumed_from = runner.epoch
+            self.before = float(self.elapsed.get(str(runner.epoch), 0.0))
+
+        def after_train_epoch(self, runner) -> None:
+            self.elapsed[str(runner.epoch + 1)] = self.seconds()
+            with open(self.path, 'w') as f:
+                json.dump(self.elapsed, f)
+
+    return EpochClock()
+
+
 def run_one(setting: str, policy: str, seed: int, args) -> dict:
-    """Train one (setting, policy, seed); its top-1 and wall times."""
+    """Train one (setting, policy, seed), or finish it from its last
+    checkpoint; its top-1 and wall times."""
     from mmengine.registry import RUNNERS
 
     from mmacs.engine import release_process_group
-    name = f'{setting}_{policy}_seed{seed}_{int(time.time())}'
-    work_dir = osp.join(args.work_dir, name)
+    work_dir = osp.join(args.work_dir, run_dir_name(setting, policy, seed,
+                                                    recipe_of(args)))
     cfg, epochs = build_cfg(setting, policy, seed, args, work_dir)
+    if cfg.get('resume', False):
+        print(f'[{setting} {policy} seed {seed}] resuming from the last '
+              f'checkpoint in {work_dir}', flush=True)
     start = time.perf_counter()
     runner = RUNNERS.build(cfg)
+    clock = epoch_clock(work_dir, start)
+    runner.register_hook(clock)
     runner.train()
-    loop_seconds = time.perf_counter() - start
+    loop_seconds = clock.seconds()
     metrics = runner.val_loop.run()
     release_process_group()
     rounds = []
@@ -237,6 +307,7 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
         seed=seed,
         recipe=recipe_of(args),
         epochs_run=epochs,
+        resumed_from_epoch=clock.resumed_from,
         top1=float(metrics['accuracy/top1']),
         top5=float(metrics.get('accuracy/top5', float('nan'))),
         wall_seconds=loop_seconds,
