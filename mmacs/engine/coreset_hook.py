@@ -18,7 +18,7 @@ from mmacs.coreset import (ScoringPass, apply_teacher_filter, beta_schedule,
 from mmacs.datasets import clear_partial_pass, find_coreset_sampler
 from mmacs.quantization.calibration import check_calibrated
 from mmacs.utils.checks import check_fraction, check_int
-from .coreset_log import log_selection, truncate_log
+from .coreset_log import archive_log, log_selection, truncate_log
 
 
 @HOOKS.register_module()
@@ -145,9 +145,12 @@ class CoresetSelectionHook(Hook):
                 scorer.with_teacher_loss = True  # what the filter reads
             self.scoring = ScoringPass.from_runner(runner, model, scorer,
                                                    **self.scoring_cfg)
-        if self.loaded_epoch is not None and runner.epoch > 0 and \
-                runner.epoch == self.loaded_epoch and is_main_process():
-            truncate_log(runner, self.log_file, runner.epoch)
+        if is_main_process():
+            if self.loaded_epoch is not None and runner.epoch > 0 and \
+                    runner.epoch == self.loaded_epoch:
+                truncate_log(runner, self.log_file, runner.epoch)
+            elif runner.epoch == 0:  # a fresh run
+                archive_log(runner, self.log_file)
 
     def before_train_epoch(self, runner) -> None:
         epoch = runner.epoch

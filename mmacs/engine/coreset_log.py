@@ -3,7 +3,9 @@
 scalars and a JSON-lines file in the work dir (one record a selection, see
 :func:`mmacs.coreset.stats.selection_record`)."""
 import json
+import os
 import os.path as osp
+import time
 
 from mmengine.dist import is_main_process
 
@@ -61,3 +63,22 @@ def truncate_log(runner, log_file: str, epoch: int) -> None:
             f'{log_file}: dropped {len(lines) - len(keep)} '
             f'selection(s) made after the checkpoint (epoch >= {epoch}); '
             'they are made again')
+
+
+def archive_log(runner, log_file: str) -> None:
+    """Move the ``log_file`` an earlier run left in the work dir to
+    ``<name>-<its last write time>.jsonl``: a fresh run starts its own log
+    and the earlier one is kept."""
+    path = osp.join(runner.work_dir, log_file)
+    if not osp.isfile(path) or osp.getsize(path) == 0:
+        return
+    root, ext = osp.splitext(path)
+    stamp = time.strftime('%Y%m%d_%H%M%S',
+                          time.localtime(osp.getmtime(path)))
+    target, n = f'{root}-{stamp}{ext}', 1
+    while osp.exists(target):
+        target, n = f'{root}-{stamp}-{n}{ext}', n + 1
+    os.replace(path, target)
+    runner.logger.info(f'{log_file}: an earlier run\'s log in the work dir '
+                       f'moved to {osp.basename(target)}; this run starts '
+                       'a new one')

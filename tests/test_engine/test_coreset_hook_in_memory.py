@@ -92,6 +92,17 @@ def test_in_memory_training_run_selects_each_epoch(tmp_path, images):
         'CoresetSelectionHook') < names.index('IterTimerHook')
 
 
+def test_a_fresh_run_keeps_an_earlier_runs_log_apart(tmp_path, images):
+    work = tmp_path / 'w'
+    QATRunner.from_cfg(image_cfg(work, images, max_epochs=1)).train()
+    first = (work / 'coreset_log.jsonl').read_text()
+    QATRunner.from_cfg(image_cfg(work, images, max_epochs=2)).train()
+    with open(work / 'coreset_log.jsonl') as f:
+        assert [json.loads(line)['epoch'] for line in f] == [0, 1]
+    (old, ) = work.glob('coreset_log-*.jsonl')
+    assert old.read_text() == first
+
+
 def test_in_memory_scores_equal_per_sample_scores(tmp_path, images,
                                                   monkeypatch):
     runner, hook = prepared(image_cfg(tmp_path / 'w', images))

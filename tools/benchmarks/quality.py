@@ -264,6 +264,8 @@ def epoch_clock(work_dir: str, start: float):
         def before_train(self, runner) -> None:
             # The runner has resumed by now: runner.epoch is the epochs done.
             self.resumed_from = runner.epoch
+            if runner.epoch == 0:  # a fresh run: no earlier attempt counts
+                self.elapsed = {}
             self.before = float(self.elapsed.get(str(runner.epoch), 0.0))
 
         def after_train_epoch(self, runner) -> None:
