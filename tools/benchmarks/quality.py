@@ -253,19 +253,18 @@ def epoch_clock(work_dir: str, start: float):
             self.path = osp.join(work_dir, 'clock.json')
             self.before = 0.0  # seconds spent before this process resumed
             self.resumed_from = 0
-            self.elapsed = {}
-            if osp.isfile(self.path):
-                with open(self.path) as f:
-                    self.elapsed = json.load(f)
+            self.elapsed = {}  # epochs done -> seconds spent by then
 
         def seconds(self) -> float:
             return self.before + time.perf_counter() - start
 
         def before_train(self, runner) -> None:
-            # The runner has resumed by now: runner.epoch is the epochs done.
+            # The runner has resumed by now: runner.epoch is the epochs done;
+            # a fresh run (epoch 0) counts no earlier attempt.
             self.resumed_from = runner.epoch
-            if runner.epoch == 0:  # a fresh run: no earlier attempt counts
-                self.elapsed = {}
+            if runner.epoch and osp.isfile(self.path):
+                with open(self.path) as f:
+                    self.elapsed = json.load(f)
             self.before = float(self.elapsed.get(str(runner.epoch), 0.0))
 
         def after_train_epoch(self, runner) -> None:
@@ -282,8 +281,9 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
     from mmengine.registry import RUNNERS
 
     from mmacs.engine import release_process_group
-    work_dir = osp.join(args.work_dir, run_dir_name(setting, policy, seed,
-                                                    recipe_of(args)))
+    recipe = recipe_of(args)
+    work_dir = osp.join(args.work_dir,
+                        run_dir_name(setting, policy, seed, recipe))
     cfg, epochs = build_cfg(setting, policy, seed, args, work_dir)
     if cfg.get('resume', False):
         print(f'[{setting} {policy} seed {seed}] resuming from the last '
@@ -307,7 +307,7 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
         setting=setting,
         policy=policy,
         seed=seed,
-        recipe=recipe_of(args),
+        recipe=recipe,
         epochs_run=epochs,
         resumed_from_epoch=clock.resumed_from,
         top1=float(metrics['accuracy/top1']),
