@@ -2,7 +2,6 @@
 # shared JPEGs; teacher: the shared FP checkpoint), 10% of the
 # training set per epoch chosen by `acs`, re-selected every R = 10 epochs.
 _base_ = [
-    './_base_/lsq_resnet20_cifar10-jpeg.py', './_base_/coreset_cifar.py'
+    './_base_/lsq-w4a4_resnet20_cifar10-jpeg.py', './_base_/coreset_cifar.py'
 ]
-model = dict(weight_quant=dict(bits=4), act_quant=dict(bits=4))
 coreset = dict(fraction=0.1, interval=10, policy='acs')
