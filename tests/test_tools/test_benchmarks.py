@@ -215,6 +215,29 @@ def test_quality_protocol_pins_the_step_init_and_the_teacher_filter(
         tool.parse_args(['--teacher-filter', '1'])
 
 
+def test_quality_protocol_selects_per_class_or_globally(tmp_path):
+    need_shared(CIFAR_JPEG)
+    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
+    tool = load_tool('benchmarks/quality')
+    common = ['--quick', '--shared', str(SHARED), '--work-dir', str(tmp_path)]
+    per_class = tool.parse_args(common)
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, per_class, str(tmp_path))
+    assert cfg.coreset.class_balance is True
+    glob = tool.parse_args(common + ['--global-selection'])
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, glob, str(tmp_path))
+    assert cfg.coreset.class_balance is False
+    # A key added later names a run's directory only when it is not at its
+    # default: a run started before it existed finds its checkpoint.
+    recipe = tool.recipe_of(per_class)
+    before = {k: v for k, v in recipe.items() if k != 'class_balance'}
+    digest = tool.hashlib.sha1(
+        tool.json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
+    assert tool.run_dir_name('w2a2', 'acs', 1, recipe) == \
+        f'w2a2_acs_seed1_{digest}'
+    assert tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(glob)) != \
+        tool.run_dir_name('w2a2', 'acs', 1, recipe)
+
+
 def test_quality_protocol_merges_parallel_results(tmp_path):
     tool = load_tool('benchmarks/quality')
     recipe = tool.recipe_of(tool.parse_args(['--quick']))

@@ -60,7 +60,11 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
                'step_lr_mult', 'distill', 'score_view', 'schedule',
                'score_pool', 'selection', 'scorer', 'layer_align',
                'num_samples', 'val_samples', 'batch_size', 'label_noise',
-               'teacher_filter', 'step_init')
+               'teacher_filter', 'step_init', 'class_balance')
+#: Recipe keys added after runs got their resumable work directories: each
+#: enters a directory's name only when it differs from its default, so an
+#: interrupted run started before the key existed finds its checkpoint.
+LATE_KEYS = ('class_balance', )
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -122,6 +126,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='never select a sample whose label the FP '
                         'teacher gives a probability below P (acs / el2n; '
                         '0: off, the paper)')
+    parser.add_argument('--global-selection', dest='class_balance',
+                        action='store_false',
+                        help='select over the whole training set, not a '
+                        'quota per class (the ablation of per-class vs '
+                        'global; random policies are global always)')
     add_results_args(
         parser, 'quality.json',
         'train nothing: print every setting, policy and recipe stored in '
@@ -199,7 +208,7 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     coreset = dict(policy=policy, fraction=args.fraction,
                    interval=args.interval, seed=seed,
                    schedule=args.schedule, score_view=args.score_view,
-                   scorer=args.scorer)
+                   scorer=args.scorer, class_balance=args.class_balance)
     # Explicit, whatever the config's default: no --selection is the
     # paper's top-k, so stored runs keep their meaning.
     coreset['selection'] = 'topk' if args.selection is None \
@@ -235,7 +244,10 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
 def run_dir_name(setting: str, policy: str, seed: int, recipe: dict) -> str:
     """The work directory of one run: the same for the same setting,
     policy, seed and recipe, so an interrupted run finds its checkpoint."""
-    digest = hashlib.sha1(json.dumps(recipe, sort_keys=True).encode())
+    defaults = recipe_of(parse_args([]))
+    named = {k: v for k, v in recipe.items()
+             if k not in LATE_KEYS or v != defaults[k]}
+    digest = hashlib.sha1(json.dumps(named, sort_keys=True).encode())
     return f'{setting}_{policy}_seed{seed}_{digest.hexdigest()[:10]}'
 
 
