@@ -174,13 +174,20 @@ def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
                             '1']).fraction == 1.0
 
 
-def test_quality_protocol_pins_the_selection_rule(tmp_path):
-    # No --selection is the paper's top-k whatever the config's default,
-    # so stored runs keep their meaning when a config default changes.
+def quality_tool(tmp_path):
+    """The protocol's module and the options of a --quick run on the
+    shared CIFAR images (skips without them)."""
     need_shared(CIFAR_JPEG)
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
     tool = load_tool('benchmarks/quality')
-    common = ['--quick', '--shared', str(SHARED), '--work-dir', str(tmp_path)]
+    return tool, ['--quick', '--shared', str(SHARED), '--work-dir',
+                  str(tmp_path)]
+
+
+def test_quality_protocol_pins_the_selection_rule(tmp_path):
+    # No --selection is the paper's top-k whatever the config's default,
+    # so stored runs keep their meaning when a config default changes.
+    tool, common = quality_tool(tmp_path)
     args = tool.parse_args(common)
     cfg, _ = tool.build_cfg('w2a32', 'acs', 0, args, str(tmp_path))
     assert cfg.coreset.selection == 'topk'
@@ -192,10 +199,7 @@ def test_quality_protocol_pins_the_selection_rule(tmp_path):
 
 def test_quality_protocol_pins_the_step_init_and_the_teacher_filter(
         tmp_path):
-    need_shared(CIFAR_JPEG)
-    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
-    tool = load_tool('benchmarks/quality')
-    common = ['--quick', '--shared', str(SHARED), '--work-dir', str(tmp_path)]
+    tool, common = quality_tool(tmp_path)
     cfg, _ = tool.build_cfg('w2a2', 'acs', 0, tool.parse_args(common),
                             str(tmp_path))
     assert cfg.model.weight_quant == dict(bits=2, init='lsq')
@@ -216,10 +220,7 @@ def test_quality_protocol_pins_the_step_init_and_the_teacher_filter(
 
 
 def test_quality_protocol_selects_per_class_or_globally(tmp_path):
-    need_shared(CIFAR_JPEG)
-    need_shared(WEIGHTS / 'resnet20-12fca82f.th')
-    tool = load_tool('benchmarks/quality')
-    common = ['--quick', '--shared', str(SHARED), '--work-dir', str(tmp_path)]
+    tool, common = quality_tool(tmp_path)
     per_class = tool.parse_args(common)
     cfg, _ = tool.build_cfg('w2a32', 'acs', 0, per_class, str(tmp_path))
     assert cfg.coreset.class_balance is True
