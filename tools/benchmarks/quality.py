@@ -171,6 +171,11 @@ def recipe_of(args) -> dict:
     return {k: getattr(args, k) for k in RECIPE_KEYS}
 
 
+def default_recipe() -> dict:
+    """The recipe of the protocol's defaults (no options given)."""
+    return recipe_of(parse_args([]))
+
+
 def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     from mmengine.config import Config
 
@@ -244,7 +249,7 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
 def run_dir_name(setting: str, policy: str, seed: int, recipe: dict) -> str:
     """The work directory of one run: the same for the same setting,
     policy, seed and recipe, so an interrupted run finds its checkpoint."""
-    defaults = recipe_of(parse_args([]))
+    defaults = default_recipe()
     named = {k: v for k, v in recipe.items()
              if k not in LATE_KEYS or v != defaults[k]}
     digest = hashlib.sha1(json.dumps(named, sort_keys=True).encode())
@@ -358,7 +363,7 @@ def find_run(results: dict, setting: str, policy: str, seed: int,
              recipe: dict):
     """The stored run of this setting, policy, seed and recipe, or None.
     Recipe keys added after a run was stored count as their defaults."""
-    defaults = recipe_of(parse_args([]))
+    defaults = default_recipe()
     for run in results['runs']:
         stored = dict(defaults, **run['recipe'])
         if (run['setting'], run['policy'], run['seed'],
@@ -371,12 +376,11 @@ def merge_results(results: dict, others: list) -> int:
     """Add the runs of the results files ``others`` that ``results`` does
     not hold yet (same setting, policy, seed and recipe); the number
     added."""
-    added = 0
+    added, defaults = 0, default_recipe()
     for path in others:
         for run in load_results(path)['runs']:
             if find_run(results, run['setting'], run['policy'], run['seed'],
-                        dict(recipe_of(parse_args([])),
-                             **run['recipe'])) is None:
+                        dict(defaults, **run['recipe'])) is None:
                 results['runs'].append(run)
                 added += 1
     return added
