@@ -354,9 +354,20 @@ def test_detection_study_configs(tmp_path):
                                 str(tmp_path / 'run'))
     assert cfg.coreset.selection == 'topk'
     assert cfg.coreset.teacher_filter is None
+    assert cfg.model.get('layer_align') is None
     assert tool.recipe_of(args, 'random_dynamic', 0.3)['selection'] is None
+    # --layer-align aligns the FPN outputs, for every policy.
+    args = tool.parse_args(['--layer-align', '0.5'])
+    args.data_root = str(tmp_path / 'data')
+    for policy in ('acs', 'random_dynamic', 'full'):
+        cfg, _ = tool.build_qat_cfg(policy, 0.3, 0, args, 'fp.pth',
+                                    str(tmp_path / 'run'))
+        assert cfg.model.layer_align == dict(layers=['neck'],
+                                             loss_weight=0.5)
+        assert tool.recipe_of(args, policy, 0.3)['layer_align'] == 0.5
     for bad in (['--fractions', '0'], ['--noise', '1'], ['--epochs', '0'],
-                ['--selection', '{no'], ['--teacher-drop', '1']):
+                ['--selection', '{no'], ['--teacher-drop', '1'],
+                ['--layer-align', '-1']):
         with pytest.raises(SystemExit):
             tool.parse_args(bad)
 
@@ -382,6 +393,22 @@ def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
     assert summary['acs f=0.3']['kept'] == pytest.approx(1.0)
     assert summary['random_dynamic f=0.1']['kept'] == pytest.approx(0.5)
     assert summary['acs f=0.3']['seeds'] == [0, 1]
+    # With the layer alignment, the reference is full data with it too;
+    # runs stored before the option existed read as without it.
+    aligned = tool.parse_args(['--layer-align', '1'])
+    old = run('acs', 2, 0.3)
+    del old['recipe']['layer_align']
+    la = [dict(run('full', 0, 0.5), recipe=tool.recipe_of(aligned, 'full',
+                                                           0.3)),
+          dict(run('acs', 0, 0.25), recipe=tool.recipe_of(aligned, 'acs',
+                                                          0.3))]
+    summary = tool.summarize(runs + la + [old])
+    assert summary['acs f=0.3 layer_align=1.0']['kept'] == pytest.approx(0.5)
+    assert summary['full layer_align=1.0']['kept'] == pytest.approx(1.0)
+    assert summary['acs f=0.3']['seeds'] == [0, 1, 2]
+    assert summary['acs f=0.3']['kept'] == pytest.approx(1.0)  # 0.82 with it
+    assert tool.find_run(dict(runs=[old]), 'acs', 2,
+                         tool.recipe_of(args, 'acs', 0.3)) is old
     a, b = tmp_path / 'a.json', tmp_path / 'b.json'
     save_results(str(a), dict(runs=runs[:2], fp={'k': {}}))
     save_results(str(b), dict(runs=runs[1:]))

@@ -18,6 +18,11 @@ epochs, R = 1, cosine LR):
 - ``full_steps``: all the images for ``round(f x epochs)`` epochs (the same
   number of training steps as a coreset run).
 
+``--layer-align W`` adds, to every QAT run whatever its policy, the mean
+squared error between the student's and the teacher's FPN outputs
+(``QATModel(layer_align=dict(layers=['neck'], loss_weight=W))``, our form
+of QuaRC's intermediate-layer correction).
+
 ``--noise RATE`` corrupts the boxes of that share of the training images
 (``NoisyDetDataset``: class flips, dropped and jittered boxes, as the
 demo's noisy config) and reports the noisy share of every coreset.
@@ -45,7 +50,10 @@ METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 #: Options that change what a QAT run trains: a run is reused only when
 #: all of them match.
 RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
-               'fp_epochs', 'num_train', 'num_val', 'teacher_drop')
+               'fp_epochs', 'num_train', 'num_val', 'teacher_drop',
+               'layer_align')
+#: The modules ``--layer-align`` aligns to the teacher's.
+ALIGN_LAYERS = ['neck']
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -73,6 +81,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "whose boxes the FP teacher fits worst (its head "
                         "loss; teacher_filter=dict(drop=Q)); 0: off, the "
                         "paper")
+    parser.add_argument('--layer-align', type=float, default=0.0,
+                        metavar='W',
+                        help='weight of the alignment of the student\'s FPN '
+                        "outputs to the teacher's, for every policy (0: off)")
     parser.add_argument('--noise', type=float, default=0.0,
                         help='share of training images whose boxes are '
                         'corrupted (0: clean)')
@@ -103,6 +115,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.teacher_drop < 1:
         parser.error(f'--teacher-drop must be in [0, 1), got '
                      f'{args.teacher_drop}')
+    if args.layer_align < 0:
+        parser.error(f'--layer-align must be >= 0, got {args.layer_align}')
     for key in ('epochs', 'interval', 'fp_epochs', 'num_train', 'num_val'):
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be >= 1, got "
@@ -187,6 +201,9 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
                   fp_ckpt: str, work_dir: str):
     cfg = load_cfg(QAT_CONFIG, args, work_dir, seed)
     cfg.model.float_checkpoint = fp_ckpt
+    if args.layer_align > 0:
+        cfg.model.layer_align = dict(layers=list(ALIGN_LAYERS),
+                                     loss_weight=args.layer_align)
     if args.noise > 0:
         cfg.train_dataloader.dataset = dict(
             type='NoisyDetDataset',
@@ -252,7 +269,7 @@ def run_one(policy: str, fraction: float, seed: int, args,
 
 
 #: Recipe keys added after runs were stored, with the value those runs had.
-LATER_KEYS = dict(teacher_drop=0.0)
+LATER_KEYS = dict(teacher_drop=0.0, layer_align=0.0)
 
 
 def find_run(results: dict, policy: str, seed: int, recipe: dict):
@@ -296,6 +313,8 @@ def label(run: dict) -> str:
             else str(sel)))
     if recipe.get('teacher_drop'):
         parts.append(f"teacher_drop={recipe['teacher_drop']}")
+    if recipe.get('layer_align'):
+        parts.append(f"layer_align={recipe['layer_align']}")
     if recipe['noise']:
         parts.append(f"noise={recipe['noise']}")
     return ' '.join(parts)
@@ -303,7 +322,8 @@ def label(run: dict) -> str:
 
 def summarize(runs: list) -> dict:
     """``{label: stats}`` over the seeds of ``runs``; ``kept`` is the mean
-    bbox_mAP over the mean of ``full`` at the same noise, epochs and FP."""
+    bbox_mAP over the mean of ``full`` at the same noise, epochs, layer
+    alignment and FP."""
     from mmacs.utils import seed_stats
     groups = {}
     for run in runs:
@@ -320,9 +340,10 @@ def summarize(runs: list) -> dict:
             noisy_fraction_all=rs[0]['noisy_fraction_all'])
     for name, rs in groups.items():
         ref = [r['bbox_mAP'] for r in runs if r['policy'] == 'full' and all(
-            r['recipe'][k] == rs[0]['recipe'][k]
+            dict(LATER_KEYS, **r['recipe'])[k] ==
+            dict(LATER_KEYS, **rs[0]['recipe'])[k]
             for k in ('noise', 'epochs', 'fp_epochs', 'num_train',
-                      'num_val'))]
+                      'num_val', 'layer_align'))]
         ref_mean = sum(ref) / len(ref) if ref else 0.0
         out[name]['kept'] = out[name]['bbox_mAP']['mean'] / ref_mean \
             if ref_mean > 0 else None
