@@ -398,10 +398,9 @@ def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
     aligned = tool.parse_args(['--layer-align', '1'])
     old = run('acs', 2, 0.3)
     del old['recipe']['layer_align']
-    la = [dict(run('full', 0, 0.5), recipe=tool.recipe_of(aligned, 'full',
-                                                           0.3)),
-          dict(run('acs', 0, 0.25), recipe=tool.recipe_of(aligned, 'acs',
-                                                          0.3))]
+    la = [dict(run(policy, 0, mAP),
+               recipe=tool.recipe_of(aligned, policy, 0.3))
+          for policy, mAP in (('full', 0.5), ('acs', 0.25))]
     summary = tool.summarize(runs + la + [old])
     assert summary['acs f=0.3 layer_align=1.0']['kept'] == pytest.approx(0.5)
     assert summary['full layer_align=1.0']['kept'] == pytest.approx(1.0)
