@@ -64,3 +64,19 @@ def test_low_bit_cifar_configs_calibrate_with_the_least_error_step(bits):
         model = Config.fromfile(str(path)).model
         assert model.weight_quant.init == 'mse', path.name
         assert model.act_quant.init == 'mse', path.name
+
+
+def test_w2a2_cifar_configs_align_the_stages_but_the_paper_preset():
+    """The W2A2 CIFAR configs align the three ResNet stages to the teacher
+    (README, "QuaRC at W2A2"); the paper's preset has no alignment."""
+    paths = [p for p in CONFIGS if p.name.startswith('lsq-w2a2_')
+             and 'resnet20_cifar10' in p.name]
+    assert len(paths) >= 12, paths
+    for path in paths:
+        align = Config.fromfile(str(path)).model.get('layer_align')
+        if '-paper' in path.name:
+            assert align is None, path.name
+        else:
+            assert align == dict(layers=[f'backbone.layer{i}'
+                                         for i in (1, 2, 3)],
+                                 loss_weight=1.0), path.name

@@ -43,6 +43,9 @@ def build_cfg(path: str, args, work_dir: str):
     cifar, weights = shared_cifar(args.shared, 'the benchmark')
     quiet_epochs(cfg, 1)
     cfg.model.float_checkpoint = weights
+    # The stored tables time QAT without the W2A2 configs' layer alignment
+    # (it adds a teacher forward to every step, whatever the policy).
+    cfg.model.layer_align = None
     cfg.work_dir = work_dir
     cfg.coreset.update(fraction=0.1, policy='acs', score_num_workers=0)
     loader = cfg.train_dataloader

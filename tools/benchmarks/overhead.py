@@ -104,6 +104,9 @@ def cifar_cfg(shared: str,
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = cifar
     cfg.model.float_checkpoint = weights
+    # The stored tables time QAT without the W2A2 configs' layer alignment
+    # (it adds a teacher forward to every step, whatever the policy).
+    cfg.model.layer_align = None
     for key, total, num in (('train_dataloader', 45000, num_samples),
                             ('val_dataloader', 5000, val_samples)):
         indices = seeded_subset(total, num)
