@@ -272,12 +272,17 @@ def run_one(policy: str, fraction: float, seed: int, args,
 LATER_KEYS = dict(teacher_drop=0.0, layer_align=0.0)
 
 
+def full_recipe(recipe: dict) -> dict:
+    """``recipe`` with the keys it was stored without (``LATER_KEYS``)."""
+    return dict(LATER_KEYS, **recipe)
+
+
 def find_run(results: dict, policy: str, seed: int, recipe: dict):
     """The stored run of this policy, seed and recipe, or None."""
-    recipe = dict(LATER_KEYS, **recipe)
+    recipe = full_recipe(recipe)
     for run in results['runs']:
-        stored = dict(LATER_KEYS, **run['recipe'])
-        if (run['policy'], run['seed'], stored) == (policy, seed, recipe):
+        if (run['policy'], run['seed'],
+                full_recipe(run['recipe'])) == (policy, seed, recipe):
             return run
     return None
 
@@ -338,12 +343,14 @@ def summarize(runs: list) -> dict:
             score_seconds_mean=sum(r['score_seconds'] for r in rs) / len(rs),
             noisy_fraction_mean=sum(noisy) / len(noisy) if noisy else None,
             noisy_fraction_all=rs[0]['noisy_fraction_all'])
+    same = ('noise', 'epochs', 'fp_epochs', 'num_train', 'num_val',
+            'layer_align')
+    fulls = [(r['bbox_mAP'], full_recipe(r['recipe'])) for r in runs
+             if r['policy'] == 'full']
     for name, rs in groups.items():
-        ref = [r['bbox_mAP'] for r in runs if r['policy'] == 'full' and all(
-            dict(LATER_KEYS, **r['recipe'])[k] ==
-            dict(LATER_KEYS, **rs[0]['recipe'])[k]
-            for k in ('noise', 'epochs', 'fp_epochs', 'num_train',
-                      'num_val', 'layer_align'))]
+        recipe = full_recipe(rs[0]['recipe'])
+        ref = [m for m, full in fulls
+               if all(full[k] == recipe[k] for k in same)]
         ref_mean = sum(ref) / len(ref) if ref else 0.0
         out[name]['kept'] = out[name]['bbox_mAP']['mean'] / ref_mean \
             if ref_mean > 0 else None
