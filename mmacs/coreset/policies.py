@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from mmacs.registry import POLICIES, get_registered
+from .scores import check_finite
 from .selection import SelectionCfg, check_selection, select_by_rule
 
 
@@ -186,6 +187,7 @@ def select_coreset(policy: str,
         if scores is None or scores.numel() != num_samples:
             raise ValueError(f'policy {policy!r} needs {num_samples} scores, '
                              f'got {None if scores is None else scores.shape}')
+        check_finite(scores)
     if labels is not None:
         labels = torch.as_tensor(labels, dtype=torch.long)
     selection = check_selection(selection)
@@ -209,6 +211,10 @@ def select_in_pool(policy: str,
     if pool is None or pool.numel() == num_samples:
         return select_coreset(policy, num_samples, num_select, scores,
                               labels, **kwargs)
+    if scores is not None:
+        # Outside the pool the scores are NaN by design; inside they are
+        # checked here so that an error names dataset indices.
+        check_finite(scores[pool], pool)
     chosen = select_coreset(policy, pool.numel(), num_select, scores[pool],
                             None if labels is None else labels[pool],
                             **kwargs)

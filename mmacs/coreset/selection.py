@@ -20,7 +20,8 @@ with class balance, within each class with the class's quota. Rules:
   errors and outliers).
 
 Every rule is seeded (a ``torch.Generator``), returns exactly ``k``
-indices and is registered in :data:`mmacs.registry.SELECTION_RULES`.
+indices, rejects NaN and inf scores naming their positions and is
+registered in :data:`mmacs.registry.SELECTION_RULES`.
 """
 import math
 from typing import Callable, Optional, Union
@@ -30,6 +31,7 @@ from torch import Tensor
 
 from mmacs.registry import SELECTION_RULES, get_registered
 from mmacs.utils.checks import is_number
+from .scores import check_finite
 
 SelectionCfg = Union[None, str, dict]
 
@@ -172,6 +174,9 @@ def select_by_rule(cfg: SelectionCfg,
     n = scores.numel()
     if not 0 <= k <= n:
         raise ValueError(f'cannot select {k} of {n} scores')
+    # Every rule ranks or bins the scores; NaN would sort as the largest
+    # (top-k) or break the draws (sampled), so it is an input error.
+    check_finite(scores)
     if k == 0:
         return torch.zeros(0, dtype=torch.long)
     if generator is None:

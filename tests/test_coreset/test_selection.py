@@ -4,7 +4,7 @@ all-equal scores."""
 import pytest
 import torch
 
-from mmacs.coreset.policies import class_quotas, select_coreset
+from mmacs.coreset.policies import class_quotas, select_coreset, select_in_pool
 from mmacs.coreset.selection import check_selection, select_by_rule
 from mmacs.registry import SELECTION_RULES
 
@@ -154,3 +154,26 @@ def test_defaults_are_filled():
         type='stratified', bins=50, trim=0.0)
     assert set(SELECTION_RULES.module_dict) == {
         'topk', 'trimmed', 'mixed', 'sampled', 'stratified'}
+
+
+@pytest.mark.parametrize('rule', RULES)
+@pytest.mark.parametrize('bad', [float('nan'), float('inf')])
+def test_non_finite_scores_are_named(rule, bad):
+    scores = torch.rand(20, generator=gen(6))
+    scores[[3, 11]] = bad
+    with pytest.raises(ValueError, match=r'2 non-finite .*\[3, 11\]'):
+        select_by_rule(rule, scores, 5, gen())
+    labels = torch.arange(20) % 2
+    with pytest.raises(ValueError, match=r'\[3, 11\]'):
+        select_coreset('acs', 20, 5, scores=scores, labels=labels,
+                       selection=rule)
+
+
+def test_pooled_selection_names_dataset_indices_of_non_finite_scores():
+    scores = torch.full((30, ), float('nan'))  # NaN outside the pool
+    pool = torch.tensor([2, 5, 9, 17, 21, 28])
+    scores[pool] = torch.tensor([0.1, 0.9, 0.4, 0.3, 0.8, 0.2])
+    assert select_in_pool('acs', pool, 30, 2, scores).tolist() == [5, 21]
+    scores[17] = float('inf')
+    with pytest.raises(ValueError, match=r'\[17\]'):
+        select_in_pool('acs', pool, 30, 2, scores)
