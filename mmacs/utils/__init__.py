@@ -3,8 +3,9 @@
 the repository and shared-data locations, the benchmarks' common parts and
 device."""
 from .benchmark import (add_benchmark_args, add_results_args,
-                        benchmark_work_dir, finish_benchmark, json_option,
-                        load_results, release_workers, save_results,
+                        benchmark_work_dir, compare_with_baseline,
+                        finish_benchmark, json_option, load_results,
+                        paired_stats, release_workers, save_results,
                         seed_stats)
 from .checks import check_fraction, check_int, check_number, is_int, is_number
 from .config import (REPO_ROOT, quiet_epochs, repo_path, seeded_subset,
@@ -14,9 +15,10 @@ from .device import device_name, select_device
 __all__ = [
     'check_fraction', 'check_int', 'check_number', 'is_int', 'is_number',
     'add_benchmark_args', 'add_results_args', 'benchmark_work_dir',
+    'compare_with_baseline',
     'finish_benchmark',
-    'json_option', 'load_results', 'release_workers', 'save_results',
-    'seed_stats', 'REPO_ROOT',
+    'json_option', 'load_results', 'paired_stats', 'release_workers',
+    'save_results', 'seed_stats', 'REPO_ROOT',
     'quiet_epochs', 'repo_path', 'seeded_subset', 'set_coco_data_root',
     'set_epochs', 'shared_cifar', 'shared_root', 'device_name',
     'select_device'

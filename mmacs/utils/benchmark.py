@@ -24,9 +24,14 @@ def add_benchmark_args(parser) -> None:
 
 def add_results_args(parser, default_name: str, report_help: str) -> None:
     """Add the options of a resumable benchmark's results file to
-    ``parser``: ``--report`` (``report_help``), ``--out`` (default
-    ``<work-dir>/<default_name>``) and ``--merge``."""
+    ``parser``: ``--report`` (``report_help``), ``--baseline`` (with it,
+    the variant every other is compared with, seed by seed), ``--out``
+    (default ``<work-dir>/<default_name>``) and ``--merge``."""
     parser.add_argument('--report', action='store_true', help=report_help)
+    parser.add_argument('--baseline', metavar='VARIANT',
+                        help='with --report: compare every variant with '
+                        'this one, a name as the report prints it (e.g. '
+                        '"random_dynamic"), seed by seed')
     parser.add_argument('--out', help='results JSON (read and extended); '
                         f'default: <work-dir>/{default_name}')
     parser.add_argument('--merge', nargs='+', default=[], metavar='FILE',
@@ -111,3 +116,51 @@ def seed_stats(values: Sequence[float]) -> dict:
                 std=statistics.stdev(values) if len(values) > 1 else 0.0,
                 min=min(values),
                 max=max(values))
+
+
+def paired_stats(values: dict, base: dict) -> dict:
+    """How the per-seed results ``values`` (``{seed: value}``) compare with
+    the baseline's ``base`` on the seeds both have: the per-seed
+    differences (their mean, min and max), on how many seeds ``values``
+    is above, and ``beats``: whether the mean difference exceeds both
+    standard deviations over those seeds (the bar a default must pass)."""
+    seeds = sorted(set(values) & set(base))
+    if not seeds:
+        raise ValueError(f'no common seed: {sorted(values)} against the '
+                         f'baseline\'s {sorted(base)}')
+    diffs = [values[s] - base[s] for s in seeds]
+    spread = max(seed_stats(values[s] for s in seeds)['std'],
+                 seed_stats(base[s] for s in seeds)['std'])
+    mean = statistics.fmean(diffs)
+    return dict(seeds=seeds, diff_mean=mean, diff_min=min(diffs),
+                diff_max=max(diffs), above=sum(d > 0 for d in diffs),
+                spread=spread, beats=len(seeds) > 1 and mean > spread)
+
+
+def compare_with_baseline(by_seed: dict, baseline: str, title: str,
+                          digits: int = 2) -> dict:
+    """Print and return ``{variant: paired_stats(...)}`` of every variant of
+    ``by_seed`` (``{variant: {seed: value}}``) that shares a seed with the
+    variant named ``baseline``; a ``baseline`` that is not there is an
+    error naming the variants."""
+    if baseline not in by_seed:
+        raise ValueError(f'the baseline {baseline!r} is not a variant here; '
+                         f'the variants: {sorted(by_seed)}')
+    base = by_seed[baseline]
+    width = max([16] + [len(name) + 2 for name in by_seed])
+    num = 6 + digits
+    print(f'\n{title}, against {baseline}, seed by seed (beats: the mean '
+          'difference exceeds both stds)')
+    print(f"{'variant':<{width}}{'diff':>{num}}{'min':>{num}}{'max':>{num}}"
+          f"{'above':>7}{'beats':>7}")
+    out = {}
+    for name, values in by_seed.items():
+        if name == baseline or not set(values) & set(base):
+            continue
+        out[name] = vs = paired_stats(values, base)
+        print(f'{name:<{width}}' + ''.join(
+            f'{vs[k]:>+{num}.{digits}f}'
+            for k in ('diff_mean', 'diff_min', 'diff_max')) +
+              f"{vs['above']:>4}/{len(vs['seeds'])}"
+              f"{'yes' if vs['beats'] else 'no':>7}")
+    return out

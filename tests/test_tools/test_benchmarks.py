@@ -258,6 +258,37 @@ def test_quality_protocol_merges_parallel_results(tmp_path):
     assert tool.merge_results(results, [str(b)]) == 0
 
 
+def test_quality_report_compares_with_a_baseline_seed_by_seed(
+        tmp_path, capsys):
+    tool = load_tool('benchmarks/quality')
+    recipe = tool.recipe_of(tool.parse_args([]))
+    stratified = dict(recipe, selection=dict(type='stratified'))
+
+    def run(policy, seed, top1, recipe=recipe):
+        return dict(setting='w2a2', policy=policy, seed=seed, top1=top1,
+                    recipe=recipe, wall_seconds=1.0, score_seconds=0.0)
+
+    out = tmp_path / 'q.json'
+    tool.save_results(str(out), dict(runs=[
+        run('random_dynamic', 0, 80.0), run('random_dynamic', 1, 81.0),
+        run('random_dynamic', 2, 80.5), run('acs', 0, 79.0),
+        run('acs', 1, 80.0), run('acs', 2, 79.5),
+        run('acs', 0, 81.0, stratified), run('acs', 1, 81.5, stratified),
+        run('acs', 2, 81.5, stratified)]))
+    report = ['--report', '--out', str(out), '--work-dir', str(tmp_path)]
+    summary = tool.main(report + ['--baseline', 'random_dynamic'])['summary']
+    by = summary['w2a2']
+    assert 'vs_baseline' not in by['random_dynamic']
+    assert by['acs']['vs_baseline']['diff_mean'] == pytest.approx(-1.0)
+    assert not by['acs']['vs_baseline']['beats']
+    vs = by['acs selection=type:stratified']['vs_baseline']
+    assert vs['above'] == 3 and vs['beats']
+    printed = capsys.readouterr().out
+    assert 'against random_dynamic' in printed and '3/3' in printed
+    with pytest.raises(ValueError, match="'random' is not a variant"):
+        tool.main(report + ['--baseline', 'random'])
+
+
 def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):
     need_shared(CIFAR_JPEG)
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
@@ -414,3 +445,10 @@ def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
     results = load_results(str(a))
     assert tool.merge_results(results, [str(b)]) == 3
     assert len(results['runs']) == 5 and results['fp'] == {'k': {}}
+    # The report compares every variant with a baseline on common seeds.
+    save_results(str(a), dict(results, fp={}))
+    summary = tool.main(['--report', '--out', str(a), '--work-dir',
+                         str(tmp_path), '--baseline', 'acs f=0.3'])['summary']
+    vs = summary['random_dynamic f=0.1']['vs_baseline']
+    assert vs['seeds'] == [0] and vs['diff_mean'] == pytest.approx(-0.09)
+    assert summary['full']['vs_baseline']['above'] == 1

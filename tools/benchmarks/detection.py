@@ -339,6 +339,7 @@ def summarize(runs: list) -> dict:
         out[name] = dict(
             {m: seed_stats(r[m] for r in rs) for m in METRICS},
             seeds=sorted(r['seed'] for r in rs),
+            by_seed={r['seed']: r['bbox_mAP'] for r in rs},
             wall_seconds_mean=sum(r['wall_seconds'] for r in rs) / len(rs),
             score_seconds_mean=sum(r['score_seconds'] for r in rs) / len(rs),
             noisy_fraction_mean=sum(noisy) / len(noisy) if noisy else None,
@@ -381,8 +382,9 @@ def main(argv=None) -> dict:
     import torch
 
     import mmacs  # noqa: F401  (registers the components)
-    from mmacs.utils import (benchmark_work_dir, device_name, finish_benchmark,
-                             load_results, save_results, select_device)
+    from mmacs.utils import (benchmark_work_dir, compare_with_baseline,
+                             device_name, finish_benchmark, load_results,
+                             save_results, select_device)
 
     # The device the Runner will train on (select_device checks it).
     args.device_name = (f'{device_name(select_device(args.device))}, '
@@ -399,6 +401,12 @@ def main(argv=None) -> dict:
     if args.report:
         summary = summarize(results['runs'])
         print_table(summary, results.get('fp', {}))
+        if args.baseline is not None:
+            paired = compare_with_baseline(
+                {name: s['by_seed'] for name, s in summary.items()},
+                args.baseline, 'W4A4 RetinaNet, bbox mAP', digits=3)
+            for name, vs in paired.items():
+                summary[name]['vs_baseline'] = vs
         return finish_benchmark(dict(summary=summary), tmp, start)
     fp_ckpt = fp_model(args, results)
     save_results(out, results)

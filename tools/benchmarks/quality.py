@@ -413,6 +413,7 @@ def summarize(runs: list, key=lambda run: run['policy']) -> dict:
             out[setting][policy] = dict(
                 seed_stats(r['top1'] for r in rs),
                 seeds=sorted(r['seed'] for r in rs),
+                by_seed={r['seed']: r['top1'] for r in rs},
                 wall_seconds_mean=statistics.fmean(r['wall_seconds']
                                                    for r in rs),
                 score_seconds_mean=statistics.fmean(r['score_seconds']
@@ -444,6 +445,19 @@ def print_table(summary: dict, args, title: bool = True) -> None:
                   f"{'-' if noisy is None else f'{noisy:.3f}':>7}")
 
 
+def compare_with(summary: dict, baseline: str) -> None:
+    """Add to every variant of ``summary`` its seed-by-seed comparison
+    with the variant named ``baseline`` of the same setting
+    (``vs_baseline``), printed per setting."""
+    from mmacs.utils import compare_with_baseline
+    for setting, by_policy in summary.items():
+        paired = compare_with_baseline(
+            {name: s['by_seed'] for name, s in by_policy.items()}, baseline,
+            f'ResNet-20 {setting}, top-1')
+        for name, vs in paired.items():
+            by_policy[name]['vs_baseline'] = vs
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import torch
@@ -468,6 +482,8 @@ def main(argv=None) -> dict:
         summary = summarize(results['runs'],
                             key=lambda run: variant(run, base))
         print_table(summary, args, title=False)
+        if args.baseline is not None:
+            compare_with(summary, args.baseline)
         print(json.dumps(dict(summary=summary)))
         return dict(summary=summary)
     recipe = recipe_of(args)
