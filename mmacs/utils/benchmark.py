@@ -137,30 +137,29 @@ def paired_stats(values: dict, base: dict) -> dict:
                 spread=spread, beats=len(seeds) > 1 and mean > spread)
 
 
-def compare_with_baseline(by_seed: dict, baseline: str, title: str,
-                          digits: int = 2) -> dict:
-    """Print and return ``{variant: paired_stats(...)}`` of every variant of
-    ``by_seed`` (``{variant: {seed: value}}``) that shares a seed with the
-    variant named ``baseline``; a ``baseline`` that is not there is an
-    error naming the variants."""
-    if baseline not in by_seed:
+def compare_with_baseline(summary: dict, baseline: str, title: str,
+                          digits: int = 2) -> None:
+    """Compare every variant of ``summary`` (``{variant: stats}``, each
+    with ``by_seed``: ``{seed: value}``) that shares a seed with the
+    variant named ``baseline``: its ``paired_stats`` go to its
+    ``vs_baseline`` and into a printed table. A ``baseline`` that is not
+    there is an error naming the variants."""
+    if baseline not in summary:
         raise ValueError(f'the baseline {baseline!r} is not a variant here; '
-                         f'the variants: {sorted(by_seed)}')
-    base = by_seed[baseline]
-    width = max([16] + [len(name) + 2 for name in by_seed])
+                         f'the variants: {sorted(summary)}')
+    base = summary[baseline]['by_seed']
+    width = max([16] + [len(name) + 2 for name in summary])
     num = 6 + digits
     print(f'\n{title}, against {baseline}, seed by seed (beats: the mean '
           'difference exceeds both stds)')
     print(f"{'variant':<{width}}{'diff':>{num}}{'min':>{num}}{'max':>{num}}"
           f"{'above':>7}{'beats':>7}")
-    out = {}
-    for name, values in by_seed.items():
-        if name == baseline or not set(values) & set(base):
+    for name, stats in summary.items():
+        if name == baseline or not set(stats['by_seed']) & set(base):
             continue
-        out[name] = vs = paired_stats(values, base)
+        stats['vs_baseline'] = vs = paired_stats(stats['by_seed'], base)
         print(f'{name:<{width}}' + ''.join(
             f'{vs[k]:>+{num}.{digits}f}'
             for k in ('diff_mean', 'diff_min', 'diff_max')) +
               f"{vs['above']:>4}/{len(vs['seeds'])}"
               f"{'yes' if vs['beats'] else 'no':>7}")
-    return out

@@ -445,19 +445,6 @@ def print_table(summary: dict, args, title: bool = True) -> None:
                   f"{'-' if noisy is None else f'{noisy:.3f}':>7}")
 
 
-def compare_with(summary: dict, baseline: str) -> None:
-    """Add to every variant of ``summary`` its seed-by-seed comparison
-    with the variant named ``baseline`` of the same setting
-    (``vs_baseline``), printed per setting."""
-    from mmacs.utils import compare_with_baseline
-    for setting, by_policy in summary.items():
-        paired = compare_with_baseline(
-            {name: s['by_seed'] for name, s in by_policy.items()}, baseline,
-            f'ResNet-20 {setting}, top-1')
-        for name, vs in paired.items():
-            by_policy[name]['vs_baseline'] = vs
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     import torch
@@ -483,7 +470,10 @@ def main(argv=None) -> dict:
                             key=lambda run: variant(run, base))
         print_table(summary, args, title=False)
         if args.baseline is not None:
-            compare_with(summary, args.baseline)
+            from mmacs.utils import compare_with_baseline
+            for setting, by_variant in summary.items():
+                compare_with_baseline(by_variant, args.baseline,
+                                      f'ResNet-20 {setting}, top-1')
         print(json.dumps(dict(summary=summary)))
         return dict(summary=summary)
     recipe = recipe_of(args)
