@@ -44,10 +44,20 @@ def class_balanced_topk(scores: Tensor, labels: Tensor,
     return select_per_class('topk', scores, labels, num_select, None)
 
 
+def draw_seed(seed: int, round_idx: int, stream: int) -> int:
+    """The seed of one stream of draws in round ``round_idx`` of a run
+    seeded ``seed``.
+
+    Seed and round are mixed, not added: with ``seed + round_idx`` the run
+    seeded 1 would draw in round 0 what the run seeded 0 draws in round 1,
+    so the "independent" seeds of a study would share their coresets.
+    """
+    return seed * 1000003 + round_idx * 7919 + stream
+
+
 def selection_generator(seed: int, round_idx: int) -> torch.Generator:
     """The generator of a selection rule's draws in round ``round_idx``."""
-    return torch.Generator().manual_seed(seed * 1000003 + round_idx * 7919 +
-                                         17)
+    return torch.Generator().manual_seed(draw_seed(seed, round_idx, 17))
 
 
 def select_per_class(selection: SelectionCfg, scores: Tensor,
@@ -134,13 +144,14 @@ def _full(scores, labels, num_samples, num_select, seed, round_idx,
 @register_policy('random_static', 'never')
 def _random_static(scores, labels, num_samples, num_select, seed, round_idx,
                    selection):
-    return random_indices(num_samples, num_select, seed)
+    return random_indices(num_samples, num_select, draw_seed(seed, 0, 41))
 
 
 @register_policy('random_dynamic', 'never')
 def _random_dynamic(scores, labels, num_samples, num_select, seed,
                     round_idx, selection):
-    return random_indices(num_samples, num_select, seed + 1 + round_idx)
+    return random_indices(num_samples, num_select,
+                          draw_seed(seed, round_idx, 29))
 
 
 def get_policy(name: str) -> Policy:

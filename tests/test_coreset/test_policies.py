@@ -33,6 +33,17 @@ def test_policies():
     c = select_coreset('random_dynamic', 50, 10, seed=3, round_idx=0)
     d = select_coreset('random_dynamic', 50, 10, seed=3, round_idx=1)
     assert not torch.equal(c, d) and len(set(d.tolist())) == 10
+    # Seeds are independent runs: no run redraws another seed's coreset
+    # one round later (seed and round are mixed, not added), and the
+    # static draw is none of the dynamic ones.
+    draws = {(policy, seed, r): tuple(
+        select_coreset(policy, 1000, 100, seed=seed, round_idx=r).tolist())
+             for policy in ('random_static', 'random_dynamic')
+             for seed in range(3) for r in range(4)}
+    dynamic = {k: v for k, v in draws.items() if k[0] == 'random_dynamic'}
+    static = {v for k, v in draws.items() if k[0] == 'random_static'}
+    assert len(set(dynamic.values())) == len(dynamic) == 12
+    assert len(static) == 3 and not static & set(dynamic.values())
     assert select_coreset('full', 50, 50).tolist() == list(range(50))
     with pytest.raises(ValueError, match='fraction to 1.0'):
         select_coreset('full', 50, 10)
