@@ -137,29 +137,44 @@ def paired_stats(values: dict, base: dict) -> dict:
                 spread=spread, beats=len(seeds) > 1 and mean > spread)
 
 
-def compare_with_baseline(summary: dict, baseline: str, title: str,
+def compare_with_baseline(summary: dict, baseline, title: str,
                           digits: int = 2) -> None:
     """Compare every variant of ``summary`` (``{variant: stats}``, each
-    with ``by_seed``: ``{seed: value}``) that shares a seed with the
-    variant named ``baseline``: its ``paired_stats`` go to its
-    ``vs_baseline`` and into a printed table. A ``baseline`` that is not
-    there is an error naming the variants."""
-    if baseline not in summary:
-        raise ValueError(f'the baseline {baseline!r} is not a variant here; '
-                         f'the variants: {sorted(summary)}')
-    base = summary[baseline]['by_seed']
+    with ``by_seed``: ``{seed: value}``) that shares a seed with its
+    baseline: its ``paired_stats`` go to its ``vs_baseline`` (with the
+    baseline's name) and into a printed table. ``baseline`` is one
+    variant's name, the baseline of all the others, or a dict
+    ``{variant: baseline name}`` pairing each variant with its own (a
+    variant not in it, or mapped to None, is not compared). A baseline
+    that is not there is an error naming the variants."""
+    pairs = baseline if isinstance(baseline, dict) else {
+        name: baseline
+        for name in summary if name != baseline
+    }
+    for name in {b for b in pairs.values() if b is not None}:
+        if name not in summary:
+            raise ValueError(f'the baseline {name!r} is not a variant here; '
+                             f'the variants: {sorted(summary)}')
     width = max([16] + [len(name) + 2 for name in summary])
     num = 6 + digits
-    print(f'\n{title}, against {baseline}, seed by seed (beats: the mean '
-          'difference exceeds both stds)')
+    against = '' if isinstance(baseline, dict) else f', against {baseline}'
+    print(f'\n{title}{against}, seed by seed (beats: the mean difference '
+          'exceeds both stds)')
     print(f"{'variant':<{width}}{'diff':>{num}}{'min':>{num}}{'max':>{num}}"
-          f"{'above':>7}{'beats':>7}")
+          f"{'above':>7}{'beats':>7}" +
+          ('  baseline' if isinstance(baseline, dict) else ''))
     for name, stats in summary.items():
-        if name == baseline or not set(stats['by_seed']) & set(base):
+        base_name = pairs.get(name)
+        if base_name is None or base_name == name:
             continue
-        stats['vs_baseline'] = vs = paired_stats(stats['by_seed'], base)
+        base = summary[base_name]['by_seed']
+        if not set(stats['by_seed']) & set(base):
+            continue
+        vs = paired_stats(stats['by_seed'], base)
+        stats['vs_baseline'] = dict(vs, baseline=base_name)
         print(f'{name:<{width}}' + ''.join(
             f'{vs[k]:>+{num}.{digits}f}'
             for k in ('diff_mean', 'diff_min', 'diff_max')) +
               f"{vs['above']:>4}/{len(vs['seeds'])}"
-              f"{'yes' if vs['beats'] else 'no':>7}")
+              f"{'yes' if vs['beats'] else 'no':>7}" +
+              (f'  {base_name}' if isinstance(baseline, dict) else ''))

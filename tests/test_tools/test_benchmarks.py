@@ -289,6 +289,45 @@ def test_quality_report_compares_with_a_baseline_seed_by_seed(
         tool.main(report + ['--baseline', 'random'])
 
 
+def test_quality_report_pairs_each_variant_with_its_same_recipe_random(
+        tmp_path, capsys):
+    tool = load_tool('benchmarks/quality')
+    recipe = tool.recipe_of(tool.parse_args([]))
+    r5 = dict(recipe, interval=5)
+    default = dict(selection=dict(type='stratified'), teacher_filter=0.05)
+
+    def run(policy, seed, top1, recipe):
+        return dict(setting='w2a2', policy=policy, seed=seed, top1=top1,
+                    recipe=recipe, wall_seconds=1.0, score_seconds=0.0)
+
+    out = tmp_path / 'q.json'
+    tool.save_results(str(out), dict(runs=[
+        run('random_dynamic', s, 80.0 + s, recipe) for s in range(3)
+    ] + [run('random_dynamic', s, 83.0 + s, r5) for s in range(3)] + [
+        run('acs', s, 82.0 + s, dict(recipe, **default)) for s in range(3)
+    ] + [run('acs', s, 82.5 + s, dict(r5, **default)) for s in range(3)] +
+        # A recipe no random run has: not compared.
+        [run('acs', s, 90.0, dict(recipe, lr=0.1)) for s in range(2)]))
+    report = ['--report', '--out', str(out), '--work-dir', str(tmp_path)]
+    by = tool.main(report + ['--pair', 'random_dynamic'])['summary']['w2a2']
+    r10 = by['acs selection=type:stratified teacher_filter=0.05'][
+        'vs_baseline']
+    assert r10['baseline'] == 'random_dynamic'
+    assert r10['diff_mean'] == pytest.approx(2.0) and r10['beats']
+    # R = 5 is paired with random at R = 5 (a loss), not with R = 10.
+    r5_vs = by['acs interval=5 selection=type:stratified '
+               'teacher_filter=0.05']['vs_baseline']
+    assert r5_vs['baseline'] == 'random_dynamic interval=5'
+    assert r5_vs['diff_mean'] == pytest.approx(-0.5)
+    assert r5_vs['above'] == 0 and not r5_vs['beats']
+    assert 'vs_baseline' not in by['acs lr=0.1']
+    assert 'vs_baseline' not in by['random_dynamic interval=5']
+    assert 'random_dynamic interval=5' in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--report', '--pair', 'random_dynamic',
+                         '--baseline', 'acs'])
+
+
 def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):
     need_shared(CIFAR_JPEG)
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')

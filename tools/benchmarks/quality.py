@@ -65,6 +65,11 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
 #: enters a directory's name only when it differs from its default, so an
 #: interrupted run started before the key existed finds its checkpoint.
 LATE_KEYS = ('class_balance', )
+#: Recipe keys only the score-based policies read (the random policies and
+#: ``full`` train the same whatever they are): ``--pair`` ignores them when
+#: it looks for a variant's same-recipe baseline.
+SCORE_KEYS = ('score_view', 'schedule', 'score_pool', 'selection', 'scorer',
+              'teacher_filter')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -137,6 +142,11 @@ def parse_args(argv=None) -> argparse.Namespace:
         '--out (and --merge), named by how they differ from the recipe of '
         'the other options')
     add_benchmark_args(parser)
+    parser.add_argument('--pair', metavar='POLICY', choices=POLICIES,
+                        help='with --report: compare every variant, seed by '
+                        'seed, with the runs of POLICY (e.g. random_dynamic) '
+                        'on the same setting and recipe (the options that '
+                        'only score-based policies read aside)')
     parser.add_argument('--checkpoint-every', type=int, default=5,
                         metavar='N',
                         help='save a checkpoint of each run every N epochs, '
@@ -164,6 +174,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f'--teacher-filter must be in [0, 1), got '
                      f'{args.teacher_filter}')
     args.selection = json_option(parser, '--selection', args.selection)
+    if args.pair is not None and args.baseline is not None:
+        parser.error('--pair and --baseline exclude each other: give one')
     return args
 
 
@@ -398,6 +410,31 @@ def variant(run: dict, base: dict) -> str:
     return ' '.join([run['policy']] + diff)
 
 
+def same_recipe_baselines(runs: list, base: dict, policy: str) -> dict:
+    """``{setting: {variant: baseline variant}}``: for every variant of
+    ``runs`` (named by ``variant(run, base)``), the variant of ``policy``
+    trained on the same setting with the same recipe but for
+    ``SCORE_KEYS``, or None when there is none (``policy``'s own variants
+    are not paired)."""
+
+    def key(run):
+        recipe = {
+            k: v
+            for k, v in run['recipe'].items() if k not in SCORE_KEYS
+        }
+        return run['setting'], json.dumps(recipe, sort_keys=True)
+
+    baselines = {}
+    for run in runs:
+        if run['policy'] == policy:
+            baselines.setdefault(key(run), variant(run, base))
+    pairs = {}
+    for run in runs:
+        pairs.setdefault(run['setting'], {})[variant(run, base)] = (
+            None if run['policy'] == policy else baselines.get(key(run)))
+    return pairs
+
+
 def summarize(runs: list, key=lambda run: run['policy']) -> dict:
     """``{setting: {key(run): stats}}`` over the seeds of ``runs``."""
     from mmacs.utils import seed_stats
@@ -469,10 +506,13 @@ def main(argv=None) -> dict:
         summary = summarize(results['runs'],
                             key=lambda run: variant(run, base))
         print_table(summary, args, title=False)
-        if args.baseline is not None:
+        pairs = same_recipe_baselines(results['runs'], base, args.pair) \
+            if args.pair is not None else {}
+        if args.baseline is not None or args.pair is not None:
             from mmacs.utils import compare_with_baseline
             for setting, by_variant in summary.items():
-                compare_with_baseline(by_variant, args.baseline,
+                compare_with_baseline(by_variant,
+                                      pairs.get(setting, args.baseline),
                                       f'ResNet-20 {setting}, top-1')
         print(json.dumps(dict(summary=summary)))
         return dict(summary=summary)
