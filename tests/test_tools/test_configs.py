@@ -82,16 +82,17 @@ def test_w2a2_cifar_configs_align_the_stages_but_the_paper_preset():
                                  loss_weight=1.0), path.name
 
 
-def test_w2a2_cifar_configs_reselect_every_5_epochs_but_the_paper_preset():
-    """The W2A2 CIFAR configs re-select every R = 5 epochs, the score-based
-    and the random_dynamic ones alike, so each pair compares at one R
-    (README, "Selection interval R = 5 at W2A2"); the paper's preset keeps
-    the R = 10 it was measured with."""
-    paths = [p for p in CONFIGS if p.name.startswith('lsq-w2a2_')
-             and 'resnet20_cifar10' in p.name
-             and ('_acs' in p.name or '_random-dynamic' in p.name)]
-    assert len(paths) >= 8, paths
-    for path in paths:
-        coreset = Config.fromfile(str(path)).coreset
-        expected = 10 if '-paper' in path.name else 5
-        assert coreset.interval == expected, path.name
+def test_cifar_configs_reselect_every_5_epochs_but_the_paper_preset():
+    """The W2A2 and W4A4 CIFAR configs re-select every R = 5 epochs, the
+    score-based and the random_dynamic ones alike, so each pair compares
+    at one R (README, "Selection interval R = 5 at W2A2" and "W4A4"); the
+    paper's preset keeps the R = 10 it was measured with."""
+    for bits in ('w2a2', 'w4a4'):
+        paths = [p for p in CONFIGS if p.name.startswith(f'lsq-{bits}_')
+                 and 'resnet20_cifar10' in p.name
+                 and ('_acs' in p.name or '_random-dynamic' in p.name)]
+        assert len(paths) >= 6, paths
+        for path in paths:
+            coreset = Config.fromfile(str(path)).coreset
+            expected = 10 if '-paper' in path.name else 5
+            assert coreset.interval == expected, path.name
