@@ -417,10 +417,13 @@ def same_recipe_baselines(runs: list, base: dict, policy: str) -> dict:
     ``SCORE_KEYS``, or None when there is none (``policy``'s own variants
     are not paired)."""
 
+    defaults = default_recipe()  # runs stored before a key existed
+
     def key(run):
         recipe = {
             k: v
-            for k, v in run['recipe'].items() if k not in SCORE_KEYS
+            for k, v in dict(defaults, **run['recipe']).items()
+            if k not in SCORE_KEYS
         }
         return run['setting'], json.dumps(recipe, sort_keys=True)
 
