@@ -147,7 +147,8 @@ def compare_with_baseline(summary: dict, baseline, title: str,
     ``{variant: baseline name}`` pairing each variant with its own (a
     variant not in it, or mapped to None, is not compared). A baseline
     that is not there is an error naming the variants."""
-    pairs = baseline if isinstance(baseline, dict) else {
+    per_variant = isinstance(baseline, dict)
+    pairs = baseline if per_variant else {
         name: baseline
         for name in summary if name != baseline
     }
@@ -157,15 +158,15 @@ def compare_with_baseline(summary: dict, baseline, title: str,
                              f'the variants: {sorted(summary)}')
     width = max([16] + [len(name) + 2 for name in summary])
     num = 6 + digits
-    against = '' if isinstance(baseline, dict) else f', against {baseline}'
+    against = '' if per_variant else f', against {baseline}'
     print(f'\n{title}{against}, seed by seed (beats: the mean difference '
           'exceeds both stds)')
     print(f"{'variant':<{width}}{'diff':>{num}}{'min':>{num}}{'max':>{num}}"
           f"{'above':>7}{'beats':>7}" +
-          ('  baseline' if isinstance(baseline, dict) else ''))
+          ('  baseline' if per_variant else ''))
     for name, stats in summary.items():
         base_name = pairs.get(name)
-        if base_name is None or base_name == name:
+        if base_name is None:
             continue
         base = summary[base_name]['by_seed']
         if not set(stats['by_seed']) & set(base):
@@ -177,4 +178,4 @@ def compare_with_baseline(summary: dict, baseline, title: str,
             for k in ('diff_mean', 'diff_min', 'diff_max')) +
               f"{vs['above']:>4}/{len(vs['seeds'])}"
               f"{'yes' if vs['beats'] else 'no':>7}" +
-              (f'  {base_name}' if isinstance(baseline, dict) else ''))
+              (f'  {base_name}' if per_variant else ''))
