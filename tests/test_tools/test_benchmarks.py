@@ -2,6 +2,7 @@
 """The benchmark scripts run end to end in their --quick modes and print
 their results as one JSON object on the last line. (Their figures are read
 from their own runs, not asserted here: timings are not unit-testable.)"""
+import glob
 import json
 
 import pytest
@@ -326,6 +327,69 @@ def test_quality_report_pairs_each_variant_with_its_same_recipe_random(
     with pytest.raises(SystemExit):
         tool.parse_args(['--report', '--pair', 'random_dynamic',
                          '--baseline', 'acs'])
+
+
+def test_quality_verdict_pairs_the_default_with_random_per_recipe(
+        tmp_path, capsys):
+    tool = load_tool('benchmarks/quality')
+    recipe = tool.recipe_of(tool.parse_args([]))
+    r5 = dict(recipe, interval=5)
+    default = dict(selection=dict(type='stratified'), teacher_filter=0.05)
+
+    def run(policy, seed, top1, recipe, wall=1.0, draws=None):
+        return dict(setting='w2a2', policy=policy, seed=seed, top1=top1,
+                    recipe=recipe, wall_seconds=wall, score_seconds=0.0,
+                    random_draws=draws)
+
+    a, b = tmp_path / 'a.json', tmp_path / 'b.json'
+    tool.save_results(str(a), dict(runs=[
+        run('random_dynamic', s, 80.0 + s, r5, 2.0, 'shared')
+        for s in range(3)
+    ] + [run('acs', s, 81.0 + s / 10, dict(r5, **default), 3.0)
+         for s in range(3)] +
+        # Another rule, and the default on a recipe random never ran.
+        [run('acs', s, 70.0, r5) for s in range(3)] +
+        [run('acs', s, 90.0, dict(recipe, lr=0.1, **default))
+         for s in range(2)]))
+    # A rerun of random with independent draws in another file wins.
+    tool.save_results(str(b), dict(runs=[
+        run('random_dynamic', s, 80.5 + s / 10, r5, 2.0, 'independent')
+        for s in range(3)]))
+    options = ['--selection', '{"type": "stratified"}', '--teacher-filter',
+               '0.05']
+    rows = tool.main(['--verdict', str(a), str(b)] + options)['verdict']
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row['fraction'], row['interval'], row['other']) == (0.1, 5, '')
+    assert row['draws'] == 'independent'
+    assert row['vs']['diff_mean'] == pytest.approx(0.5)
+    assert row['vs']['above'] == 3 and row['vs']['beats']
+    assert row['wall_ratio'] == pytest.approx(1.5)
+    table = capsys.readouterr().out
+    assert '| w2a2 | 0.1 | 5 | - | 81.10 ± 0.10 (3) |' in table
+    assert '| +0.50 (+0.50, +0.50) | 3/3 | **yes** | 1.50 |' in table
+    # The paper's rule (no options) is the other acs row, a loss.
+    rows = tool.main(['--verdict', str(a)])['verdict']
+    assert [r['vs']['diff_mean'] for r in rows] == [pytest.approx(-11.0)]
+    assert rows[0]['draws'] == 'shared'
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--verdict', str(a), '--report'])
+
+
+def test_readme_verdict_tables_match_the_stored_results(capsys):
+    """The README's tables of the default and of the paper's rule against
+    random are the output of ``--verdict`` over ``results/``."""
+    from mmacs.utils import repo_path
+    tool = load_tool('benchmarks/quality')
+    files = sorted(glob.glob(repo_path('results', 'quality_*.json')))
+    with open(repo_path('README.md')) as f:
+        readme = f.read()
+    for options in (['--selection', '{"type": "stratified"}',
+                     '--teacher-filter', '0.05'], []):
+        tool.main(['--verdict'] + files + options)
+        table = capsys.readouterr().out.strip().splitlines()[:-1]
+        assert len(table) > 2
+        assert '\n'.join(table) in readme, options
 
 
 def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):

@@ -70,6 +70,13 @@ LATE_KEYS = ('class_balance', )
 #: it looks for a variant's same-recipe baseline.
 SCORE_KEYS = ('score_view', 'schedule', 'score_pool', 'selection', 'scorer',
               'teacher_filter')
+#: How a random policy's draws depend on the seed, stored with its runs:
+#: 'independent' (seed and round mixed). Runs stored before carry 'shared':
+#: round r of the run seeded s drew with s + 1 + r, so the seeds of a study
+#: shared most of their coresets, shifted by one round.
+RANDOM_DRAWS = 'independent'
+#: The order of the settings in the tables of ``--verdict``.
+SETTING_ORDER = ('w2a32', 'w4a4', 'w2a2')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -147,6 +154,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'seed, with the runs of POLICY (e.g. random_dynamic) '
                         'on the same setting and recipe (the options that '
                         'only score-based policies read aside)')
+    parser.add_argument('--verdict', nargs='+', metavar='FILE',
+                        help='train nothing: one markdown table over the '
+                        'results FILEs, a row per setting and recipe where '
+                        'acs with the given score options (--selection, '
+                        '--teacher-filter, --scorer, ...) and --pair '
+                        '(random_dynamic) both ran: their mean +- std, the '
+                        'seed-by-seed difference, beats, and the wall-time '
+                        'ratio')
     parser.add_argument('--checkpoint-every', type=int, default=5,
                         metavar='N',
                         help='save a checkpoint of each run every N epochs, '
@@ -176,6 +191,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.selection = json_option(parser, '--selection', args.selection)
     if args.pair is not None and args.baseline is not None:
         parser.error('--pair and --baseline exclude each other: give one')
+    if args.verdict and (args.report or args.merge):
+        parser.error('--verdict reads its own FILEs: no --report, --merge')
     return args
 
 
@@ -353,6 +370,7 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
         if rounds and args.label_noise > 0 else None,
         teacher_filter=[r['teacher_filter'] for r in rounds
                         if 'teacher_filter' in r],
+        random_draws=RANDOM_DRAWS if policy.startswith('random') else None,
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(f"[{setting} {policy} seed {seed}] top-1 {run['top1']:.2f}%, "
@@ -485,8 +503,103 @@ def print_table(summary: dict, args, title: bool = True) -> None:
                   f"{'-' if noisy is None else f'{noisy:.3f}':>7}")
 
 
+def verdict_rows(runs: list, args) -> list:
+    """For every setting and recipe (the keys only score-based policies
+    read aside) where ``acs`` with the score options of ``args`` and the
+    baseline policy (``args.pair``, default ``random_dynamic``) both ran, a
+    row: the recipe's differences from the protocol's defaults, both
+    policies' seed stats, their seed-by-seed comparison, the ratio of their
+    mean wall times and how the baseline's random draws were seeded. A run
+    held twice (same setting, policy, seed and recipe, e.g. a rerun in
+    another file) counts once, the one with independent draws first."""
+    from mmacs.utils import paired_stats, seed_stats
+    baseline = args.pair or 'random_dynamic'
+    defaults, wanted = default_recipe(), recipe_of(args)
+    unique = {}
+    for run in runs:
+        recipe = dict(defaults, **run['recipe'])
+        key = (run['setting'], run['policy'], run['seed'],
+               json.dumps(recipe, sort_keys=True))
+        if key not in unique or (run.get('random_draws') == RANDOM_DRAWS and
+                                 unique[key].get('random_draws') !=
+                                 RANDOM_DRAWS):
+            unique[key] = run
+    groups = {}
+    for (setting, policy, _, recipe), run in unique.items():
+        recipe = json.loads(recipe)
+        if policy == 'acs':
+            if any(recipe[k] != wanted[k] for k in SCORE_KEYS):
+                continue
+        elif policy != baseline:
+            continue
+        rest = {k: v for k, v in recipe.items() if k not in SCORE_KEYS}
+        group = groups.setdefault((setting, json.dumps(rest, sort_keys=True)),
+                                  dict(recipe=rest, acs={}, base={}))
+        group['acs' if policy == 'acs' else 'base'][run['seed']] = run
+    rows = []
+    for (setting, _), group in groups.items():
+        acs, base = group['acs'], group['base']
+        if not set(acs) & set(base):
+            continue
+        recipe = group['recipe']
+        other = {
+            k: v
+            for k, v in recipe.items()
+            if v != defaults[k] and k not in ('fraction', 'interval')
+        }
+        draws = {base[s].get('random_draws') or 'shared' for s in base}
+        rows.append(
+            dict(setting=setting,
+                 fraction=recipe['fraction'],
+                 interval=recipe['interval'],
+                 other=' '.join(f'{k}={v}' for k, v in sorted(other.items())),
+                 acs=seed_stats(r['top1'] for r in acs.values()),
+                 acs_seeds=len(acs),
+                 base=seed_stats(r['top1'] for r in base.values()),
+                 base_seeds=len(base),
+                 vs=paired_stats({s: r['top1'] for s, r in acs.items()},
+                                 {s: r['top1'] for s, r in base.items()}),
+                 wall_ratio=statistics.fmean(r['wall_seconds']
+                                             for r in acs.values()) /
+                 statistics.fmean(r['wall_seconds'] for r in base.values()),
+                 draws='/'.join(sorted(draws))))
+    order = {s: i for i, s in enumerate(SETTING_ORDER)}
+    rows.sort(key=lambda r: (order.get(r['setting'], len(order)), r['other'],
+                             r['fraction'], r['interval']))
+    return rows
+
+
+def verdict_table(rows: list, baseline: str) -> str:
+    """``verdict_rows`` as a markdown table."""
+    lines = [
+        f'| setting | f | R | other recipe | acs | {baseline} | diff '
+        '(min, max) | above | beats | wall acs / random | random draws |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+    ]
+    for r in rows:
+        vs = r['vs']
+        lines.append(
+            f"| {r['setting']} | {r['fraction']:g} | {r['interval']} | "
+            f"{r['other'] or '-'} | {r['acs']['mean']:.2f} ± "
+            f"{r['acs']['std']:.2f} ({r['acs_seeds']}) | "
+            f"{r['base']['mean']:.2f} ± {r['base']['std']:.2f} "
+            f"({r['base_seeds']}) | {vs['diff_mean']:+.2f} "
+            f"({vs['diff_min']:+.2f}, {vs['diff_max']:+.2f}) | "
+            f"{vs['above']}/{len(vs['seeds'])} | "
+            f"{'**yes**' if vs['beats'] else 'no'} | "
+            f"{r['wall_ratio']:.2f} | {r['draws']} |")
+    return '\n'.join(lines)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.verdict:
+        runs = [run for path in args.verdict for run in
+                load_results(path)['runs']]
+        rows = verdict_rows(runs, args)
+        print(verdict_table(rows, args.pair or 'random_dynamic'))
+        print(json.dumps(dict(verdict=rows)))
+        return dict(verdict=rows)
     import torch
 
     import mmacs  # noqa: F401  (registers the components)
