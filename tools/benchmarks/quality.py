@@ -66,10 +66,11 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
 #: interrupted run started before the key existed finds its checkpoint.
 LATE_KEYS = ('class_balance', )
 #: Recipe keys only the score-based policies read (the random policies and
-#: ``full`` train the same whatever they are): ``--pair`` ignores them when
-#: it looks for a variant's same-recipe baseline.
+#: ``full`` train the same whatever they are; random draws are global
+#: always): ``--pair`` ignores them when it looks for a variant's
+#: same-recipe baseline.
 SCORE_KEYS = ('score_view', 'schedule', 'score_pool', 'selection', 'scorer',
-              'teacher_filter')
+              'teacher_filter', 'class_balance')
 #: How a random policy's draws depend on the seed, stored with its runs:
 #: 'independent' (seed and round mixed). Runs stored before carry 'shared':
 #: round r of the run seeded s drew with s + 1 + r, so the seeds of a study
