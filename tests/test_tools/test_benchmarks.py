@@ -259,6 +259,23 @@ def test_quality_protocol_merges_parallel_results(tmp_path):
     assert tool.merge_results(results, [str(b)]) == 0
 
 
+def stored_run(policy, seed, top1, recipe, wall=1.0, draws=None) -> dict:
+    """A W2A2 run as ``quality.py`` stores it (the fields its reports
+    read)."""
+    return dict(setting='w2a2', policy=policy, seed=seed, top1=top1,
+                recipe=recipe, wall_seconds=wall, score_seconds=0.0,
+                random_draws=draws)
+
+
+def quality_recipes() -> tuple:
+    """The quality tool, its default recipe, that recipe at R = 5, and the
+    score options of the CIFAR configs' default selection."""
+    tool = load_tool('benchmarks/quality')
+    recipe = tool.recipe_of(tool.parse_args([]))
+    return tool, recipe, dict(recipe, interval=5), dict(
+        selection=dict(type='stratified'), teacher_filter=0.05)
+
+
 def test_quality_report_compares_with_a_baseline_seed_by_seed(
         tmp_path, capsys):
     tool = load_tool('benchmarks/quality')
@@ -266,8 +283,7 @@ def test_quality_report_compares_with_a_baseline_seed_by_seed(
     stratified = dict(recipe, selection=dict(type='stratified'))
 
     def run(policy, seed, top1, recipe=recipe):
-        return dict(setting='w2a2', policy=policy, seed=seed, top1=top1,
-                    recipe=recipe, wall_seconds=1.0, score_seconds=0.0)
+        return stored_run(policy, seed, top1, recipe)
 
     out = tmp_path / 'q.json'
     tool.save_results(str(out), dict(runs=[
@@ -292,15 +308,8 @@ def test_quality_report_compares_with_a_baseline_seed_by_seed(
 
 def test_quality_report_pairs_each_variant_with_its_same_recipe_random(
         tmp_path, capsys):
-    tool = load_tool('benchmarks/quality')
-    recipe = tool.recipe_of(tool.parse_args([]))
-    r5 = dict(recipe, interval=5)
-    default = dict(selection=dict(type='stratified'), teacher_filter=0.05)
-
-    def run(policy, seed, top1, recipe):
-        return dict(setting='w2a2', policy=policy, seed=seed, top1=top1,
-                    recipe=recipe, wall_seconds=1.0, score_seconds=0.0)
-
+    tool, recipe, r5, default = quality_recipes()
+    run = stored_run
     out = tmp_path / 'q.json'
     tool.save_results(str(out), dict(runs=[
         run('random_dynamic', s, 80.0 + s, recipe) for s in range(3)
@@ -331,16 +340,8 @@ def test_quality_report_pairs_each_variant_with_its_same_recipe_random(
 
 def test_quality_verdict_pairs_the_default_with_random_per_recipe(
         tmp_path, capsys):
-    tool = load_tool('benchmarks/quality')
-    recipe = tool.recipe_of(tool.parse_args([]))
-    r5 = dict(recipe, interval=5)
-    default = dict(selection=dict(type='stratified'), teacher_filter=0.05)
-
-    def run(policy, seed, top1, recipe, wall=1.0, draws=None):
-        return dict(setting='w2a2', policy=policy, seed=seed, top1=top1,
-                    recipe=recipe, wall_seconds=wall, score_seconds=0.0,
-                    random_draws=draws)
-
+    tool, recipe, r5, default = quality_recipes()
+    run = stored_run
     a, b = tmp_path / 'a.json', tmp_path / 'b.json'
     tool.save_results(str(a), dict(runs=[
         run('random_dynamic', s, 80.0 + s, r5, 2.0, 'shared')
