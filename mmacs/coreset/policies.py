@@ -44,6 +44,14 @@ def class_balanced_topk(scores: Tensor, labels: Tensor,
     return select_per_class('topk', scores, labels, num_select, None)
 
 
+#: How the random policies' draws depend on the run's seed, recorded with
+#: the runs of the benchmarks: 'independent' (``draw_seed``). Runs stored
+#: before, whose round ``r`` of seed ``s`` drew with ``s + 1 + r`` (the
+#: seeds of a study sharing most of their coresets, one round apart), are
+#: marked 'shared'.
+RANDOM_DRAWS = 'independent'
+
+
 def draw_seed(seed: int, round_idx: int, stream: int) -> int:
     """The seed of one stream of draws in round ``round_idx`` of a run
     seeded ``seed``.

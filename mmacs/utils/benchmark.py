@@ -107,6 +107,23 @@ def save_results(path: str, results: dict) -> None:
     os.replace(tmp, path)
 
 
+def random_draws(policy: str) -> Optional[str]:
+    """What a run of ``policy`` trained now records as its
+    ``random_draws``: how its random draws were seeded (None for a
+    policy that draws no random coreset)."""
+    from mmacs.coreset.policies import RANDOM_DRAWS
+    return RANDOM_DRAWS if policy.startswith('random') else None
+
+
+def replaces(stored: dict, run: dict) -> bool:
+    """Whether ``run`` should replace ``stored``, the same run (policy,
+    seed and recipe) held already: a random run with independent draws
+    replaces one stored with shared draws (or before runs recorded them)."""
+    from mmacs.coreset.policies import RANDOM_DRAWS
+    return (run.get('random_draws') == RANDOM_DRAWS
+            and stored.get('random_draws') != RANDOM_DRAWS)
+
+
 def seed_stats(values: Sequence[float]) -> dict:
     """Mean, sample std (0 for one value), min and max of ``values``."""
     values = list(values)

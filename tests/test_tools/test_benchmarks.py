@@ -257,6 +257,18 @@ def test_quality_protocol_merges_parallel_results(tmp_path):
     # The run already held (seed 0, same recipe) is kept, not replaced.
     assert [r['top1'] for r in results['runs']] == [50.0, 60.0, 70.0]
     assert tool.merge_results(results, [str(b)]) == 0
+    # A random run rerun with independent draws replaces the one stored
+    # with shared draws (or with none recorded), never the other way.
+    shared = dict(run(0, 80.0), policy='random_dynamic')
+    rerun = dict(shared, top1=81.0, random_draws='independent')
+    tool.save_results(str(a), dict(runs=[shared]))
+    tool.save_results(str(b), dict(runs=[rerun]))
+    results = tool.load_results(str(a))
+    assert tool.merge_results(results, [str(b)]) == 1
+    assert results['runs'] == [rerun]
+    tool.save_results(str(a), dict(runs=[dict(shared, top1=82.0)]))
+    assert tool.merge_results(results, [str(a)]) == 0
+    assert results['runs'] == [rerun]
 
 
 def stored_run(policy, seed, top1, recipe, wall=1.0, draws=None) -> dict:
@@ -549,6 +561,13 @@ def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
     results = load_results(str(a))
     assert tool.merge_results(results, [str(b)]) == 3
     assert len(results['runs']) == 5 and results['fp'] == {'k': {}}
+    # A rerun of random with independent draws replaces the shared one.
+    rerun = dict(runs[4], bbox_mAP=0.2, random_draws='independent')
+    save_results(str(b), dict(runs=[rerun, runs[0]]))
+    assert tool.merge_results(results, [str(b)]) == 1
+    assert results['runs'][4] is not runs[4]
+    assert results['runs'][4]['bbox_mAP'] == 0.2
+    results['runs'][4] = runs[4]
     # The report compares every variant with a baseline on common seeds.
     save_results(str(a), dict(results, fp={}))
     summary = tool.main(['--report', '--out', str(a), '--work-dir',

@@ -231,6 +231,7 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
 
 def run_one(policy: str, fraction: float, seed: int, args,
             fp_ckpt: str) -> dict:
+    from mmacs.utils import random_draws
     tag = 'all' if policy == 'full' else f'f{fraction}'
     work_dir = osp.join(args.work_dir,
                         f'{policy}_{tag}_seed{seed}_{int(time.time())}')
@@ -258,6 +259,7 @@ def run_one(policy: str, fraction: float, seed: int, args,
         if rounds else None,
         jaccard_prev=[r['jaccard_prev'] for r in rounds
                       if r.get('jaccard_prev') is not None],
+        random_draws=random_draws(policy),
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(f"[{policy} {tag} seed {seed}] bbox_mAP {run['bbox_mAP']:.3f}, "
@@ -289,18 +291,25 @@ def find_run(results: dict, policy: str, seed: int, recipe: dict):
 
 def merge_results(results: dict, others: list) -> int:
     """Add the runs (and FP models) of the files ``others`` that
-    ``results`` does not hold; the number of runs added."""
-    from mmacs.utils import load_results
+    ``results`` does not hold, or that replace the one it holds
+    (``replaces``: a rerun of a random policy with independent draws); the
+    number of runs added or replaced."""
+    from mmacs.utils import load_results, replaces
     added = 0
     for path in others:
         other = load_results(path)
         for key, fp in other.get('fp', {}).items():
             results.setdefault('fp', {}).setdefault(key, fp)
         for run in other['runs']:
-            if find_run(results, run['policy'], run['seed'],
-                        run['recipe']) is None:
+            stored = find_run(results, run['policy'], run['seed'],
+                              run['recipe'])
+            if stored is None:
                 results['runs'].append(run)
-                added += 1
+            elif replaces(stored, run):
+                results['runs'][results['runs'].index(stored)] = run
+            else:
+                continue
+            added += 1
     return added
 
 

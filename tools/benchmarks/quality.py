@@ -71,11 +71,6 @@ LATE_KEYS = ('class_balance', )
 #: same-recipe baseline.
 SCORE_KEYS = ('score_view', 'schedule', 'score_pool', 'selection', 'scorer',
               'teacher_filter', 'class_balance')
-#: How a random policy's draws depend on the seed, stored with its runs:
-#: 'independent' (seed and round mixed). Runs stored before carry 'shared':
-#: round r of the run seeded s drew with s + 1 + r, so the seeds of a study
-#: shared most of their coresets, shifted by one round.
-RANDOM_DRAWS = 'independent'
 #: The order of the settings in the tables of ``--verdict``.
 SETTING_ORDER = ('w2a32', 'w4a4', 'w2a2')
 
@@ -328,6 +323,7 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
     from mmengine.registry import RUNNERS
 
     from mmacs.engine import release_process_group
+    from mmacs.utils import random_draws
     recipe = recipe_of(args)
     work_dir = osp.join(args.work_dir,
                         run_dir_name(setting, policy, seed, recipe))
@@ -371,7 +367,7 @@ def run_one(setting: str, policy: str, seed: int, args) -> dict:
         if rounds and args.label_noise > 0 else None,
         teacher_filter=[r['teacher_filter'] for r in rounds
                         if 'teacher_filter' in r],
-        random_draws=RANDOM_DRAWS if policy.startswith('random') else None,
+        random_draws=random_draws(policy),
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(f"[{setting} {policy} seed {seed}] top-1 {run['top1']:.2f}%, "
@@ -405,15 +401,22 @@ def find_run(results: dict, setting: str, policy: str, seed: int,
 
 def merge_results(results: dict, others: list) -> int:
     """Add the runs of the results files ``others`` that ``results`` does
-    not hold yet (same setting, policy, seed and recipe); the number
-    added."""
+    not hold yet (same setting, policy, seed and recipe), or that replace
+    the one it holds (``replaces``: a rerun of a random policy with
+    independent draws); the number added or replaced."""
+    from mmacs.utils import replaces
     added, defaults = 0, default_recipe()
     for path in others:
         for run in load_results(path)['runs']:
-            if find_run(results, run['setting'], run['policy'], run['seed'],
-                        dict(defaults, **run['recipe'])) is None:
+            stored = find_run(results, run['setting'], run['policy'],
+                              run['seed'], dict(defaults, **run['recipe']))
+            if stored is None:
                 results['runs'].append(run)
-                added += 1
+            elif replaces(stored, run):
+                results['runs'][results['runs'].index(stored)] = run
+            else:
+                continue
+            added += 1
     return added
 
 
@@ -513,7 +516,7 @@ def verdict_rows(runs: list, args) -> list:
     mean wall times and how the baseline's random draws were seeded. A run
     held twice (same setting, policy, seed and recipe, e.g. a rerun in
     another file) counts once, the one with independent draws first."""
-    from mmacs.utils import paired_stats, seed_stats
+    from mmacs.utils import paired_stats, replaces, seed_stats
     baseline = args.pair or 'random_dynamic'
     defaults, wanted = default_recipe(), recipe_of(args)
     unique = {}
@@ -521,9 +524,7 @@ def verdict_rows(runs: list, args) -> list:
         recipe = dict(defaults, **run['recipe'])
         key = (run['setting'], run['policy'], run['seed'],
                json.dumps(recipe, sort_keys=True))
-        if key not in unique or (run.get('random_draws') == RANDOM_DRAWS and
-                                 unique[key].get('random_draws') !=
-                                 RANDOM_DRAWS):
+        if key not in unique or replaces(unique[key], run):
             unique[key] = run
     groups = {}
     for (setting, policy, _, recipe), run in unique.items():
