@@ -387,6 +387,8 @@ def test_quality_verdict_pairs_the_default_with_random_per_recipe(
     assert rows[0]['draws'] == 'shared'
     with pytest.raises(SystemExit):
         tool.parse_args(['--verdict', str(a), '--report'])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--verdict', str(a), '--pair', 'acs'])
 
 
 def test_readme_verdict_tables_match_the_stored_results(capsys):

@@ -189,6 +189,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error('--pair and --baseline exclude each other: give one')
     if args.verdict and (args.report or args.merge):
         parser.error('--verdict reads its own FILEs: no --report, --merge')
+    if args.verdict and args.pair == 'acs':
+        parser.error('--verdict compares acs with --pair: give another '
+                     'policy')
     return args
 
 
@@ -549,7 +552,11 @@ def verdict_rows(runs: list, args) -> list:
             for k, v in recipe.items()
             if v != defaults[k] and k not in ('fraction', 'interval')
         }
-        draws = {base[s].get('random_draws') or 'shared' for s in base}
+        draws = {
+            base[s].get('random_draws')
+            or ('shared' if baseline.startswith('random') else '-')
+            for s in base
+        }
         rows.append(
             dict(setting=setting,
                  fraction=recipe['fraction'],
@@ -575,7 +582,8 @@ def verdict_table(rows: list, baseline: str) -> str:
     """``verdict_rows`` as a markdown table."""
     lines = [
         f'| setting | f | R | other recipe | acs | {baseline} | diff '
-        '(min, max) | above | beats | wall acs / random | random draws |',
+        f'(min, max) | above | beats | wall acs / {baseline} | random draws '
+        '|',
         '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
     ]
     for r in rows:
