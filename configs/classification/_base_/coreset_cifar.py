@@ -3,8 +3,8 @@
 # strata share the budget) among the samples whose label the FP teacher
 # does not contradict (`teacher_filter`, min_prob 0.05). W2A2 ResNet-20
 # (the configs' recipe: init='mse', layer alignment), f = 0.1, R = 5,
-# 3 seeds: 84.61 against 83.91 for a random coreset redrawn each selection
-# (+0.70, above on every seed); W4A4 (init='mse'), f = 0.1, R = 5: 91.83
+# 3 seeds: 84.61 against 83.82 for a random coreset redrawn each selection
+# (+0.79, above on every seed; README, "At a glance"); W4A4 (init='mse'), f = 0.1, R = 5: 91.83
 # against 91.37 (+0.46, above on every seed; at R = 10 a tie, +0.09).
 # W2A32, f = 0.1, R = 10: 89.01 on clean
 # labels (the paper's top-k: 88.23; random: 89.07) and 88.85 with 20%
