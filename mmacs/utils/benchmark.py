@@ -115,13 +115,21 @@ def random_draws(policy: str) -> Optional[str]:
     return RANDOM_DRAWS if policy.startswith('random') else None
 
 
-def replaces(stored: dict, run: dict) -> bool:
-    """Whether ``run`` should replace ``stored``, the same run (policy,
-    seed and recipe) held already: a random run with independent draws
-    replaces one stored with shared draws (or before runs recorded them)."""
+def merge_run(runs: list, stored: Optional[dict], run: dict) -> bool:
+    """Put ``run`` into the stored ``runs``, where ``stored`` is the same
+    run (policy, seed and recipe) held already, or None: a new run is
+    appended, and a random run with independent draws replaces one stored
+    with shared draws (or before runs recorded them); any other is left
+    out. Whether ``runs`` changed."""
     from mmacs.coreset.policies import RANDOM_DRAWS
-    return (run.get('random_draws') == RANDOM_DRAWS
-            and stored.get('random_draws') != RANDOM_DRAWS)
+    if stored is None:
+        runs.append(run)
+    elif (run.get('random_draws') == RANDOM_DRAWS
+          and stored.get('random_draws') != RANDOM_DRAWS):
+        runs[runs.index(stored)] = run
+    else:
+        return False
+    return True
 
 
 def seed_stats(values: Sequence[float]) -> dict:

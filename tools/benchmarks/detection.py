@@ -292,9 +292,9 @@ def find_run(results: dict, policy: str, seed: int, recipe: dict):
 def merge_results(results: dict, others: list) -> int:
     """Add the runs (and FP models) of the files ``others`` that
     ``results`` does not hold, or that replace the one it holds
-    (``replaces``: a rerun of a random policy with independent draws); the
-    number of runs added or replaced."""
-    from mmacs.utils import load_results, replaces
+    (``merge_run``: a rerun of a random policy with independent draws);
+    the number of runs added or replaced."""
+    from mmacs.utils import load_results, merge_run
     added = 0
     for path in others:
         other = load_results(path)
@@ -303,13 +303,7 @@ def merge_results(results: dict, others: list) -> int:
         for run in other['runs']:
             stored = find_run(results, run['policy'], run['seed'],
                               run['recipe'])
-            if stored is None:
-                results['runs'].append(run)
-            elif replaces(stored, run):
-                results['runs'][results['runs'].index(stored)] = run
-            else:
-                continue
-            added += 1
+            added += merge_run(results['runs'], stored, run)
     return added
 
 

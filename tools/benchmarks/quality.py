@@ -405,21 +405,15 @@ def find_run(results: dict, setting: str, policy: str, seed: int,
 def merge_results(results: dict, others: list) -> int:
     """Add the runs of the results files ``others`` that ``results`` does
     not hold yet (same setting, policy, seed and recipe), or that replace
-    the one it holds (``replaces``: a rerun of a random policy with
+    the one it holds (``merge_run``: a rerun of a random policy with
     independent draws); the number added or replaced."""
-    from mmacs.utils import replaces
+    from mmacs.utils import merge_run
     added, defaults = 0, default_recipe()
     for path in others:
         for run in load_results(path)['runs']:
             stored = find_run(results, run['setting'], run['policy'],
                               run['seed'], dict(defaults, **run['recipe']))
-            if stored is None:
-                results['runs'].append(run)
-            elif replaces(stored, run):
-                results['runs'][results['runs'].index(stored)] = run
-            else:
-                continue
-            added += 1
+            added += merge_run(results['runs'], stored, run)
     return added
 
 
@@ -435,6 +429,18 @@ def variant(run: dict, base: dict) -> str:
     return ' '.join([run['policy']] + diff)
 
 
+def pairing_key(run: dict, defaults: dict) -> tuple:
+    """What a run shares with its same-recipe baseline: its setting and
+    its recipe (keys it was stored without read as ``defaults``) but for
+    ``SCORE_KEYS``."""
+    recipe = {
+        k: v
+        for k, v in dict(defaults, **run['recipe']).items()
+        if k not in SCORE_KEYS
+    }
+    return run['setting'], json.dumps(recipe, sort_keys=True)
+
+
 def same_recipe_baselines(runs: list, base: dict, policy: str) -> dict:
     """``{setting: {variant: baseline variant}}``: for every variant of
     ``runs`` (named by ``variant(run, base)``), the variant of ``policy``
@@ -443,23 +449,16 @@ def same_recipe_baselines(runs: list, base: dict, policy: str) -> dict:
     are not paired)."""
 
     defaults = default_recipe()  # runs stored before a key existed
-
-    def key(run):
-        recipe = {
-            k: v
-            for k, v in dict(defaults, **run['recipe']).items()
-            if k not in SCORE_KEYS
-        }
-        return run['setting'], json.dumps(recipe, sort_keys=True)
-
     baselines = {}
     for run in runs:
         if run['policy'] == policy:
-            baselines.setdefault(key(run), variant(run, base))
+            baselines.setdefault(pairing_key(run, defaults),
+                                 variant(run, base))
     pairs = {}
     for run in runs:
         pairs.setdefault(run['setting'], {})[variant(run, base)] = (
-            None if run['policy'] == policy else baselines.get(key(run)))
+            None if run['policy'] == policy else baselines.get(
+                pairing_key(run, defaults)))
     return pairs
 
 
@@ -516,37 +515,28 @@ def verdict_rows(runs: list, args) -> list:
     baseline policy (``args.pair``, default ``random_dynamic``) both ran, a
     row: the recipe's differences from the protocol's defaults, both
     policies' seed stats, their seed-by-seed comparison, the ratio of their
-    mean wall times and how the baseline's random draws were seeded. A run
-    held twice (same setting, policy, seed and recipe, e.g. a rerun in
-    another file) counts once, the one with independent draws first."""
-    from mmacs.utils import paired_stats, replaces, seed_stats
+    mean wall times and how the baseline's random draws were seeded.
+    ``runs`` holds each run once (``merge_results`` makes it so)."""
+    from mmacs.utils import paired_stats, seed_stats
     baseline = args.pair or 'random_dynamic'
     defaults, wanted = default_recipe(), recipe_of(args)
-    unique = {}
+    groups = {}
     for run in runs:
         recipe = dict(defaults, **run['recipe'])
-        key = (run['setting'], run['policy'], run['seed'],
-               json.dumps(recipe, sort_keys=True))
-        if key not in unique or replaces(unique[key], run):
-            unique[key] = run
-    groups = {}
-    for (setting, policy, _, recipe), run in unique.items():
-        recipe = json.loads(recipe)
-        if policy == 'acs':
+        if run['policy'] == 'acs':
             if any(recipe[k] != wanted[k] for k in SCORE_KEYS):
                 continue
-        elif policy != baseline:
+        elif run['policy'] != baseline:
             continue
-        rest = {k: v for k, v in recipe.items() if k not in SCORE_KEYS}
-        group = groups.setdefault((setting, json.dumps(rest, sort_keys=True)),
-                                  dict(recipe=rest, acs={}, base={}))
-        group['acs' if policy == 'acs' else 'base'][run['seed']] = run
+        group = groups.setdefault(pairing_key(run, defaults),
+                                  dict(acs={}, base={}))
+        group['acs' if run['policy'] == 'acs' else 'base'][run['seed']] = run
     rows = []
-    for (setting, _), group in groups.items():
+    for (setting, recipe), group in groups.items():
         acs, base = group['acs'], group['base']
         if not set(acs) & set(base):
             continue
-        recipe = group['recipe']
+        recipe = json.loads(recipe)
         other = {
             k: v
             for k, v in recipe.items()
@@ -604,9 +594,9 @@ def verdict_table(rows: list, baseline: str) -> str:
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.verdict:
-        runs = [run for path in args.verdict for run in
-                load_results(path)['runs']]
-        rows = verdict_rows(runs, args)
+        held = dict(runs=[])
+        merge_results(held, args.verdict)
+        rows = verdict_rows(held['runs'], args)
         print(verdict_table(rows, args.pair or 'random_dynamic'))
         print(json.dumps(dict(verdict=rows)))
         return dict(verdict=rows)
