@@ -577,3 +577,65 @@ def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
     vs = summary['random_dynamic f=0.1']['vs_baseline']
     assert vs['seeds'] == [0] and vs['diff_mean'] == pytest.approx(-0.09)
     assert summary['full']['vs_baseline']['above'] == 1
+
+
+def test_detection_verdict_pairs_every_variant_with_random_per_condition(
+        tmp_path, capsys):
+    from mmacs.utils import random_draws, save_results
+    tool = load_tool('benchmarks/detection')
+
+    def run(policy, seed, mAP, *options, fraction=0.3, wall=1.0, noisy=()):
+        args = tool.parse_args(list(options))
+        return dict(policy=policy, seed=seed,
+                    recipe=tool.recipe_of(args, policy, fraction),
+                    bbox_mAP=mAP, bbox_mAP_50=mAP, bbox_mAP_75=mAP,
+                    wall_seconds=wall, score_seconds=0.0,
+                    noisy_fraction=list(noisy), noisy_fraction_all=None,
+                    random_draws=random_draws(policy))
+
+    strat = ['--selection', '{"type": "stratified"}']
+    noisy = ['--noise', '0.2']
+    runs = [run('full', s, 0.30) for s in range(3)]
+    runs += [run('random_dynamic', s, 0.27 + 0.01 * s, wall=1.0)
+             for s in range(3)]
+    runs += [run('acs', s, 0.30 + 0.01 * s, *strat, wall=2.0)
+             for s in range(3)]
+    runs += [run('acs', s, 0.20, fraction=0.1) for s in range(2)]
+    runs += [run('random_dynamic', s, 0.25, *noisy, noisy=(0.2, 0.1))
+             for s in range(2)]
+    runs += [run('acs', s, 0.26 - 0.02 * s, *noisy, '--teacher-drop', '0.2',
+                 noisy=(0.0, 0.05)) for s in range(2)]
+    a = tmp_path / 'a.json'
+    save_results(str(a), dict(runs=runs))
+    rows = tool.main(['--verdict', str(a)])['verdict']
+    table = capsys.readouterr().out
+    by = {(r['noise'], r['fraction'], r['variant']): r for r in rows}
+    assert len(by) == len(rows) == 6
+    # The same condition but acs's keys: stratified beats random by 0.03,
+    # more than either spread, at twice the wall time; kept = 0.28 / 0.30.
+    row = by[(0.0, 0.3, 'acs stratified')]
+    assert row['vs']['diff_mean'] == pytest.approx(0.03)
+    assert row['vs']['beats'] and row['vs']['above'] == 3
+    assert row['wall_ratio'] == pytest.approx(2.0)
+    assert row['kept'] == pytest.approx(0.31 / 0.30)
+    assert '| clean | 0.3 | acs stratified | 0.310 ± 0.010 (3) | 0.300 / ' \
+        '0.310 / 0.320 | 1.03 | +0.030 (+0.030, +0.030) | 3/3 | **yes** | ' \
+        '2.00 | - | - |' in table
+    # No random run at f = 0.1: nothing to pair with; full has no fraction.
+    assert by[(0.0, 0.1, 'acs topk (the paper)')]['vs'] is None
+    assert by[(0.0, None, 'full')]['kept'] == pytest.approx(1.0)
+    # Noisy boxes pair with noisy random only; no full there, no kept.
+    row = by[(0.2, 0.3, 'acs topk (the paper) + teacher drop 0.2')]
+    assert row['vs']['diff_mean'] == pytest.approx(0.0)
+    assert row['vs']['above'] == 1 and not row['vs']['beats']
+    assert row['kept'] is None and row['noisy'] == (0.0, 0.05)
+    assert by[(0.2, 0.3, 'random_dynamic')]['noisy'] == (0.1, 0.2)
+    assert by[(0.2, 0.3, 'random_dynamic')]['draws'] == ['independent']
+    assert row['draws'] == []
+    # Each condition starts with the pair.
+    assert [r['variant'] for r in rows][:3] == [
+        'full', 'random_dynamic', 'acs stratified']
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--verdict', str(a), '--report'])
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--verdict', str(a), '--pair', 'full'])

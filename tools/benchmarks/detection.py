@@ -40,6 +40,7 @@ Usage: python tools/benchmarks/detection.py [--fractions 0.3 0.1]
 import argparse
 import json
 import os.path as osp
+import statistics
 import time
 
 POLICIES = ('acs', 'random_static', 'random_dynamic', 'full', 'full_steps')
@@ -98,11 +99,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser, 'detection.json',
         'train nothing: print every policy and recipe stored in --out (and '
         '--merge)')
+    parser.add_argument('--verdict', nargs='+', metavar='FILE',
+                        help='train nothing: print, as one markdown table, '
+                        'every variant in these results files beside '
+                        '--pair (random_dynamic) at the same fraction, '
+                        'noise and layer alignment, seed by seed')
+    parser.add_argument('--pair', metavar='POLICY', default='random_dynamic',
+                        choices=[p for p in POLICIES if p != 'full'],
+                        help='with --verdict: the policy every variant is '
+                        'compared with (default random_dynamic)')
     add_benchmark_args(parser)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 40 + 20 images, FP 2 epochs, QAT '
                         '2 epochs, one fraction and seed')
     args = parser.parse_args(argv)
+    if args.verdict and (args.report or args.merge):
+        parser.error('--verdict reads its own FILEs: no --report, --merge')
     if args.quick:
         args.num_train, args.num_val = 40, 20
         args.fp_epochs, args.epochs = 2, 2
@@ -380,8 +392,132 @@ def print_table(summary: dict, fp: dict) -> None:
               f"{'-' if noisy is None else f'{noisy:.3f}':>7}")
 
 
+#: Recipe keys that only ``acs`` reads: the rest make a verdict's condition.
+ACS_KEYS = ('selection', 'teacher_drop')
+
+
+def variant_name(run: dict) -> str:
+    """The policy and, for ``acs``, its selection rule and teacher drop,
+    e.g. ``acs stratified + teacher drop 0.2``."""
+    recipe = full_recipe(run['recipe'])
+    if run['policy'] != 'acs':
+        return run['policy']
+    sel = recipe['selection'] or 'topk'
+    if isinstance(sel, dict):
+        rest = ', '.join(f'{k} {v}' for k, v in sel.items() if k != 'type')
+        sel = sel.get('type', 'topk') + (f' ({rest})' if rest else '')
+    name = f'acs {sel}' + (' (the paper)' if sel == 'topk' else '')
+    if recipe['teacher_drop']:
+        name += f" + teacher drop {recipe['teacher_drop']:g}"
+    return name
+
+
+def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
+    """A row per variant (``variant_name``) and condition (fraction,
+    noise, layer alignment and the rest of the recipe but ``ACS_KEYS``):
+    its bbox mAP over the seeds, ``kept`` (the mean over the mean of
+    ``full`` at the same noise and alignment), the noisy share of its
+    coresets (min, max), and, where ``pair`` ran the same condition, the
+    seed-by-seed comparison with it and the ratio of the mean wall times.
+    ``runs`` holds each run once (``merge_results`` makes it so)."""
+    from mmacs.utils import paired_stats, random_draws, seed_stats
+    groups = {}
+    for run in runs:
+        recipe = full_recipe(run['recipe'])
+        cond = json.dumps({k: v for k, v in recipe.items()
+                           if k not in ACS_KEYS}, sort_keys=True)
+        groups.setdefault(cond, {}).setdefault(variant_name(run),
+                                               {})[run['seed']] = run
+    full = {}
+    for cond, variants in groups.items():
+        recipe = json.loads(cond)
+        for seed, run in variants.get('full', {}).items():
+            full.setdefault((recipe['noise'], recipe['layer_align']),
+                            []).append(run['bbox_mAP'])
+    rows = []
+    for cond, variants in groups.items():
+        recipe = json.loads(cond)
+        ref = full.get((recipe['noise'], recipe['layer_align']))
+        base = variants.get(pair)
+        for name, by_seed in variants.items():
+            mean_ap = {s: r['bbox_mAP'] for s, r in by_seed.items()}
+            stats = seed_stats(mean_ap.values())
+            noisy = [f for r in by_seed.values()
+                     for f in r.get('noisy_fraction') or []]
+            row = dict(
+                fraction=recipe['fraction'], noise=recipe['noise'],
+                layer_align=recipe['layer_align'], variant=name,
+                map=stats, seeds=len(by_seed),
+                per_seed=[mean_ap[s] for s in sorted(mean_ap)],
+                kept=stats['mean'] / statistics.fmean(ref) if ref else None,
+                noisy=(min(noisy), max(noisy)) if noisy else None,
+                vs=None, wall_ratio=None,
+                draws=sorted({str(r.get('random_draws') or 'shared')
+                              for r in by_seed.values()})
+                if random_draws(by_seed[min(by_seed)]['policy']) else [])
+            if base is not None and name != pair and (set(by_seed) &
+                                                      set(base)):
+                row['vs'] = paired_stats(
+                    mean_ap, {s: r['bbox_mAP'] for s, r in base.items()})
+                row['wall_ratio'] = statistics.fmean(
+                    r['wall_seconds'] for r in by_seed.values()
+                ) / statistics.fmean(r['wall_seconds'] for r in base.values())
+            rows.append(row)
+    # Per condition: the pair, the other baselines, then the acs variants.
+    order = [pair] + [p for p in POLICIES[1:] if p != pair] + ['acs']
+    rows.sort(key=lambda r: (r['noise'], r['layer_align'],
+                             -(r['fraction'] or 1.0),
+                             order.index(r['variant'].split()[0]),
+                             r['variant']))
+    return rows
+
+
+def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
+    """``verdict_rows`` as a markdown table."""
+    lines = [
+        '| boxes | f | variant | bbox mAP | per seed | kept | diff vs '
+        f'{pair} (min, max) | above | beats | wall / {pair} | noisy share '
+        '| random draws |',
+        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- '
+        '| --- |'
+    ]
+    for r in rows:
+        boxes = f"{r['noise']:.0%} noisy" if r['noise'] else 'clean'
+        if r['layer_align']:
+            boxes += f", align {r['layer_align']:g}"
+        m, vs = r['map'], r['vs']
+        cells = [
+            boxes, 'all' if r['fraction'] is None else f"{r['fraction']:g}",
+            r['variant'], f"{m['mean']:.3f} ± {m['std']:.3f} ({r['seeds']})",
+            ' / '.join(f'{v:.3f}' for v in r['per_seed']),
+            '-' if r['kept'] is None else f"{r['kept']:.2f}"
+        ]
+        if vs is None:
+            cells += ['-'] * 4
+        else:
+            cells += [
+                f"{vs['diff_mean']:+.3f} ({vs['diff_min']:+.3f}, "
+                f"{vs['diff_max']:+.3f})", f"{vs['above']}/{len(vs['seeds'])}",
+                '**yes**' if vs['beats'] else 'no', f"{r['wall_ratio']:.2f}"
+            ]
+        cells += [
+            '-' if r['noisy'] is None else
+            f"{r['noisy'][0]:.3f}–{r['noisy'][1]:.3f}",
+            '/'.join(r['draws']) or '-'
+        ]
+        lines.append('| ' + ' | '.join(cells) + ' |')
+    return '\n'.join(lines)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.verdict:
+        held = dict(runs=[])
+        merge_results(held, args.verdict)
+        rows = verdict_rows(held['runs'], args.pair)
+        print(verdict_table(rows, args.pair))
+        print(json.dumps(dict(verdict=rows)))
+        return dict(verdict=rows)
     import torch
 
     import mmacs  # noqa: F401  (registers the components)
