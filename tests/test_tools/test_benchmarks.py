@@ -639,3 +639,16 @@ def test_detection_verdict_pairs_every_variant_with_random_per_condition(
         tool.parse_args(['--verdict', str(a), '--report'])
     with pytest.raises(SystemExit):
         tool.parse_args(['--verdict', str(a), '--pair', 'full'])
+
+
+def test_readme_detection_table_matches_the_stored_results(capsys):
+    """The README's detection table is the output of ``--verdict`` over
+    ``results/detection_demo.json``."""
+    from mmacs.utils import repo_path
+    tool = load_tool('benchmarks/detection')
+    with open(repo_path('README.md')) as f:
+        readme = f.read()
+    tool.main(['--verdict', repo_path('results', 'detection_demo.json')])
+    table = capsys.readouterr().out.strip().splitlines()[:-1]
+    assert len(table) > 2
+    assert '\n'.join(table) in readme
