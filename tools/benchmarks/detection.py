@@ -30,12 +30,15 @@ demo's noisy config) and reports the noisy share of every coreset.
 Every finished run is written at once to ``--out`` (JSON); a later call
 with the same file skips the runs it holds (matched by policy, seed and
 recipe), so an interrupted study resumes, and invocations run in parallel
-join with ``--merge``. The last printed line is one JSON object.
+join with ``--merge``. ``--verdict FILE...`` trains nothing: it prints
+every variant of those files beside ``random_dynamic`` (``--pair``) at the
+same fraction, noise and alignment, seed by seed, as a markdown table. The
+last printed line is one JSON object.
 
 Usage: python tools/benchmarks/detection.py [--fractions 0.3 0.1]
        [--policies acs random_static random_dynamic full]
-       [--seeds 0 1] [--selection JSON] [--noise 0.2] [--out FILE]
-       [--report] [--quick]
+       [--seeds 0 1 2] [--selection JSON] [--noise 0.2] [--out FILE]
+       [--report] [--verdict FILE...] [--quick]
 """
 import argparse
 import json
@@ -67,7 +70,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  'full'], choices=POLICIES)
     parser.add_argument('--fractions', nargs='+', type=float,
                         default=[0.3, 0.1])
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1])
+    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
     parser.add_argument('--epochs', type=int, default=6,
                         help='QAT epochs (the demo config: 6)')
     parser.add_argument('--interval', type=int, default=1,
