@@ -6,7 +6,7 @@
 # 3 seeds: 84.61 against 83.82 for a random coreset redrawn each selection
 # (+0.79, above on every seed; README, "At a glance"); W4A4 (init='mse'), f = 0.1, R = 5: 91.83
 # against 91.37 (+0.46, above on every seed; at R = 10 a tie, +0.09).
-# W2A32, f = 0.1, R = 5: 89.75 against 89.16 (+0.59); at W4A4, f = 0.3 a
+# W2A32, f = 0.1, R = 5: 89.75 against 89.24 (+0.51); at W4A4, f = 0.3 a
 # tie (92.07 against 92.16). W2A32, f = 0.1, R = 10: 89.01 on clean
 # labels (the paper's top-k: 88.23; random: 89.07) and 88.85 with 20%
 # noisy labels (top-k: 66.97; random: 84.93). The paper's exact method is
