@@ -637,8 +637,9 @@ def test_detection_verdict_pairs_every_variant_with_random_per_condition(
         'full', 'random_dynamic', 'acs stratified']
     with pytest.raises(SystemExit):
         tool.parse_args(['--verdict', str(a), '--report'])
-    with pytest.raises(SystemExit):
-        tool.parse_args(['--verdict', str(a), '--pair', 'full'])
+    for pair in ('full', 'acs'):  # no fraction / the variants themselves
+        with pytest.raises(SystemExit):
+            tool.parse_args(['--verdict', str(a), '--pair', pair])
 
 
 def test_readme_detection_table_matches_the_stored_results(capsys):

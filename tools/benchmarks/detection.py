@@ -108,7 +108,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '--pair (random_dynamic) at the same fraction, '
                         'noise and layer alignment, seed by seed')
     parser.add_argument('--pair', metavar='POLICY', default='random_dynamic',
-                        choices=[p for p in POLICIES if p != 'full'],
+                        choices=[p for p in POLICIES
+                                 if p not in ('acs', 'full')],
                         help='with --verdict: the policy every variant is '
                         'compared with (default random_dynamic)')
     add_benchmark_args(parser)
@@ -434,7 +435,7 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
     full = {}
     for cond, variants in groups.items():
         recipe = json.loads(cond)
-        for seed, run in variants.get('full', {}).items():
+        for run in variants.get('full', {}).values():
             full.setdefault((recipe['noise'], recipe['layer_align']),
                             []).append(run['bbox_mAP'])
     rows = []
