@@ -344,6 +344,32 @@ def label(run: dict) -> str:
     return ' '.join(parts)
 
 
+#: The recipe keys a run shares with the ``full`` runs of its ``kept``.
+FULL_KEYS = ('noise', 'epochs', 'fp_epochs', 'num_train', 'num_val',
+             'layer_align')
+
+
+def kept_of(runs: list):
+    """``kept(mean, run)``: the bbox mAP ``mean`` of ``run``'s variant over
+    the mean of the ``full`` runs among ``runs`` that share its
+    ``FULL_KEYS``, or None when there are none."""
+    def key(run):
+        recipe = full_recipe(run['recipe'])
+        return tuple(recipe[k] for k in FULL_KEYS)
+
+    fulls = {}
+    for run in runs:
+        if run['policy'] == 'full':
+            fulls.setdefault(key(run), []).append(run['bbox_mAP'])
+
+    def kept(mean: float, run: dict):
+        ref = fulls.get(key(run))
+        ref_mean = sum(ref) / len(ref) if ref else 0.0
+        return mean / ref_mean if ref_mean > 0 else None
+
+    return kept
+
+
 def summarize(runs: list) -> dict:
     """``{label: stats}`` over the seeds of ``runs``; ``kept`` is the mean
     bbox_mAP over the mean of ``full`` at the same noise, epochs, layer
@@ -363,17 +389,9 @@ def summarize(runs: list) -> dict:
             score_seconds_mean=sum(r['score_seconds'] for r in rs) / len(rs),
             noisy_fraction_mean=sum(noisy) / len(noisy) if noisy else None,
             noisy_fraction_all=rs[0]['noisy_fraction_all'])
-    same = ('noise', 'epochs', 'fp_epochs', 'num_train', 'num_val',
-            'layer_align')
-    fulls = [(r['bbox_mAP'], full_recipe(r['recipe'])) for r in runs
-             if r['policy'] == 'full']
+    kept = kept_of(runs)
     for name, rs in groups.items():
-        recipe = full_recipe(rs[0]['recipe'])
-        ref = [m for m, full in fulls
-               if all(full[k] == recipe[k] for k in same)]
-        ref_mean = sum(ref) / len(ref) if ref else 0.0
-        out[name]['kept'] = out[name]['bbox_mAP']['mean'] / ref_mean \
-            if ref_mean > 0 else None
+        out[name]['kept'] = kept(out[name]['bbox_mAP']['mean'], rs[0])
     return out
 
 
@@ -419,8 +437,8 @@ def variant_name(run: dict) -> str:
 def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
     """A row per variant (``variant_name``) and condition (fraction,
     noise, layer alignment and the rest of the recipe but ``ACS_KEYS``):
-    its bbox mAP over the seeds, ``kept`` (the mean over the mean of
-    ``full`` at the same noise and alignment), the noisy share of its
+    its bbox mAP over the seeds, ``kept`` (``kept_of``: the mean over the
+    mean of ``full`` on the same ``FULL_KEYS``), the noisy share of its
     coresets (min, max), and, where ``pair`` ran the same condition, the
     seed-by-seed comparison with it and the ratio of the mean wall times.
     ``runs`` holds each run once (``merge_results`` makes it so)."""
@@ -432,16 +450,10 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
                            if k not in ACS_KEYS}, sort_keys=True)
         groups.setdefault(cond, {}).setdefault(variant_name(run),
                                                {})[run['seed']] = run
-    full = {}
-    for cond, variants in groups.items():
-        recipe = json.loads(cond)
-        for run in variants.get('full', {}).values():
-            full.setdefault((recipe['noise'], recipe['layer_align']),
-                            []).append(run['bbox_mAP'])
+    kept = kept_of(runs)
     rows = []
     for cond, variants in groups.items():
         recipe = json.loads(cond)
-        ref = full.get((recipe['noise'], recipe['layer_align']))
         base = variants.get(pair)
         for name, by_seed in variants.items():
             mean_ap = {s: r['bbox_mAP'] for s, r in by_seed.items()}
@@ -453,7 +465,7 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
                 layer_align=recipe['layer_align'], variant=name,
                 map=stats, seeds=len(by_seed),
                 per_seed=[mean_ap[s] for s in sorted(mean_ap)],
-                kept=stats['mean'] / statistics.fmean(ref) if ref else None,
+                kept=kept(stats['mean'], by_seed[min(by_seed)]),
                 noisy=(min(noisy), max(noisy)) if noisy else None,
                 vs=None, wall_ratio=None,
                 draws=sorted({str(r.get('random_draws') or 'shared')
