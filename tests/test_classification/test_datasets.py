@@ -45,6 +45,19 @@ def test_split_indices():
     assert split_indices(7, 'train', 0) == list(range(7))
 
 
+def test_final_split_is_carved_out_of_train():
+    val = split_indices(100, 'val', 10, seed=0)
+    train = split_indices(100, 'train', 10, seed=0)
+    final = split_indices(100, 'final', 10, seed=0, final_size=20)
+    rest = split_indices(100, 'train', 10, seed=0, final_size=20)
+    # The hold-out does not move; 'final' and the new 'train' split the old.
+    assert split_indices(100, 'val', 10, seed=0, final_size=20) == val
+    assert len(final) == 20 and len(rest) == 70
+    assert sorted(final + rest) == train
+    assert split_indices(100, 'final', 10, seed=1, final_size=20) != final
+
+
+
 @pytest.mark.parametrize('kwargs, error, match', [
     (dict(split='test'), ValueError, "'test'"),
     (dict(split='val', val_size=0), ValueError, 'val_size > 0'),
@@ -52,6 +65,9 @@ def test_split_indices():
     (dict(split='val', val_size=-1), ValueError, '-1'),
     (dict(split='val', val_size=1.5), ValueError, '1.5'),
     (dict(split='val', val_size='3'), TypeError, "'3'"),
+    (dict(split='final', val_size=2), ValueError, 'final_size > 0'),
+    (dict(split='final', val_size=6, final_size=5), ValueError,
+     'val_size 6 and final_size 5'),
 ])
 def test_split_indices_errors(kwargs, error, match):
     with pytest.raises(error, match=match):

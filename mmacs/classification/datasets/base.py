@@ -24,11 +24,14 @@ class BaseClsDataset(BaseDataset):
 
     Args:
         data_root (str): The dataset folder.
-        split (str): 'all', 'train' or 'val'. Defaults to 'all'.
+        split (str): 'all', 'train', 'val' or 'final'. Defaults to 'all'.
         val_size (int | float): The number (int) or fraction (float) of
             samples held out as 'val'. Defaults to 0.
         split_seed (int): The seed of the hold-out permutation. Defaults to
             0.
+        final_size (int | float): The number (or fraction) of samples of
+            a second hold-out, 'final', carved out of 'train' (see
+            :func:`split_indices`). Defaults to 0.
         label_noise (dict, optional): ``dict(mode='symmetric' |
             'asymmetric', rate=0.2, seed=0)`` (see
             :mod:`~mmacs.classification.datasets.label_noise`); None keeps
@@ -56,6 +59,7 @@ class BaseClsDataset(BaseDataset):
                  split: str = 'all',
                  val_size: Union[int, float] = 0,
                  split_seed: int = 0,
+                 final_size: Union[int, float] = 0,
                  label_noise: Optional[dict] = None,
                  pipeline: Sequence = (),
                  in_memory: bool = False,
@@ -77,6 +81,7 @@ class BaseClsDataset(BaseDataset):
         self.split = split
         self.val_size = val_size
         self.split_seed = split_seed
+        self.final_size = final_size
         self.label_noise = check_label_noise(label_noise)
         super().__init__(
             data_root=data_root, pipeline=list(pipeline), **kwargs)
@@ -92,7 +97,8 @@ class BaseClsDataset(BaseDataset):
         holdout = self.split if self.split in SPLITS else 'all'
         data_list = [
             samples[i] for i in split_indices(
-                len(samples), holdout, self.val_size, self.split_seed)
+                len(samples), holdout, self.val_size, self.split_seed,
+                self.final_size)
         ]
         if self.label_noise is not None:
             noisy, _ = apply_label_noise([d['gt_label'] for d in data_list],

@@ -45,15 +45,16 @@ class CIFARDataset(BaseClsDataset):
     ``data_root`` holds ``cifar-10-batches-py/`` (``data_batch_1`` ...
     ``data_batch_5``, ``test_batch``, ``batches.meta``) or
     ``cifar-100-python/`` (``train``, ``test``, ``meta``), or is that folder
-    itself. 'all', 'train' and 'val' are taken from the training pickles
+    itself. 'all', 'train', 'val' and 'final' are taken from the training pickles
     (with the seeded hold-out of :func:`split_indices`), 'test' is the test
     pickles. Each data info holds ``img`` (``HWC`` uint8 RGB),
     ``gt_label`` (int) and, with label noise, ``clean_label``.
 
     Args:
         data_root (str): The folder described above.
-        split (str, optional): 'all', 'train', 'val' or 'test'; None means
-            'test' if ``test_mode`` else 'all'. Defaults to None.
+        split (str, optional): 'all', 'train', 'val', 'final' or 'test';
+            None means 'test' if ``test_mode`` else 'all'. Defaults to
+            None.
         val_size (int | float): The number (int) or fraction (float) of
             training images held out as 'val'. Defaults to 0.
         split_seed (int): The seed of the hold-out permutation. Defaults to
@@ -69,7 +70,7 @@ class CIFARDataset(BaseClsDataset):
         >>> test = CIFARDataset('data/cifar10', test_mode=True)
     """
 
-    SPLITS = ('all', 'train', 'val', 'test')
+    SPLITS = ('all', 'train', 'val', 'final', 'test')
 
     def __init__(self,
                  data_root: str,

@@ -28,11 +28,13 @@ class ImageFolderDataset(BaseClsDataset):
 
     Args:
         data_root (str): The folder holding one sub-folder per class.
-        split (str): 'all', 'train' or 'val'. Defaults to 'all'.
+        split (str): 'all', 'train', 'val' or 'final'. Defaults to 'all'.
         val_size (int | float): The number (int) or fraction (float) of
             images held out as 'val'. Defaults to 0.
         split_seed (int): The seed of the hold-out permutation. Defaults to
             0.
+        final_size (int | float): The size of the second hold-out,
+            'final' (see :func:`split_indices`). Defaults to 0.
         label_noise (dict, optional): ``dict(mode=..., rate=..., seed=...)``
             or None. Defaults to None.
         pipeline (Sequence[dict | Callable]): The data pipeline. Defaults to

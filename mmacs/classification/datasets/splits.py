@@ -1,5 +1,5 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""A seeded train / val hold-out over one list of samples."""
+"""A seeded train / val / final hold-out over one list of samples."""
 from numbers import Integral
 from typing import List, Union
 
@@ -7,7 +7,7 @@ import torch
 
 from mmacs.utils.checks import is_number
 
-SPLITS = ('all', 'train', 'val')
+SPLITS = ('all', 'train', 'val', 'final')
 
 
 def num_val_samples(num_samples: int, val_size: Union[int, float]) -> int:
@@ -30,20 +30,25 @@ def num_val_samples(num_samples: int, val_size: Union[int, float]) -> int:
 def split_indices(num_samples: int,
                   split: str = 'all',
                   val_size: Union[int, float] = 0,
-                  seed: int = 0) -> List[int]:
+                  seed: int = 0,
+                  final_size: Union[int, float] = 0) -> List[int]:
     """The sorted indices of ``split`` among ``num_samples`` samples.
 
     A permutation of all samples drawn with
     ``torch.Generator().manual_seed(seed)`` puts its first ``val_size``
-    samples in 'val' and the rest in 'train', so the two never overlap and
-    together make 'all'.
+    samples in 'val', the next ``final_size`` in 'final' and the rest in
+    'train', so no two overlap and together they make 'all'. 'val' does not
+    depend on ``final_size``: the final split is carved out of what was
+    'train' (a hold-out to tune on, and one left untouched until the end).
 
     Args:
         num_samples (int): The number of samples.
-        split (str): 'all', 'train' or 'val'. Defaults to 'all'.
+        split (str): 'all', 'train', 'val' or 'final'. Defaults to 'all'.
         val_size (int | float): The held-out count, or a fraction in
             ``[0, 1)`` of ``num_samples``. Defaults to 0.
         seed (int): The seed of the permutation. Defaults to 0.
+        final_size (int | float): The count (or fraction of
+            ``num_samples``) of the second hold-out. Defaults to 0.
 
     Returns:
         list[int]: Indices in increasing order.
@@ -51,12 +56,21 @@ def split_indices(num_samples: int,
     if split not in SPLITS:
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
     num_val = num_val_samples(num_samples, val_size)
+    num_final = num_val_samples(num_samples, final_size)
+    if num_val + num_final > num_samples:
+        raise ValueError(f'val_size {val_size!r} and final_size '
+                         f'{final_size!r} hold out more than the '
+                         f'{num_samples} samples')
     if split == 'all':
         return list(range(num_samples))
-    if split == 'val' and num_val == 0:
-        raise ValueError("split='val' needs val_size > 0, got "
-                         f'{val_size!r}')
+    for name, num, size in (('val', num_val, val_size),
+                            ('final', num_final, final_size)):
+        if split == name and num == 0:
+            raise ValueError(f"split={name!r} needs {name}_size > 0, got "
+                             f'{size!r}')
     perm = torch.randperm(
         num_samples, generator=torch.Generator().manual_seed(seed))
-    chosen = perm[:num_val] if split == 'val' else perm[num_val:]
-    return chosen.sort().values.tolist()
+    bounds = dict(val=(0, num_val), final=(num_val, num_val + num_final),
+                  train=(num_val + num_final, num_samples))
+    begin, end = bounds[split]
+    return perm[begin:end].sort().values.tolist()
