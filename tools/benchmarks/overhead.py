@@ -38,6 +38,7 @@ import contextlib
 import copy
 import json
 import os.path as osp
+import sys
 import time
 
 import torch
@@ -51,10 +52,12 @@ from mmacs.coreset.teacher_cache import TeacherCache
 from mmacs.datasets import make_synthetic_shapes
 from mmacs.engine import CoresetSelectionHook
 from mmacs.quantization import frozen_quantized_weights
-from mmacs.utils import (benchmark_work_dir, device_name, finish_benchmark,
-                         quiet_epochs, release_workers, repo_path,
-                         seeded_subset, select_device, set_coco_data_root,
-                         shared_cifar, shared_root)
+from mmacs.utils import (device_name, repo_path, select_device,
+                         set_coco_data_root, shared_root)
+
+if __package__ in (None, ''):  # a script: import the package beside it
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks import common  # noqa: E402
 
 CONFIGS = dict(
     resnet20=repo_path('configs', 'classification',
@@ -99,7 +102,7 @@ def cifar_cfg(shared: str,
     """The W2A2 ResNet-20 ACS config on the shared CIFAR-10 images and
     checkpoint, on ``num_samples`` of the 45k training split and
     ``val_samples`` of the 5k hold-out."""
-    cifar, weights = shared_cifar(shared, CIFAR_TASK)
+    cifar, weights = common.shared_cifar(shared, CIFAR_TASK)
     cfg = Config.fromfile(CONFIGS['resnet20'])
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = cifar
@@ -109,7 +112,7 @@ def cifar_cfg(shared: str,
     cfg.model.layer_align = None
     for key, total, num in (('train_dataloader', 45000, num_samples),
                             ('val_dataloader', 5000, val_samples)):
-        indices = seeded_subset(total, num)
+        indices = common.seeded_subset(total, num)
         if indices is not None:
             cfg[key].dataset.indices = indices
     return cfg
@@ -117,7 +120,7 @@ def cifar_cfg(shared: str,
 
 def quiet_training(cfg: Config, epochs: int) -> None:
     """``epochs`` epochs, no validation or checkpoint during training."""
-    quiet_epochs(cfg, epochs)
+    common.quiet_epochs(cfg, epochs)
     cfg.default_hooks.logger.interval = 50
 
 
@@ -189,7 +192,7 @@ def run(cfg: Config, name: str, work_dir: str, **coreset) -> tuple:
 
 def release(runner) -> None:
     """Stop the loader workers of a finished run (not beside the next)."""
-    release_workers(runner.train_loop.dataloader)
+    common.release_workers(runner.train_loop.dataloader)
 
 
 def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
@@ -333,16 +336,16 @@ def prepare(args, need_cifar: bool, prefix: str):
     None when ``--work-dir`` is given)."""
     args.shared = shared_root(args.shared)
     if need_cifar:
-        shared_cifar(args.shared, CIFAR_TASK)
+        common.shared_cifar(args.shared, CIFAR_TASK)
     if not 0 < args.fraction <= args.score_pool <= 1:
         raise ValueError('need 0 < --fraction <= --score-pool <= 1, got '
                          f'{args.fraction} and {args.score_pool}')
-    return benchmark_work_dir(args, prefix)
+    return common.benchmark_work_dir(args, prefix)
 
 
 def finish(result: dict, args, tmp, start: float) -> dict:
     """Add the shared settings to ``result`` and print it (see
-    :func:`finish_benchmark`)."""
+    :func:`common.finish_benchmark`)."""
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     result.update(
         fraction=args.fraction,
@@ -354,7 +357,7 @@ def finish(result: dict, args, tmp, start: float) -> dict:
         device_name=device_name(device),
         torch=torch.__version__,
         threads=torch.get_num_threads())
-    return finish_benchmark(result, tmp, start)
+    return common.finish_benchmark(result, tmp, start)
 
 
 def main(argv=None) -> dict:
