@@ -759,3 +759,33 @@ def test_quality_protocol_quick_clean_run(tmp_path, monkeypatch, capsys):
     assert timed['fraction_run'] == pytest.approx(
         min(1.0, 0.1 * timed['time_ratio']))
     assert len(json.loads(out.read_text())['runs']) == 3
+
+
+def test_detection_study_takes_its_model_and_data_from_configs(tmp_path):
+    """The study is config-driven: another FP config and data folder (here
+    the HIT-UAV RetinaNet) replace the demo, as recipe keys of their own;
+    runs stored before the keys existed read as the demo's."""
+    tool = load_tool('benchmarks/detection')
+    fp = 'configs/hit_uav/retinanet_r18-slim_fpn_crop256-24e_hit-uav.py'
+    args = tool.parse_args(['--fp-config', fp, '--data-root',
+                            str(tmp_path / 'hit_uav')])
+    args.data_dir = args.data_root
+    cfg = tool.load_cfg(args.fp_config, args, str(tmp_path / 'fp'), seed=0)
+    root = str(tmp_path / 'hit_uav') + '/'
+    assert cfg.train_dataloader.dataset.data_root == root
+    assert cfg.val_evaluator.ann_file == \
+        root + 'annotations/instances_val.json'
+    recipe = tool.recipe_of(args, 'acs', 0.3)
+    assert recipe['fp_config'] == fp and recipe['data_root'] == args.data_root
+    assert tool.fp_key(args).startswith('retinanet_r18-slim_fpn')
+    run = dict(policy='acs', seed=0, recipe=recipe)
+    assert f'fp_config={fp}' in tool.label(run)
+    demo = tool.recipe_of(tool.parse_args([]), 'acs', 0.3)
+    old = {k: v for k, v in demo.items()
+           if k not in ('fp_config', 'qat_config', 'data_root')}
+    stored = dict(runs=[dict(run, recipe=old)])
+    assert tool.find_run(stored, 'acs', 0, demo) is not None
+    assert tool.find_run(stored, 'acs', 0, recipe) is None
+    args.fp_checkpoint = str(tmp_path / 'missing.pth')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        tool.fp_model(args, dict(runs=[]))

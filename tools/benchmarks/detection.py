@@ -270,7 +270,7 @@ def run_one(policy: str, fraction: float, seed: int, args,
     cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
                                 work_dir)
     metrics, seconds = evaluate_run(cfg, epochs)
-    record = protocol.coreset_record(work_dir)
+    record = protocol.coreset_record(work_dir, args.noise > 0)
     noisy = record['noisy_fraction']
     run = dict(
         policy=policy,

@@ -304,12 +304,12 @@ def train_and_evaluate(cfg) -> Tuple[dict, float, int]:
     return metrics, seconds, hook.resumed_from
 
 
-def coreset_record(work_dir: str) -> dict:
+def coreset_record(work_dir: str, noisy: bool) -> dict:
     """What the coreset log of the run in ``work_dir`` adds to its record:
     the seconds spent scoring and selecting, each selection's Jaccard
     overlap with the previous one, the noisy share of each coreset and of
-    the whole set (with label noise; else empty and None) and what the
-    teacher filter kept."""
+    the whole set (when the run trained on ``noisy`` labels; else empty
+    and None) and what the teacher filter kept."""
     rounds = []
     log = osp.join(work_dir, 'coreset_log.jsonl')
     if osp.isfile(log):
@@ -323,7 +323,7 @@ def coreset_record(work_dir: str) -> dict:
         score_seconds=sum(r.get('score_seconds', 0.0) for r in rounds),
         select_seconds=sum(r.get('select_seconds', 0.0) for r in rounds),
         jaccard_prev=each('jaccard_prev'),
-        noisy_fraction=each('noisy_fraction'),
+        noisy_fraction=each('noisy_fraction') if noisy else [],
         noisy_fraction_all=rounds[0].get('noisy_fraction_all')
-        if rounds else None,
+        if rounds and noisy else None,
         teacher_filter=each('teacher_filter'))

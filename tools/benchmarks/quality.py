@@ -403,7 +403,7 @@ def run_one(setting: str, policy: str, seed: int, args,
         print(f'[{setting} {policy} seed {seed}] resuming from the last '
               f'checkpoint in {work_dir}', flush=True)
     metrics, seconds, resumed = protocol.train_and_evaluate(cfg)
-    record = protocol.coreset_record(work_dir)
+    record = protocol.coreset_record(work_dir, args.label_noise > 0)
     run = dict(
         setting=setting,
         policy=policy,
@@ -442,13 +442,22 @@ def merge_results(results: dict, others: list) -> int:
 
 def variant(run: dict, base: dict) -> str:
     """The policy and the recipe keys where ``run`` differs from the recipe
-    ``base``, e.g. ``acs selection=type:stratified,bins:50,trim:0.0``."""
+    ``base``, e.g. ``acs selection=type:stratified,bins:50,trim:0.0``; a
+    run of another protocol than ``base``'s is compared with ``base`` moved
+    to its protocol (the training-set size following its teacher) and
+    named with it, e.g. ``acs [shared/val]``."""
+    recipe = STORE.recipe(run)
+    own = dict(base, **{k: recipe[k] for k in PROTOCOL_KEYS})
+    if base['num_samples'] == TRAIN_SIZE[base['teacher']]:
+        own['num_samples'] = TRAIN_SIZE[recipe['teacher']]
     diff = []
-    for key, value in sorted(run['recipe'].items()):
-        if value != base.get(key):
+    for key, value in sorted(recipe.items()):
+        if value != own.get(key):
             if isinstance(value, dict):
                 value = ','.join(f'{k}:{v}' for k, v in value.items())
             diff.append(f'{key}={value}')
+    if protocol_of(recipe) != protocol_of(base):
+        diff.append(f"[{'/'.join(protocol_of(recipe))}]")
     return ' '.join([run['policy']] + diff)
 
 
@@ -678,8 +687,8 @@ def results_page(path: str) -> str:
         'scoring); vs random_dynamic: the seed-by-seed difference with the '
         'random_dynamic runs of the same recipe (beats: the mean difference '
         'exceeds both stds). Printed by `python tools/benchmarks/quality.py '
-        f'--report --pair random_dynamic --out results/{stem}.json '
-        '--teacher TEACHER`.', ''
+        f'--report --pair random_dynamic --out results/{stem}.json` '
+        '(with `--teacher shared` for runs of the shared teacher).', ''
     ]
     groups = {}
     for run in runs:
@@ -694,7 +703,7 @@ def results_page(path: str) -> str:
         base = default_recipe(proto.split('/')[0])
 
         def name(run):
-            return variant(dict(run, recipe=STORE.recipe(run)), base)
+            return variant(run, base)
 
         summary = report.summarize(rs, name, 'top1')
         pairs = {}
