@@ -19,8 +19,9 @@ def last_json(capsys) -> dict:
 
 def test_overhead_benchmark_splits_phases(tmp_path, capsys):
     tool = load_tool('benchmarks/overhead')
+    out = tmp_path / 'overhead_quick.json'
     result = tool.main(['--quick', '--tasks', 'retinanet', '--work-dir',
-                        str(tmp_path)])
+                        str(tmp_path), '--out', str(out)])
     assert last_json(capsys) == json.loads(json.dumps(result))
     task = result['tasks']['retinanet']
     assert result['acs_over_random'] == task['acs_over_random'] > 0
@@ -41,6 +42,12 @@ def test_overhead_benchmark_splits_phases(tmp_path, capsys):
     assert len(ablation) == 7 and all(s > 0 for s in ablation.values())
     expected = 'cuda' if torch.cuda.is_available() else 'cpu'
     assert result['device'] == expected and result['device_name']
+    # --out keeps the result; its page (report.py) holds the same ratios.
+    (title, page), = tool.pages([str(out)]).values()
+    assert 'overhead_quick.json' in title
+    assert f"**{task['acs_over_random']:.2f}**" in page
+    assert f"**{task['acs_pool_over_random']:.2f}**" in page
+    assert all(name in page for name in ablation)
 
 
 def test_overhead_benchmark_checks_the_device():

@@ -9,6 +9,7 @@ result pages; ``quality`` (CIFAR) and ``detection`` are thin CLIs over
 them, ``overhead``, ``datapath`` and ``fakequant`` one-shot timings.
 
 Each script runs as ``python tools/benchmarks/<name>.py``; the result
-pages are written by ``python tools/benchmarks/report.py --write
-docs/results``.
+pages of ``results/*.json`` (the studies' results files and the saved
+``overhead.py --out`` results) are written by ``python
+tools/benchmarks/report.py --write docs/results``.
 """

@@ -35,6 +35,15 @@ def json_option(parser, option: str, value: Optional[str]):
         parser.error(f'{option} is not JSON: {value!r} ({e})')
 
 
+def check_shares(parser, args, *options: str) -> None:
+    """``parser.error`` naming the option and its value where one of the
+    ``options`` (e.g. ``'--label-noise'``) is not a share in [0, 1)."""
+    for option in options:
+        value = getattr(args, option.lstrip('-').replace('-', '_'))
+        if not 0 <= value < 1:
+            parser.error(f'{option} must be in [0, 1), got {value}')
+
+
 def device_label(device: str) -> str:
     """The name of the device the runs train on (``select_device`` checks
     ``device``) and torch's thread count, as a run records it."""

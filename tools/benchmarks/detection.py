@@ -143,11 +143,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     for f in args.fractions:
         if not 0 < f <= 1:
             parser.error(f'--fractions must lie in (0, 1], got {f}')
-    if not 0 <= args.noise < 1:
-        parser.error(f'--noise must be in [0, 1), got {args.noise}')
-    if not 0 <= args.teacher_drop < 1:
-        parser.error(f'--teacher-drop must be in [0, 1), got '
-                     f'{args.teacher_drop}')
+    common.check_shares(parser, args, '--noise', '--teacher-drop')
     if args.layer_align < 0:
         parser.error(f'--layer-align must be >= 0, got {args.layer_align}')
     for key in ('epochs', 'interval', 'fp_epochs', 'num_train', 'num_val'):
@@ -550,11 +546,9 @@ def main(argv=None) -> dict:
                      f"bbox_mAP {run['bbox_mAP']:.3f}"))
     summary = summarize(mine)
     print_table(summary, results.get('fp', {}))
-    return common.finish_benchmark(
-        dict(summary=summary, runs=mine, fp=results.get('fp', {}),
-             device=args.device_name,
-             results_file=None if tmp is not None else osp.abspath(out)),
-        tmp, start)
+    return protocol.finish_study(
+        dict(summary=summary, runs=mine, fp=results.get('fp', {})), args,
+        out, tmp, start)
 
 
 if __name__ == '__main__':

@@ -57,7 +57,7 @@ from mmacs.utils import (device_name, repo_path, select_device,
 
 if __package__ in (None, ''):  # a script: import the package beside it
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-from benchmarks import common  # noqa: E402
+from benchmarks import common, protocol, report  # noqa: E402
 
 CONFIGS = dict(
     resnet20=repo_path('configs', 'classification',
@@ -326,6 +326,9 @@ def coreset_parser(doc: str, epochs: int,
     parser.add_argument('--num-samples', type=int, default=45000,
                         help='CIFAR-10 training images (of the 45k split)')
     parser.add_argument('--work-dir', help='defaults to a temporary dir')
+    parser.add_argument('--out', help='also write the result (JSON) there, '
+                        'e.g. results/overhead_<machine>.json: '
+                        'tools/benchmarks/report.py makes its page')
     parser.add_argument('--shared', help='the shared data folder (default '
                         '$MMACS_SHARED or ../shared)')
     return parser
@@ -357,7 +360,75 @@ def finish(result: dict, args, tmp, start: float) -> dict:
         device_name=device_name(device),
         torch=torch.__version__,
         threads=torch.get_num_threads())
+    if args.out:
+        protocol.save_results(args.out, result)
     return common.finish_benchmark(result, tmp, start)
+
+
+#: How the pages name the runs of a task, in order.
+RUN_NAMES = dict(acs='acs (exact)',
+                 acs_pool='acs, `score_pool` (fast mode)')
+
+
+def pages(files: list) -> dict:
+    """The page of every overhead results file (``--out``): ``{name:
+    (title, markdown)}``, per task the seconds of the epoch loop of each
+    run split into training and scoring, each over the random baseline,
+    and the scoring pass ablation."""
+    out = {}
+    for path in files:
+        stem = osp.splitext(osp.basename(path))[0]
+        with open(path) as f:
+            result = json.load(f)
+        title = f'What ACS costs: `results/{stem}.json`'
+        lines = [
+            f'# {title}', '',
+            f"f = {result['fraction']}, R = {result['interval']}, "
+            f"{result['epochs']} epochs, `score_pool` = "
+            f"{result['score_pool']}; {result['device_name']}, torch "
+            f"{result['torch']}, {result['threads']} threads. Seconds of "
+            'the epoch loop (the QAT calibration before it is common to '
+            'all runs); scoring: per selection round.', ''
+        ]
+        for task, t in sorted(result['tasks'].items()):
+            runs, base = t['runs'], t['random_seconds']
+            first, last = (runs[f'random_dynamic_{k}']['loop_seconds']
+                           for k in ('first', 'last'))
+            cells = [[
+                'random_dynamic (first / last; mean)',
+                f'{first:.1f} / {last:.1f}; {base:.1f}', '', '0', '1'
+            ]]
+            for key, name in RUN_NAMES.items():
+                r = runs[key]
+                rounds = ' + '.join(f'{x:.1f}'
+                                    for x in r['score_seconds_per_round'])
+                cells.append([
+                    name, f"{r['loop_seconds']:.1f}",
+                    f"{r['train_seconds']:.1f}",
+                    f"{r['score_seconds']:.1f} ({rounds})",
+                    f"**{r['loop_seconds'] / base:.2f}**"
+                ])
+            full = runs['full_1_epoch']['loop_seconds']
+            f_full = base / t['random_over_f_full']
+            cells.append([
+                f'f x full data (one full epoch: {full:.1f} s)',
+                f'{f_full:.1f}', '', '', f"{t['random_over_f_full']:.2f}"
+            ])
+            ablation = t['scoring_pass_ablation_ms_per_sample']
+            lines += [
+                f"## {task} ({t['num_samples']} training samples)", '',
+                report.markdown_table(
+                    ['run', 'loop s', 'training s', 'scoring s',
+                     '/ random'], cells), '',
+                f"ACS / (f x full): {t['acs_over_f_full']:.2f}, fast mode "
+                f"{t['acs_pool_over_f_full']:.2f}; the random baseline "
+                f"drifted {t['random_drift']:.1%} between its runs.", '',
+                report.markdown_table(
+                    ['scoring pass', 'ms per sample'],
+                    [[k, f'{v:.2f}'] for k, v in ablation.items()]), ''
+            ]
+        out[f'{stem}.md'] = (title, '\n'.join(lines))
+    return out
 
 
 def main(argv=None) -> dict:

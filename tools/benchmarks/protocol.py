@@ -190,6 +190,16 @@ def open_results(store: RunStore, args, prefix: str, default_name: str):
     return results, out, tmp, start
 
 
+def finish_study(result: dict, args, out: str, tmp, start: float) -> dict:
+    """``common.finish_benchmark`` of a study call's ``result``, with the
+    device and the results file (None when it was in a temporary work
+    dir, removed now)."""
+    from benchmarks import common
+    result.update(device=args.device_name,
+                  results_file=None if tmp is not None else osp.abspath(out))
+    return common.finish_benchmark(result, tmp, start)
+
+
 def print_verdict(store: RunStore, files: Sequence[str],
                   rows: Callable[[list], list],
                   table: Callable[[list], str]) -> dict:

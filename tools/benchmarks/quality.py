@@ -221,9 +221,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.eval_split == 'final' and args.teacher != 'clean':
         parser.error('--eval-split final is the clean protocol\'s: it needs '
                      '--teacher clean (the shared teacher saw it)')
-    if not 0 <= args.label_noise < 1:
-        parser.error(f'--label-noise must be in [0, 1), got '
-                     f'{args.label_noise}')
+    common.check_shares(parser, args, '--label-noise', '--teacher-filter')
     if args.checkpoint_every < 0:
         parser.error(f'--checkpoint-every must be >= 0, got '
                      f'{args.checkpoint_every}')
@@ -235,9 +233,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                                             <= 1):
         parser.error('need --fraction <= --score-pool <= 1, got '
                      f'{args.fraction} and {args.score_pool}')
-    if not 0 <= args.teacher_filter < 1:
-        parser.error(f'--teacher-filter must be in [0, 1), got '
-                     f'{args.teacher_filter}')
     args.selection = common.json_option(parser, '--selection', args.selection)
     if args.pair is not None and args.baseline is not None:
         parser.error('--pair and --baseline exclude each other: give one')
@@ -785,15 +780,10 @@ def main(argv=None) -> dict:
                      f"{run['seed']}]", f"top-1 {run['top1']:.2f}%"))
     summary = summarize(mine)
     print_table(summary, args)
-    return common.finish_benchmark(
-        dict(summary=summary,
-             runs=mine,
-             recipe=recipe,
-             settings=args.settings,
-             seeds=args.seeds,
-             device=args.device_name,
-             results_file=None if tmp is not None else osp.abspath(out)),
-        tmp, start)
+    return protocol.finish_study(
+        dict(summary=summary, runs=mine, recipe=recipe,
+             settings=args.settings, seeds=args.seeds), args, out, tmp,
+        start)
 
 
 if __name__ == '__main__':

@@ -203,7 +203,8 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
 #: The studies whose results files have pages, each with the patterns of
 #: its files below ``results/``.
 STUDIES = dict(quality=('quality_*.json', 'noise_*.json'),
-               detection=('detection_*.json', ))
+               detection=('detection_*.json', ),
+               overhead=('overhead_*.json', ))
 
 
 def pages(results_dir: str) -> dict:
