@@ -616,7 +616,8 @@ SAW_HOLDOUT = ('**Measured against a teacher that saw the hold-out**: the '
                'shared FP ResNet-20 (the start and teacher of these runs) '
                'was trained on all 50k images, the 5k hold-out included, '
                'so a student that imitates it more closely looks better '
-               'here without generalizing better (issue 34).')
+               'here without generalizing better. The clean protocol '
+               '(`--teacher clean`) re-measures them.')
 
 
 def pages(files: list) -> dict:
