@@ -75,6 +75,46 @@ def trained(tmp_path_factory):
     return config, ckpt, tmp
 
 
+@pytest.fixture(scope='module')
+def trained_w8a8(trained):
+    """The W8A8 recipe (BN folded) from the same FP checkpoint,
+    calibrated on its data."""
+    _, _, tmp = trained
+    root = str(tmp / 'data')
+    cfg = shapes_cfg('lsq-w8a8_full_retinanet_r18-tiny_fpn_shapes-128.py',
+                     root, str(tmp / 'w8a8'))
+    cfg.model.float_checkpoint = str(tmp / 'fp' / 'epoch_8.pth')
+    init_default_scope('mmdet')
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert len(model.folded_layers) == 19
+    loader = Runner.build_dataloader(cfg.train_dataloader)
+    assert model.calibrate([b for _, b in zip(range(3), loader)]) > 0
+    ckpt = str(tmp / 'w8a8.pth')
+    torch.save({'state_dict': model.state_dict()}, ckpt)
+    config = str(tmp / 'w8a8_config.py')
+    cfg.dump(config)
+    return config, ckpt, tmp
+
+
+def export_and_test(config, ckpt, onnx_file, *export_args):
+    report = load_deploy_tool('export_onnx').main(
+        [config, ckpt, '--out', onnx_file, *export_args])
+    assert osp.isfile(onnx_file)
+    results = load_deploy_tool('test_onnx').main(
+        [config, ckpt, onnx_file, '--pytorch'])
+    return report, results
+
+
+def assert_same_map(results):
+    onnx_map = results['onnx']['coco/bbox_mAP']
+    torch_map = results['pytorch']['coco/bbox_mAP']
+    assert torch_map > 0.01, results  # a model that finds shapes
+    assert abs(onnx_map - torch_map) <= MAP_TOLERANCE, results
+    assert abs(results['onnx']['coco/bbox_mAP_50'] -
+               results['pytorch']['coco/bbox_mAP_50']) <= MAP_TOLERANCE
+
+
 def test_exported_detector_map_equals_pytorch(trained):
     config, ckpt, tmp = trained
     onnx_file = str(tmp / 'retinanet_w4a4.onnx')
@@ -96,3 +136,23 @@ def test_exported_detector_map_equals_pytorch(trained):
     assert abs(onnx_map - torch_map) <= MAP_TOLERANCE, results
     assert abs(results['onnx']['coco/bbox_mAP_50'] -
                results['pytorch']['coco/bbox_mAP_50']) <= MAP_TOLERANCE
+
+
+def test_w8a8_folded_export_map_equals_pytorch(trained_w8a8):
+    config, ckpt, tmp = trained_w8a8
+    report, results = export_and_test(config, ckpt,
+                                      str(tmp / 'retinanet_w8a8.onnx'),
+                                      '--verify')
+    assert report['verify']['passed']
+    assert 'BatchNormalization' not in report['nodes']
+    assert_same_map(results)
+
+
+def test_end2end_graph_map_equals_pytorch(trained):
+    config, ckpt, tmp = trained
+    report, results = export_and_test(config, ckpt,
+                                      str(tmp / 'retinanet_e2e.onnx'),
+                                      '--end2end', '--input-shape', '128',
+                                      '128')
+    assert report['nodes']['NonMaxSuppression'] == 1
+    assert_same_map(results)
