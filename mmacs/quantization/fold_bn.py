@@ -201,4 +201,3 @@ def freeze_bn_stats(model: nn.Module, frozen: bool = True) -> int:
     for m in convs:
         m.freeze_bn_stats(frozen)
     return len(convs)
-

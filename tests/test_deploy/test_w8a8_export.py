@@ -44,6 +44,15 @@ def demo_w8a8(fold=True, score_thr=None):
     return model.eval()
 
 
+def assert_same_detections(boxes, scores, labels, pred):
+    """The same detections as mmdet's ``pred`` in any order (two whose
+    scores differ by float noise may swap places)."""
+    same = (labels[:, None] == pred.labels[None]) & \
+        ((scores[:, None] - pred.scores[None]).abs() < 1e-5) & \
+        ((boxes[:, None] - pred.bboxes[None]).abs().amax(-1) < 1e-3)
+    assert same.any(1).all() and same.any(0).all(), same.sum()
+
+
 @pytest.fixture(scope='module')
 def folded():
     model = demo_w8a8()
@@ -67,6 +76,7 @@ def test_folded_layers_export_as_one_conv_with_bias(folded):
         and producers[n.input[1]].name.startswith('backbone.')
     ]
     assert len(folded_convs) == 19
+
     def constant(name):  # the exporter shares equal constants by Identity
         node = producers.get(name)
         return name in inits or (node is not None and node.op_type ==
@@ -129,15 +139,55 @@ def test_end2end_graph_matches_the_pytorch_pipeline(score_thr, found):
     assert len(pred) == found  # max_per_img, or none above the threshold
     assert boxes.shape == (len(pred), 4) and labels.dtype == torch.int64
     assert torch.allclose(scores, pred.scores, atol=1e-5)
-    # The same detections; two whose scores differ by float noise may
-    # swap places.
-    same = (labels[:, None] == pred.labels[None]) & \
-        ((scores[:, None] - pred.scores[None]).abs() < 1e-5) & \
-        ((boxes[:, None] - pred.bboxes[None]).abs().amax(-1) < 1e-3)
-    assert same.any(1).all() and same.any(0).all()
+    assert_same_detections(boxes, scores, labels, pred)
 
 
 def test_end2end_refuses_batches_and_classifiers(folded):
     model, _ = folded
     with pytest.raises(ValueError, match=r'one image.*\(2, 3, 64, 64\)'):
         export_end2end(model, torch.zeros(2, 3, 64, 64))
+
+
+def docs_snippet(marker='<!-- tested: tests/test_deploy/test_w8a8_export.py'
+                 ' -->'):
+    """The Python example after ``marker`` in docs/deploy.md."""
+    with open(repo_path('docs', 'deploy.md')) as f:
+        text = f.read()
+    assert marker in text
+    return text.split(marker, 1)[1].split('```python\n', 1)[1].split(
+        '```', 1)[0]
+
+
+def test_docs_end2end_example_equals_the_mmdet_pipeline(tmp_path):
+    cv2 = pytest.importorskip('cv2')
+    from mmcv.transforms import Compose
+    from mmengine.dataset import pseudo_collate
+    model = demo_w8a8(score_thr=0.005)
+    onnx_file = str(tmp_path / 'e2e.onnx')
+    export_end2end(model, torch.zeros(1, 3, 128, 128), onnx_file)
+    # A 64 px image: resized x2 to fill the 128 px input.
+    image_file = str(tmp_path / 'image.png')
+    g = torch.Generator().manual_seed(6)
+    cv2.imwrite(image_file, torch.randint(
+        0, 255, (64, 64, 3), dtype=torch.uint8, generator=g).numpy())
+    scope = dict(onnx_file=onnx_file, image_file=image_file)
+    exec(compile(docs_snippet(), 'docs/deploy.md', 'exec'), scope)
+    boxes, scores, labels = (torch.from_numpy(scope[k])
+                             for k in ('boxes', 'scores', 'labels'))
+    pipeline = Compose([
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(128, 128), keep_ratio=True),
+        dict(type='PackDetInputs',
+             meta_keys=('img_path', 'ori_shape', 'img_shape',
+                        'scale_factor'))
+    ])
+    data = model.data_preprocessor(
+        pseudo_collate([pipeline(dict(img_path=image_file))]), False)
+    assert data['inputs'].shape[-2:] == (128, 128)
+    with torch.no_grad():
+        pred = model.student.predict(
+            data['inputs'], data['data_samples'],
+            rescale=True)[0].pred_instances
+    assert len(pred) == len(scores) == 100
+    assert boxes.max() <= 64.0 + 1e-3  # in the original image's pixels
+    assert_same_detections(boxes, scores, labels, pred)

@@ -12,8 +12,8 @@ from mmengine.model import BaseModel
 from mmacs.engine import QATRunner
 from mmacs.quantization import (FoldedBatchNorm2d, QConv2d, QConvBn2d,
                                 calibrate, dequantize_model, fold_bn,
-                                folded_convs, freeze_bn_stats,
-                                quantize_model, unfold_bn)
+                                folded_convs, freeze_bn_stats, quantize_model,
+                                unfold_bn)
 from mmacs.testing.toy import toy_cfg
 
 

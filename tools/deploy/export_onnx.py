@@ -42,8 +42,9 @@ def parse_args(argv=None):
         nargs=2,
         metavar=('H', 'W'),
         help='example input size for tracing (height and width stay '
-        f'dynamic); defaults to {DEFAULT_SHAPE[0]} {DEFAULT_SHAPE[1]}, or '
-        'the first test batch with --verify')
+        'dynamic, except with --end2end); defaults to '
+        f'{DEFAULT_SHAPE[0]} {DEFAULT_SHAPE[1]}, or the first test batch '
+        'with --verify')
     parser.add_argument(
         '--opset',
         type=int,

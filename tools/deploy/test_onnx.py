@@ -8,9 +8,10 @@ Each test batch goes through the model's data preprocessor, then through
 the ONNX graph on onnxruntime (CPU); its per-level class and box maps go to
 the head's own ``predict_by_feat`` (decoding, score threshold, NMS, rescale
 to the original image) and mmdet's ``CocoMetric`` from the config's
-``test_evaluator``. An end-to-end graph (``export_onnx.py --end2end``) does
-its own decoding and NMS; only the rescale runs outside. ``--pytorch`` evaluates the PyTorch fake-quant student
-on the same batches too and reports the differences of the metrics.
+``test_evaluator``. An end-to-end graph (``export_onnx.py --end2end``)
+does its own decoding and NMS; only the rescale runs outside.
+``--pytorch`` evaluates the PyTorch fake-quant student on the same batches
+too and reports the differences of the metrics.
 """
 import argparse
 import json
