@@ -107,8 +107,9 @@ def test_onnxruntime_runs_integer_convolutions(folded):
     # the next QuantizeLinear: the first conv of each of the 8 backbone
     # blocks. Float: the stem, the convs before a residual add (8 + 3),
     # the FPN's (3 lateral, 3 output: their outputs feed two quantizers
-    # each), the GN head's (2 x 2 stacked, x 3 levels) and its float
-    # classifier and regressor (x 3 levels).
+    # each), the GN head's (2 x 2 stacked, x 3 levels: GroupNorm before
+    # the ReLU) and its classifier and regressor (x 3 levels: float
+    # outputs).
     assert kernels == dict(integer=8, float=1 + 11 + 6 + 12 + 6), kernels
     # The integer kernels compute the same model: requantizing the
     # accumulator moves an output by at most about one step.
