@@ -12,7 +12,8 @@ from mmengine.model import BaseModel
 from mmacs.engine import QATRunner
 from mmacs.quantization import (FoldedBatchNorm2d, QConv2d, QConvBn2d,
                                 calibrate, dequantize_model, fold_bn,
-                                folded_convs, freeze_bn_stats, quantize_model,
+                                folded_convs, freeze_bn_stats,
+                                frozen_quantized_weights, quantize_model,
                                 unfold_bn)
 from mmacs.testing.toy import toy_cfg
 
@@ -97,6 +98,9 @@ def test_folded_weight_is_quantized_and_export_form_agrees():
                      bn.bias - bn.running_mean * scale, padding=1)
         assert torch.allclose(conv(x), y, atol=1e-5)
         assert torch.equal(bn(y), y)
+        # The inference passes' cached weights are the folded ones.
+        with frozen_quantized_weights(net):
+            assert torch.equal(net(x), out)
     # Unfolded, the quantizer sees w itself: a different model.
     plain = quantized_block(weight_quant=dict(bits=4, per_channel=True),
                             act_quant=dict(bits=4, signed='auto'),
