@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmacs.quantization import QConv2d
 from mmacs.tasks import (DEFAULT_FP_LAYERS, ClassificationTask, DetectionTask,
                          build_task, get_task)
-from mmacs.testing import build_qat, fcos_cfg
+from mmacs.testing import build_qat, det_batch, fcos_cfg
 
 
 def test_auto_finds_the_task_and_bad_names_are_named():
@@ -52,3 +52,16 @@ def test_what_each_task_declares():
     assert det.output_axes('cls_score_0') == {
         0: 'batch', 2: 'cls_score_0_height', 3: 'cls_score_0_width'}
     assert cls.output_axes('logits') == {0: 'batch'}
+
+
+def test_distillation_runs_through_the_head_family():
+    # One file per head: FCOS distils like RetinaNet, from its own outputs.
+    qat = build_qat(distill=dict(loss_weight=1.0), model=fcos_cfg())
+    qat.calibrate([det_batch()])
+    data = qat.data_preprocessor(det_batch(), True)
+    losses = qat(data['inputs'], data['data_samples'], mode='loss')
+    assert {'loss_cls', 'loss_bbox', 'loss_centerness', 'loss_kd'} <= set(
+        losses)
+    assert losses['loss_kd'] > 0  # the quantized student differs
+    losses['loss_kd'].backward()
+    assert qat.student.bbox_head.conv_cls.weight.grad.abs().sum() > 0
