@@ -47,22 +47,22 @@ def check_scoring_args(**kwargs) -> dict:
 
 
 #: The ``coreset`` config keys of the scoring pass: ``from_runner``'s
-#: arguments.
+#: arguments and their defaults.
 SCORING_KEYS = dict(
-    score_pipeline='pipeline',
-    score_batch_size='batch_size',
-    score_num_workers='num_workers',
-    score_view='view',
-    teacher_cache_mb='teacher_cache_mb')
+    score_pipeline=('pipeline', None),
+    score_batch_size=('batch_size', None),
+    score_num_workers=('num_workers', None),
+    score_view=('view', 'clean'),
+    teacher_cache_mb=('teacher_cache_mb', 2048))
 
 
 def pop_scoring_args(cfg: dict) -> dict:
     """Take the scoring pass's keys (:data:`SCORING_KEYS`) out of the
-    ``coreset`` config ``cfg``: ``from_runner``'s keyword arguments,
-    checked."""
+    ``coreset`` config ``cfg``: ``from_runner``'s keyword arguments, all of
+    them, checked."""
     return check_scoring_args(**{
-        arg: cfg.pop(key)
-        for key, arg in SCORING_KEYS.items() if key in cfg
+        arg: cfg.pop(key, default)
+        for key, (arg, default) in SCORING_KEYS.items()
     })
 
 
