@@ -15,14 +15,8 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmacs.quantization import calibrate, quantize_model
 from mmacs.quantization.fold_bn import fold_bn as fold_bn_layers
-from .adapters import build_adapter
+from mmacs.tasks import DEFAULT_FP_LAYERS, build_task  # noqa: F401
 from .layer_align import capture_outputs, check_layer_align, layer_align_loss
-
-#: Layers kept in full precision by default: the stem convolution and the
-#: last classification / regression layers of common heads.
-DEFAULT_FP_LAYERS = ('backbone.conv1', 'backbone.stem.*',
-                     'bbox_head.retina_cls', 'bbox_head.retina_reg',
-                     'backbone.linear', 'backbone.fc', 'backbone.classifier*')
 
 
 @MODELS.register_module()
@@ -49,8 +43,9 @@ class QATModel(BaseModel):
             ``dict(bits=4, signed='auto')``.
         quant_layers (Sequence[str]): fnmatch patterns of layers to
             quantize. Defaults to ``('*', )``.
-        fp_layers (Sequence[str]): Patterns of layers kept in full
-            precision. Defaults to :data:`DEFAULT_FP_LAYERS`.
+        fp_layers (Sequence[str], optional): Patterns of layers kept in
+            full precision. Defaults to None: the task's (the stem and the
+            head's last layers, see :mod:`mmacs.tasks`).
         distill (dict, optional): Knowledge distillation to the teacher,
             e.g. ``dict(loss_weight=1.0)``; None turns it off. Defaults to
             None.
@@ -81,7 +76,7 @@ class QATModel(BaseModel):
                  weight_quant: Optional[dict] = dict(bits=4),
                  act_quant: Optional[dict] = dict(bits=4, signed='auto'),
                  quant_layers: Sequence[str] = ('*', ),
-                 fp_layers: Sequence[str] = DEFAULT_FP_LAYERS,
+                 fp_layers: Optional[Sequence[str]] = None,
                  distill: Optional[dict] = None,
                  layer_align: Optional[dict] = None,
                  task: str = 'auto',
@@ -102,7 +97,9 @@ class QATModel(BaseModel):
         self.teacher = MODELS.build(copy.deepcopy(model))
         self.teacher.requires_grad_(False)
         self.teacher.eval()
-        self.adapter = build_adapter(task, self.student)
+        self.adapter = build_task(task, self.student)
+        if fp_layers is None:
+            fp_layers = self.adapter.fp_layers
         self.distill = distill
         self.layer_align = None if layer_align is None else \
             check_layer_align(layer_align, self.student)

@@ -121,7 +121,7 @@ def bench_path(path: str, args) -> dict:
     hook = [h for h in runner.hooks
             if isinstance(h, CoresetSelectionHook)][0]
     hook.before_train(runner)
-    pool = torch.arange(min(args.score_samples, hook.num_samples))
+    pool = torch.arange(min(args.score_samples, hook.selector.num_samples))
     model.eval()
     # The same batches, preprocessed beforehand, for the bare forward.
     hook.scoring.loader.sampler.set_indices(pool.tolist())
