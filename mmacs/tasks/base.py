@@ -30,6 +30,8 @@ class Task:
             balance and ``teacher_filter=dict(min_prob=p)`` need it).
         fp_layers (tuple[str]): The layers ``QATModel`` keeps in full
             precision by default (fnmatch patterns).
+        records_train_outputs (bool): :meth:`loss` hands the student's
+            outputs to ``on_outputs`` (what ``score_reuse`` scores).
     """
 
     task: str = ''
@@ -37,6 +39,7 @@ class Task:
     teacher_fit_key: str = ''
     single_label: bool = False
     fp_layers: Tuple[str, ...] = ()
+    records_train_outputs: bool = False
 
     def __init__(self, model: Optional[nn.Module] = None) -> None:
         self.model = model
@@ -48,9 +51,13 @@ class Task:
         raise NotImplementedError
 
     def loss(self, student: nn.Module, inputs: Tensor, data_samples: list,
-             teacher_fn, distill: Optional[dict]) -> Dict[str, Tensor]:
+             teacher_fn, distill: Optional[dict],
+             on_outputs=None) -> Dict[str, Tensor]:
         """The training loss, with distillation to ``teacher_fn()``'s
-        outputs when ``distill`` is set."""
+        outputs when ``distill`` is set; where
+        :attr:`records_train_outputs`, ``on_outputs(student, outputs,
+        teacher_fn, data_samples)`` sees the student's outputs of
+        :meth:`outputs` form."""
         raise NotImplementedError
 
     def teacher_fit(self, scores: dict) -> Tensor:
