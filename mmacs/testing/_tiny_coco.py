@@ -62,6 +62,9 @@ def tiny_coco_cfg(config: str, work_dir: str, max_epochs: int = 2,
     cfg.default_hooks.logger.interval = 1
     cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=1)
     cfg.work_dir = work_dir
+    # One visualizer per name per process (mmengine): a run of its own logs
+    # to its own work dir.
+    cfg.visualizer.name = f'visualizer_{work_dir}'
     cfg.randomness = dict(seed=0)
     cfg.env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
     return cfg

@@ -38,6 +38,9 @@ def small_hit_uav_cfg(work_dir, train_images=8, val_images=4):
     cfg.train_cfg.val_interval = 1
     cfg.default_hooks.logger.interval = 1
     cfg.work_dir = str(work_dir)
+    # mmengine keeps one visualizer per name per process, logging to the
+    # work dir of the run that made it: this run's is its own.
+    cfg.visualizer.name = f'visualizer_{work_dir.parent.name}'
     return cfg
 
 
