@@ -72,6 +72,7 @@ class CoresetSelectionHook(Hook):
             runner, model,
             build_scorer(self.scorer_cfg, model.task,
                          bool(self.selector.teacher_filter)),
+            embedding=self.selector.needs_embedding,
             **self.scoring_cfg) if self.selector.needs_scores else None
         start_log(runner, self.log_file, self.loaded_epoch)
 

@@ -71,6 +71,24 @@ class DenseHead:
         batch of that image alone (normalisers at least ``norm_floor``)."""
         raise NotImplementedError
 
+    def object_targets(self, out: dict, data_samples: list) -> dict:
+        """:meth:`targets` plus ``gt_inds`` ``[B, A]`` long: the index of
+        the box (in the image's non-ignored boxes) the head's assigner
+        gives each point to, -1 for the points it gives to none."""
+        raise NotImplementedError(
+            'per-object scores read the assignment of each point to a box, '
+            f'which mmacs does not take from {type(self.head).__name__} '
+            '(the AnchorHead family, e.g. RetinaNet, has it)')
+
+    def point_losses(self, out: dict, targets: dict) -> Tensor:
+        """``[B, A]``: each point's term of the head's loss numerator
+        (classification over the classes plus box regression), so that an
+        image's sum over its points, over its normaliser, is its
+        :meth:`image_losses`."""
+        raise NotImplementedError(
+            f'per-point losses of {type(self.head).__name__} are not '
+            'implemented (the AnchorHead family, e.g. RetinaNet, has them)')
+
     def loss_and_targets(self, maps: tuple,
                          data_samples: list) -> Tuple[dict, dict, dict]:
         """The head's training loss on its per-level ``maps``
@@ -200,6 +218,13 @@ def soft_focal_distance(student_logits: Tensor,
     return bce * (s.sigmoid() - q).abs().pow(gamma)
 
 
+def point_distance(student_cls: Tensor, teacher_cls: Tensor,
+                   gamma: float = 2.0) -> Tensor:
+    """``[B, A]``: the :func:`soft_focal_distance` of each point's class
+    logits to the teacher's, summed over the classes."""
+    return soft_focal_distance(student_cls, teacher_cls, gamma).sum(-1)
+
+
 def teacher_distance(student_cls: Tensor, teacher_cls: Tensor,
                      label_weights: Tensor, gamma: float = 2.0) -> Tensor:
     """Per image, the :func:`soft_focal_distance` of the student's class
@@ -215,6 +240,5 @@ def teacher_distance(student_cls: Tensor, teacher_cls: Tensor,
     Returns:
         Tensor: ``[B]``.
     """
-    valid = (label_weights > 0).unsqueeze(-1)
-    return (soft_focal_distance(student_cls, teacher_cls, gamma) *
-            valid).sum((1, 2))
+    valid = (label_weights > 0).to(student_cls.dtype)
+    return (point_distance(student_cls, teacher_cls, gamma) * valid).sum(1)

@@ -1,0 +1,109 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Per-object detection scores: the anchors of each box, pooled per image."""
+import pytest
+import torch
+
+from mmacs.coreset import build_scorer
+from mmacs.coreset.scores import object_means, pool_objects
+from mmacs.coreset.scoring import ScoringPass
+from mmacs.tasks import dense_head
+from mmacs.testing import atss_cfg, build_qat, det_batch, fcos_cfg
+
+POOLS = ('mean', 'max', 'sum')
+
+
+def test_pool_objects_by_hand():
+    values = torch.tensor([[1., 3., 5., 7., 9.], [2., 2., 2., 2., 2.],
+                           [4., 4., 4., 4., 4.]])
+    gt_inds = torch.tensor([[0, 0, 1, -1, 1], [-1, -1, -1, -1, -1],
+                            [-1, 2, -1, -1, -1]])
+    image, mean, count = object_means(values, gt_inds)
+    assert image.tolist() == [0, 0, 2]
+    assert mean.tolist() == [2.0, 7.0, 4.0]  # (1 + 3) / 2, (5 + 9) / 2
+    assert count.tolist() == [2, 2, 1]
+    # The unassigned point 3 (value 7) is never read; image 1 has no box.
+    assert pool_objects(values, gt_inds, 'mean').tolist() == [4.5, 0, 4]
+    assert pool_objects(values, gt_inds, 'max').tolist() == [7, 0, 4]
+    assert pool_objects(values, gt_inds, 'sum').tolist() == [9, 0, 4]
+    with pytest.raises(ValueError, match="'median'"):
+        pool_objects(values, gt_inds, 'median')
+    with pytest.raises(ValueError, match="'median'"):
+        build_scorer(dict(type='object_loss', pool='median'), 'detection')
+
+
+@pytest.fixture(scope='module')
+def retinanet():
+    model = build_qat()
+    model.calibrate([det_batch()])
+    model.eval()
+    return model
+
+
+def scores_of(model, pool, batch):
+    scorer = build_scorer(dict(type='object_loss', pool=pool), 'detection')
+    return ScoringPass(model, scorer).score_batch(batch)[1]
+
+
+@torch.no_grad()
+def test_one_box_pools_alike_and_boxless_images_score_zero(retinanet):
+    batch = det_batch(((1, ), (), (0, 2)))
+    pooled = {p: scores_of(retinanet, p, batch) for p in POOLS}
+    for key in ('evs', 'ds'):
+        one = [pooled[p][key][0] for p in POOLS]
+        assert one[0] > 0
+        assert one[0] == pytest.approx(one[1])
+        assert one[0] == pytest.approx(one[2])
+        assert all(pooled[p][key][1] == 0 for p in pooled)  # no box
+        mean, top, total = (pooled[p][key][2] for p in POOLS)
+        # Two boxes: the sum is twice the mean, the max in between.
+        assert total == pytest.approx(2 * mean)
+        assert mean <= top + 1e-6 and top <= total + 1e-6
+    # A batch without a single box (no positive anywhere) scores 0.
+    empty = scores_of(retinanet, 'max', det_batch(((), )))
+    assert empty['evs'].tolist() == [0.0] and empty['ds'].tolist() == [0.0]
+
+
+@torch.no_grad()
+def test_sum_is_the_image_loss_of_the_positives(retinanet):
+    # Batch of one: sum_j |P_j| EVS_j = n_i EVS_i(loss) - the focal loss of
+    # the negatives, with n_i the image's positives.
+    single = det_batch(((0, 2), ))
+    data = retinanet.data_preprocessor(single, False)
+    out = retinanet.adapter.outputs(retinanet.student, data['inputs'])
+    head = dense_head(retinanet.student)
+    tg = head.object_targets(out, data['data_samples'])
+    per_point = head.point_losses(out, tg)
+    image, mean, count = object_means(per_point, tg['gt_inds'])
+    assert image.tolist() == [0, 0]  # both boxes have anchors
+    loss = build_scorer('loss', 'detection')(retinanet.student, out, None,
+                                             data['data_samples'])['evs']
+    negatives = per_point[tg['gt_inds'] < 0].sum()
+    assert float((count * mean).sum() + negatives) == pytest.approx(
+        float(loss[0] * tg['num_pos'][0]), rel=1e-5)
+    # Each box's points are its positives, as the head assigned them.
+    assert torch.equal(tg['gt_inds'] >= 0, tg['labels'] < head.num_classes)
+    assert int(count.sum()) == int(tg['num_pos'][0])
+
+
+@torch.no_grad()
+def test_an_image_scores_as_it_does_alone(retinanet):
+    batch = det_batch(((1, ), (0, 2)))
+    both = scores_of(retinanet, 'max', batch)
+    for i in range(2):
+        alone = scores_of(retinanet, 'max', dict(
+            inputs=[batch['inputs'][i]],
+            data_samples=[batch['data_samples'][i]]))
+        for key in ('evs', 'ds'):
+            assert alone[key][0].item() == pytest.approx(
+                both[key][i].item(), rel=1e-4)
+
+
+@pytest.mark.parametrize('cfg, head', [(fcos_cfg, 'FCOSHead'),
+                                       (atss_cfg, 'ATSSHead')])
+@torch.no_grad()
+def test_heads_without_the_assignment_are_named(cfg, head):
+    model = build_qat(model=cfg())
+    model.calibrate([det_batch()])
+    model.eval()
+    with pytest.raises(NotImplementedError, match=head):
+        scores_of(model, 'mean', det_batch())
