@@ -2,21 +2,12 @@
 """Detection-aware selection in the real QATRunner, on synthetic shapes."""
 import json
 
-import pytest
 import torch
 
-from mmacs.datasets import make_synthetic_shapes
 from mmacs.engine import CoresetSelectionHook
 from mmacs.testing import load_tool
 
 demo = load_tool('demo')
-
-
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('shapes')
-    make_synthetic_shapes(str(root), num_train=16, num_val=4, size=64)
-    return str(root)
 
 
 def tiny_run(data_root, work_dir, epochs, **coreset):
@@ -36,8 +27,8 @@ def tiny_run(data_root, work_dir, epochs, **coreset):
     return log, hook
 
 
-def test_kcenter_on_object_scores(data_root, tmp_path):
-    log, hook = tiny_run(data_root, tmp_path, 2,
+def test_kcenter_on_object_scores(shapes_root, tmp_path):
+    log, hook = tiny_run(shapes_root, tmp_path, 2,
                          scorer=dict(type='object_loss', pool='max'),
                          selection=dict(type='kcenter', score_weight=1.0))
     assert [r['num_selected'] for r in log] == [8, 8]
@@ -53,8 +44,8 @@ def test_kcenter_on_object_scores(data_root, tmp_path):
         for _ in range(hook.scoring.model.teacher.neck.num_outs))
 
 
-def test_class_aware_covers_every_class(data_root, tmp_path):
-    log, hook = tiny_run(data_root, tmp_path, 1,
+def test_class_aware_covers_every_class(shapes_root, tmp_path):
+    log, hook = tiny_run(shapes_root, tmp_path, 1,
                          selection=dict(type='class_aware', power=0.0,
                                         floor=2))
     record = log[0]
