@@ -31,12 +31,24 @@ def test_pool_objects_by_hand():
         build_scorer(dict(type='object_loss', pool='median'), 'detection')
 
 
-@pytest.fixture(scope='module')
-def retinanet():
-    model = build_qat()
+def calibrated(cfg=None):
+    model = build_qat(model=cfg)
     model.calibrate([det_batch()])
     model.eval()
     return model
+
+
+@pytest.fixture(scope='module')
+def retinanet():
+    return calibrated()
+
+
+@pytest.fixture(scope='module', params=['retinanet', 'atss'])
+def detector(request, retinanet):
+    """The heads with per-object scores: RetinaNet (the sampler's
+    assignment) and ATSS (each positive's decoded box target)."""
+    return retinanet if request.param == 'retinanet' else calibrated(
+        atss_cfg())
 
 
 def scores_of(model, pool, batch):
@@ -45,9 +57,9 @@ def scores_of(model, pool, batch):
 
 
 @torch.no_grad()
-def test_one_box_pools_alike_and_boxless_images_score_zero(retinanet):
+def test_one_box_pools_alike_and_boxless_images_score_zero(detector):
     batch = det_batch(((1, ), (), (0, 2)))
-    pooled = {p: scores_of(retinanet, p, batch) for p in POOLS}
+    pooled = {p: scores_of(detector, p, batch) for p in POOLS}
     for key in ('evs', 'ds'):
         one = [pooled[p][key][0] for p in POOLS]
         assert one[0] > 0
@@ -59,7 +71,7 @@ def test_one_box_pools_alike_and_boxless_images_score_zero(retinanet):
         assert total == pytest.approx(2 * mean)
         assert mean <= top + 1e-6 and top <= total + 1e-6
     # A batch without a single box (no positive anywhere) scores 0.
-    empty = scores_of(retinanet, 'max', det_batch(((), )))
+    empty = scores_of(detector, 'max', det_batch(((), )))
     assert empty['evs'].tolist() == [0.0] and empty['ds'].tolist() == [0.0]
 
 
@@ -86,11 +98,11 @@ def test_sum_is_the_image_loss_of_the_positives(retinanet):
 
 
 @torch.no_grad()
-def test_an_image_scores_as_it_does_alone(retinanet):
+def test_an_image_scores_as_it_does_alone(detector):
     batch = det_batch(((1, ), (0, 2)))
-    both = scores_of(retinanet, 'max', batch)
+    both = scores_of(detector, 'max', batch)
     for i in range(2):
-        alone = scores_of(retinanet, 'max', dict(
+        alone = scores_of(detector, 'max', dict(
             inputs=[batch['inputs'][i]],
             data_samples=[batch['data_samples'][i]]))
         for key in ('evs', 'ds'):
@@ -98,12 +110,30 @@ def test_an_image_scores_as_it_does_alone(retinanet):
                 both[key][i].item(), rel=1e-4)
 
 
-@pytest.mark.parametrize('cfg, head', [(fcos_cfg, 'FCOSHead'),
-                                       (atss_cfg, 'ATSSHead')])
 @torch.no_grad()
-def test_heads_without_the_assignment_are_named(cfg, head):
-    model = build_qat(model=cfg())
-    model.calibrate([det_batch()])
-    model.eval()
-    with pytest.raises(NotImplementedError, match=head):
-        scores_of(model, 'mean', det_batch())
+def test_every_box_gets_the_points_of_its_targets(detector):
+    # Each positive's box is one of the image's boxes, every box has
+    # points, and the per-object means add up to the points' losses.
+    data = detector.data_preprocessor(det_batch(((0, 2), (1, ))), False)
+    out = detector.adapter.outputs(detector.student, data['inputs'])
+    head = dense_head(detector.student)
+    tg = head.object_targets(out, data['data_samples'])
+    assert torch.equal(tg['gt_inds'] >= 0, tg['labels'] < head.num_classes)
+    per_point = head.point_losses(out, tg)
+    image, mean, count = object_means(per_point, tg['gt_inds'])
+    assert image.tolist() == [0, 0, 1]
+    assert torch.allclose((count * mean).sum() +
+                          per_point[tg['gt_inds'] < 0].sum(),
+                          per_point.sum(), rtol=1e-5)
+    # The box of a point is the one whose label it learns.
+    for i, sample in enumerate(data['data_samples']):
+        pos = tg['gt_inds'][i] >= 0
+        labels = sample.gt_instances.labels.to(pos.device)
+        assert torch.equal(labels[tg['gt_inds'][i][pos]],
+                           tg['labels'][i][pos])
+
+
+@torch.no_grad()
+def test_heads_without_the_assignment_are_named():
+    with pytest.raises(NotImplementedError, match='FCOSHead'):
+        scores_of(calibrated(fcos_cfg()), 'mean', det_batch())
