@@ -30,10 +30,11 @@ head family in :mod:`mmacs.tasks.heads` gives targets and losses)::
 
   object_loss (per object, pooled per image): for each box j of image i,
     P_j the anchors the head's assigner gives it (RetinaNet: the sampler's
-    ``pos_assigned_gt_inds``; ATSS: the box of its decoded box target)
+    ``pos_assigned_gt_inds``; ATSS, FCOS: the box of each positive's box
+    target)
     EVS_j = mean_{a in P_j} l_a, l_a the head's unnormalised loss terms at
-            a (RetinaNet: FL(s_a, y_a) + L1(b_a, t_a); ATSS adds the
-            centerness loss and weights the box loss by its target)
+            a (RetinaNet: FL(s_a, y_a) + L1(b_a, t_a); ATSS and FCOS add
+            the centerness loss and weight the box loss by its target)
     DS_j  = mean_{a in P_j} (sum_c SFD(s_ac, q_ac)
                              [+ lambda |b_a - b'_a|_1])
     EVS_i, DS_i = mean, max or sum over the boxes j of the image (``pool``);
@@ -41,8 +42,8 @@ head family in :mod:`mmacs.tasks.heads` gives targets and losses)::
     its size's: a large box (many anchors) weighs as much as a small one.
     Invariant (RetinaNet): sum_j |P_j| EVS_j = n_i EVS_i(loss) -
     sum_{a negative} w_a FL(s_a, y_a), the ``loss`` EVS (with n_i >=
-    floor) without its negatives; with one box, mean = max = sum. FCOS
-    has no per-object scores (an error names it).
+    floor) without its negatives; with one box, mean = max = sum. A head
+    family without the assignment raises an error naming the head.
 
 An image without boxes has n_i = 0: its ``loss`` scores are normalised by
 the floor (its EVS is then the focal loss of its false alarms), and its

@@ -8,6 +8,7 @@ from mmacs.coreset.scores import object_means, pool_objects
 from mmacs.coreset.scoring import ScoringPass
 from mmacs.tasks import dense_head
 from mmacs.testing import atss_cfg, build_qat, det_batch, fcos_cfg
+from ..test_tasks.test_heads import fcos_normbbox_cfg
 
 POOLS = ('mean', 'max', 'sum')
 
@@ -43,12 +44,13 @@ def retinanet():
     return calibrated()
 
 
-@pytest.fixture(scope='module', params=['retinanet', 'atss'])
+@pytest.fixture(scope='module', params=['retinanet', 'atss', 'fcos'])
 def detector(request, retinanet):
-    """The heads with per-object scores: RetinaNet (the sampler's
-    assignment) and ATSS (each positive's decoded box target)."""
-    return retinanet if request.param == 'retinanet' else calibrated(
-        atss_cfg())
+    """RetinaNet (the sampler's assignment), ATSS and FCOS (the box of each
+    positive's box target)."""
+    if request.param == 'retinanet':
+        return retinanet
+    return calibrated(dict(atss=atss_cfg, fcos=fcos_cfg)[request.param]())
 
 
 def scores_of(model, pool, batch):
@@ -134,6 +136,27 @@ def test_every_box_gets_the_points_of_its_targets(detector):
 
 
 @torch.no_grad()
-def test_heads_without_the_assignment_are_named():
-    with pytest.raises(NotImplementedError, match='FCOSHead'):
-        scores_of(calibrated(fcos_cfg()), 'mean', det_batch())
+def test_fcos_boxes_are_found_in_either_unit():
+    # With norm_on_bbox the distances are in strides: the same boxes.
+    model = calibrated(fcos_normbbox_cfg())
+    data = model.data_preprocessor(det_batch(((0, 2), )), False)
+    out = model.adapter.outputs(model.student, data['inputs'])
+    head = dense_head(model.student)
+    assert head.head.norm_on_bbox
+    tg = head.object_targets(out, data['data_samples'])
+    pos = tg['gt_inds'][0] >= 0
+    labels = data['data_samples'][0].gt_instances.labels
+    assert torch.equal(labels[tg['gt_inds'][0][pos]], tg['labels'][0][pos])
+    assert tg['gt_inds'][0][pos].unique().tolist() == [0, 1]
+
+
+def test_a_head_family_without_the_assignment_is_named():
+    from mmacs.tasks import DenseHead
+
+    class OwnHead(torch.nn.Module):
+        num_classes = 2
+
+    with pytest.raises(NotImplementedError, match='OwnHead'):
+        DenseHead(OwnHead()).object_targets({}, [])
+    with pytest.raises(NotImplementedError, match='OwnHead'):
+        DenseHead(OwnHead()).point_losses({}, {})

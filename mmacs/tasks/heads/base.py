@@ -78,7 +78,7 @@ class DenseHead:
         raise NotImplementedError(
             'per-object scores read the assignment of each point to a box, '
             f'which mmacs does not take from {type(self.head).__name__} '
-            '(the AnchorHead family, e.g. RetinaNet, has it)')
+            '(RetinaNet, ATSS and FCOS have it)')
 
     def point_losses(self, out: dict, targets: dict) -> Tensor:
         """``[B, A]``: the terms of the head's loss at each point,
@@ -88,7 +88,7 @@ class DenseHead:
         """
         raise NotImplementedError(
             f'per-point losses of {type(self.head).__name__} are not '
-            'implemented (the AnchorHead family, e.g. RetinaNet, has them)')
+            'implemented (RetinaNet, ATSS and FCOS have them)')
 
     def loss_and_targets(self, maps: tuple,
                          data_samples: list) -> Tuple[dict, dict, dict]:
