@@ -8,8 +8,3 @@ model = dict(
     act_quant=dict(bits=8, signed='auto'),
     fp_layers=('backbone.conv1', ),
     fold_bn=dict(freeze_stats_after=4))
-# The 8-bit steps stay as calibrated (TensorRT's QAT recipe keeps its
-# ranges fixed too): a channel whose BatchNorm gamma has decayed to ~0 has a
-# folded weight of ~0 and a step of ~1e-8, which any optimizer update (AdamW
-# moves a parameter by ~lr) turns negative.
-qat = dict(step_lr_mult=0.0)

@@ -12,6 +12,3 @@ model = dict(
     act_quant=dict(bits=8, signed='auto'),
     fp_layers=('backbone.conv1', ),
     fold_bn=dict(freeze_stats_after=None))
-# The 8-bit steps stay as calibrated (as TensorRT's QAT recipe keeps its
-# ranges): see configs/demo/lsq-w8a8_full_... for why.
-qat = dict(step_lr_mult=0.0)

@@ -10,6 +10,7 @@ says whether to score, with which EVS weight and which samples, and
 The draws are seeded by the run's seed and the round alone, so every rank
 selects the same coreset.
 """
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -31,7 +32,9 @@ class Plan:
     None when nothing is scored) with EVS weight ``beta``, running the
     teacher also at ``beta = 1`` when ``with_teacher`` (a teacher filter,
     or a rule that reads the teacher's embedding); select a new coreset
-    (``select``) or keep the one it has."""
+    (``select``) or keep the one it has. With ``reuse`` the pool is only
+    what the scoring pass refreshes: the selection is among all samples,
+    on their last scores (:mod:`mmacs.coreset.reuse`)."""
     epoch: int
     round_idx: int
     beta: float
@@ -39,6 +42,7 @@ class Plan:
     select: bool
     pool: Optional[Tensor]
     with_teacher: bool
+    reuse: bool = False
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,15 @@ class CoresetSelector:
         score_pool (float): Fraction of the set scored at each selection,
             in ``[fraction, 1]``: 1 is the paper's; less is a faster,
             approximate mode that scores a seeded random pool per round and
-            selects in it. Defaults to 1.0.
+            selects in it. With ``score_reuse``, in ``(0, 1]``: the
+            rotating share the scoring pass refreshes each round (block
+            ``round % ceil(1 / score_pool)`` of a seeded permutation, so
+            every sample is scored once every ``ceil(1 / score_pool)``
+            rounds). Defaults to 1.0.
+        score_reuse (bool): Keep scores between rounds, score the coreset
+            from the training step's outputs of the round's last epoch and
+            refresh the rest in a rotating pool; the selection is among all
+            samples (see :mod:`mmacs.coreset.reuse`). Defaults to False.
         teacher_filter (dict, optional): ``dict(min_prob=p)`` (single-label
             tasks) or ``dict(drop=q)``: candidates the FP teacher
             contradicts are never selected (see
@@ -91,7 +103,8 @@ class CoresetSelector:
                  selection=None,
                  class_balance: Optional[bool] = None,
                  score_pool: float = 1.0,
-                 teacher_filter: Optional[dict] = None) -> None:
+                 teacher_filter: Optional[dict] = None,
+                 score_reuse: bool = False) -> None:
         self.policy = get_policy(policy)
         check_schedule(schedule)
         self.schedule = self.policy.schedule or schedule
@@ -100,6 +113,15 @@ class CoresetSelector:
             if self.policy.needs_scores else ()
         check_fraction(score_pool, 'score_pool', low_open=True)
         self.score_pool = float(score_pool)
+        if not isinstance(score_reuse, bool):
+            raise TypeError(f'score_reuse must be a bool, got '
+                            f'{score_reuse!r}')
+        self.score_reuse = score_reuse and self.needs_scores
+        if self.score_reuse and self.needs_embedding:
+            raise ValueError(
+                f"selection {self.selection['type']!r} reads the teacher's "
+                'embedding of every candidate, which score_reuse does not '
+                'keep; use score_reuse=False')
         self.class_balance = class_balance
         # A policy that scores nothing selects among all samples: the
         # filter (a config default) does not apply to it.
@@ -138,6 +160,11 @@ class CoresetSelector:
             raise ValueError(
                 f"selection {self.selection['type']!r} chooses over all "
                 'classes itself: set class_balance=None or False')
+        if self.score_reuse and not task.records_train_outputs:
+            raise ValueError(
+                'score_reuse scores the training step\'s per-sample '
+                f'outputs: a {task.task} task does not record them; use '
+                'score_reuse=False')
         self.task = task
         self.num_samples = len(dataset)
         self.num_select, self.seed = sampler.num_select, sampler.seed
@@ -153,29 +180,40 @@ class CoresetSelector:
                 dataset, num_classes)
         self.noisy = find_dataset_attr(dataset, 'noisy_indices')
         self.pool_size = max(1, int(round(self.score_pool * self.num_samples)))
-        if self.needs_scores and self.pool_size < self.num_select:
+        if self.needs_scores and not self.score_reuse and \
+                self.pool_size < self.num_select:
             raise ValueError(
                 f'score_pool={self.score_pool} scores {self.pool_size} '
                 f'samples, fewer than the coreset ({self.num_select}); use '
                 'score_pool >= fraction')
 
     def plan(self, epoch: int, max_epochs: int, round_idx: int,
-             scored_coreset: bool = False) -> Plan:
+             scored_coreset: bool = False,
+             fresh: Optional[Tensor] = None) -> Plan:
         """The plan of round ``round_idx`` at ``epoch`` of ``max_epochs``;
         ``scored_coreset``: the run holds a coreset and its scores (a static
-        policy then keeps them)."""
+        policy then keeps them). With ``score_reuse``, ``fresh`` are the
+        samples scored by the training step since the last round (the pass
+        skips them); the first round, or one without stored scores
+        (``scored_coreset`` False), scores all samples."""
         beta = beta_schedule(self.schedule, epoch, max_epochs)
         select = not (self.policy.static and scored_coreset)
         score = select and self.needs_scores
         pool = None
-        if score:
+        if score and self.score_reuse:
+            pool = torch.arange(self.num_samples) if not scored_coreset \
+                else self.rotating_block(round_idx)
+            if fresh is not None and scored_coreset:
+                pool = pool[~torch.isin(pool, fresh)]
+        elif score:
             pool = torch.arange(self.num_samples)
             if self.pool_size < self.num_samples:
                 g = draw_generator(self.seed, round_idx, POOL_STREAM)
                 pool = torch.randperm(self.num_samples, generator=g)
                 pool = pool[:self.pool_size].sort().values
         return Plan(epoch, round_idx, beta, score, select, pool,
-                    bool(self.teacher_filter) or self.needs_embedding)
+                    bool(self.teacher_filter) or self.needs_embedding,
+                    self.score_reuse)
 
     def inputs(self, candidates: Tensor, scores: Optional[dict]) -> dict:
         """What the rule reads beside the scores, for ``candidates``."""
@@ -192,6 +230,16 @@ class CoresetSelector:
             inputs['features'] = scores['embedding'][candidates]
         return inputs
 
+    def rotating_block(self, round_idx: int) -> Tensor:
+        """The samples the scoring pass refreshes in round ``round_idx``
+        with ``score_reuse`` (sorted): block ``round_idx % k`` of ``k =
+        ceil(1 / score_pool)`` near-equal blocks of one seeded permutation,
+        so ``k`` consecutive rounds score every sample once."""
+        k = math.ceil(1 / self.score_pool - 1e-9)
+        g = draw_generator(self.seed, 0, POOL_STREAM)
+        perm = torch.randperm(self.num_samples, generator=g)
+        return perm.tensor_split(k)[round_idx % k].sort().values
+
     def select(self,
                plan: Plan,
                scores: Optional[dict] = None,
@@ -204,7 +252,8 @@ class CoresetSelector:
         if not plan.select:
             indices = previous
         else:
-            candidates = torch.arange(n) if plan.pool is None else plan.pool
+            candidates = torch.arange(n) if plan.pool is None or \
+                plan.reuse else plan.pool
             if self.teacher_filter and scores is not None:
                 candidates, filtered = apply_teacher_filter(
                     self.teacher_filter, candidates,

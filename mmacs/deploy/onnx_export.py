@@ -142,14 +142,16 @@ class _LSQExportFunction(torch.autograd.Function):
 class ExportQuantizer(nn.Module):
     """Stands in for an :class:`LSQQuantizer` during export.
 
-    Built from the quantizer's public attributes (``step``, ``bits``,
-    ``qn``, ``qp``, ``per_channel``, ``ch_axis``), never from its forward.
+    Built from the quantizer's public attributes (``effective_step()``,
+    ``bits``, ``qn``, ``qp``, ``per_channel``, ``ch_axis``), never from its
+    forward.
     """
 
     def __init__(self, quantizer: LSQQuantizer, name: str) -> None:
         super().__init__()
         self.scale = [float(v) for v in
-                      quantizer.step.detach().float().cpu().flatten()]
+                      quantizer.effective_step().detach().float().cpu()
+                      .flatten()]
         self.bits = quantizer.bits
         self.qn, self.qp = quantizer.qn, quantizer.qp
         self.per_channel = quantizer.per_channel
@@ -211,7 +213,7 @@ def check_exportable(student: nn.Module) -> List[str]:
             raise RuntimeError(
                 f'LSQ quantizer {name!r} is not calibrated: export a '
                 'checkpoint of a calibrated (trained) QAT model')
-        step = q.step.detach()
+        step = q.effective_step().detach()
         if not bool(torch.isfinite(step).all()) or bool((step <= 0).any()):
             raise ValueError(
                 f'LSQ quantizer {name!r} has a step that is not finite and '
@@ -586,7 +588,7 @@ def verify_onnx(model,
             quantizer = quantizers[name]
             expected = quantizer(torch.from_numpy(x.copy()).to(
                 quantizer.step.device)).cpu()
-            step = quantizer.step.detach().abs().min().cpu()
+            step = quantizer.effective_step().detach().min().cpu()
             err = float(((torch.from_numpy(tensors[dq_out]) - expected).abs()
                          / step).max()) if expected.numel() else 0.0
             if err >= q_diff:

@@ -7,7 +7,8 @@ from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 
-from mmacs.coreset import (CoresetSelector, ScoringPass, build_scorer,
+from mmacs.coreset import (CoresetSelector, ScoreRecorder, ScoringPass,
+                           build_scorer, combine_scores, merge_scores,
                            pop_scoring_args)
 from mmacs.datasets import find_coreset_sampler, set_coreset
 from mmacs.quantization.calibration import check_calibrated
@@ -26,7 +27,10 @@ class CoresetSelectionHook(Hook):
     the train dataloader's :class:`~mmacs.datasets.CoresetSampler` (whose
     ``fraction`` sets its size). The coreset and its scores are saved in
     checkpoints; a resumed run replaces the log lines of selections made
-    after its checkpoint.
+    after its checkpoint. With ``score_reuse``, the last epoch of each
+    round also scores the training step's outputs (a
+    :class:`~mmacs.coreset.reuse.ScoreRecorder` on the model), merged into
+    the stored scores at the epoch's end, before its checkpoint.
 
     Args:
         interval (int): Epochs between selections ``R``. Defaults to 1.
@@ -42,7 +46,7 @@ class CoresetSelectionHook(Hook):
     # after QATCalibrationHook (VERY_HIGH), which initialises the steps.
     priority = 'ABOVE_NORMAL'
     #: What a checkpoint saves (under 'coreset', with the policy's name).
-    STATE = ('indices', 'scores', 'round_idx', 'last_epoch')
+    STATE = ('indices', 'scores', 'round_idx', 'last_epoch', 'score_rounds')
 
     def __init__(self,
                  interval: int = 1,
@@ -54,6 +58,8 @@ class CoresetSelectionHook(Hook):
         self.scoring_cfg = pop_scoring_args(cfg)
         self.selector = CoresetSelector(**cfg)
         self.indices = self.scores = self.loaded_epoch = None
+        # With score_reuse: the round each stored score was computed in.
+        self.score_rounds = self.recorder = None
         self.round_idx = self.last_epoch = -1
 
     def before_train(self, runner) -> None:
@@ -74,6 +80,11 @@ class CoresetSelectionHook(Hook):
                          bool(self.selector.teacher_filter)),
             embedding=self.selector.needs_embedding,
             **self.scoring_cfg) if self.selector.needs_scores else None
+        self.model = model
+        if self.selector.score_reuse:
+            # Always with the teacher: a stored score is used in later
+            # rounds, whose beta may weigh DS.
+            self.recorder = ScoreRecorder(self.scoring.scorer, True)
         start_log(runner, self.log_file, self.loaded_epoch)
 
     def before_train_epoch(self, runner) -> None:
@@ -83,14 +94,38 @@ class CoresetSelectionHook(Hook):
         elif self.indices is not None:
             set_coreset(self.sampler, self.batch_sampler, self.indices,
                         runner.logger)
+        next_epoch = epoch + 1
+        if self.recorder is not None and next_epoch % self.interval == 0 \
+                and next_epoch < runner.max_epochs and \
+                not self.selector.policy.static:
+            # The round's last epoch: score what the training step sees.
+            self.model.score_recorder = self.recorder
+
+    def after_train_epoch(self, runner) -> None:
+        if self.recorder is None or self.model.score_recorder is None:
+            return
+        self.model.score_recorder = None
+        indices, values = self.recorder.gather()
+        self.recorder.clear()
+        self.scores, self.score_rounds = merge_scores(
+            self.scores, self.score_rounds, [(indices, values)],
+            (runner.epoch + 1) // self.interval, self.selector.num_samples)
 
     def new_round(self, runner, epoch: int) -> None:
         """A selection round at ``epoch``: plan, score, select, hand over."""
-        plan = self.selector.plan(epoch, runner.max_epochs,
-                                  epoch // self.interval, self.indices
-                                  is not None and self.scores is not None)
+        round_idx = epoch // self.interval
+        fresh = None if self.score_rounds is None else \
+            (self.score_rounds == round_idx).nonzero().flatten()
+        scored = self.indices is not None and self.scores is not None
+        if self.selector.score_reuse:  # and every sample has a score
+            scored = scored and self.score_rounds is not None and \
+                bool((self.score_rounds >= 0).all())
+        plan = self.selector.plan(epoch, runner.max_epochs, round_idx,
+                                  scored, fresh)
         t0, info = time.perf_counter(), {}
-        if plan.score:
+        if plan.score and plan.reuse:
+            info = self.refresh_scores(plan)
+        elif plan.score:
             self.scores, info = self.scoring.score_round(
                 plan.pool, plan.beta, need_teacher=plan.with_teacher)
         t1 = time.perf_counter()
@@ -103,6 +138,28 @@ class CoresetSelectionHook(Hook):
         set_coreset(self.sampler, self.batch_sampler, self.indices,
                     runner.logger)
         log_selection(runner, selection.stats, timing, self.log_file)
+
+    def refresh_scores(self, plan) -> dict:
+        """Score the plan's pool (``score_reuse``), merge it into the
+        stored scores and weigh them with the plan's ``beta``; what the
+        log records of it."""
+        info = {}
+        updates = []
+        if plan.pool.numel():
+            scores, info = self.scoring.score_round(
+                plan.pool, plan.beta, need_teacher=True)
+            updates.append((plan.pool, scores))
+        self.scores, self.score_rounds = merge_scores(
+            self.scores, self.score_rounds, updates, plan.round_idx,
+            self.selector.num_samples)
+        evs, ds = self.scores['evs'], self.scores.setdefault('ds', None)
+        self.scores['combined'] = evs if ds is None or plan.beta == 1 \
+            else combine_scores(evs, ds, plan.beta)
+        fresh = int((self.score_rounds == plan.round_idx).sum())
+        age = plan.round_idx - self.score_rounds.float()
+        return dict(info, scored=int(plan.pool.numel()),
+                    reused=fresh - int(plan.pool.numel()),
+                    mean_score_age=float(age.mean()))
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         state = {key: getattr(self, key) for key in self.STATE}
@@ -121,4 +178,6 @@ class CoresetSelectionHook(Hook):
             runner.logger.warning(f"the checkpoint's coreset came from "
                                   f'policy {old!r}, this run uses {name!r}')
         for key in self.STATE:
-            setattr(self, key, state[key])
+            # score_rounds: absent from checkpoints before score_reuse.
+            setattr(self, key, state.get(key) if key == 'score_rounds'
+                    else state[key])

@@ -97,6 +97,9 @@ class QATModel(BaseModel):
         self.teacher = MODELS.build(copy.deepcopy(model))
         self.teacher.requires_grad_(False)
         self.teacher.eval()
+        # Set by CoresetSelectionHook (score_reuse) for the epochs whose
+        # training outputs are scored: a ScoreRecorder, else None.
+        self.score_recorder = None
         self.adapter = build_task(task, self.student)
         if fp_layers is None:
             fp_layers = self.adapter.fp_layers
@@ -186,11 +189,20 @@ class QATModel(BaseModel):
                 data_samples: Optional[list] = None,
                 mode: str = 'tensor') -> Union[Dict, list, tuple]:
         if mode == 'loss':
+            teacher = {}
+
+            def teacher_fn():  # once per step, whoever asks first
+                if 'out' not in teacher:
+                    teacher['out'] = self.teacher_outputs(inputs)
+                return teacher['out']
+
+            kwargs = {} if self.score_recorder is None else dict(
+                on_outputs=self.score_recorder)
             if self.layer_align:
-                return self._loss_with_alignment(inputs, data_samples)
-            return self.adapter.loss(
-                self.student, inputs, data_samples,
-                lambda: self.teacher_outputs(inputs), self.distill)
+                return self._loss_with_alignment(inputs, data_samples,
+                                                 teacher_fn, kwargs)
+            return self.adapter.loss(self.student, inputs, data_samples,
+                                     teacher_fn, self.distill, **kwargs)
         if mode == 'predict':
             return self.student(inputs, data_samples, mode='predict')
         if mode == 'tensor':
@@ -198,19 +210,13 @@ class QATModel(BaseModel):
         raise RuntimeError(f'Invalid mode "{mode}". Only supports loss, '
                            'predict and tensor mode')
 
-    def _loss_with_alignment(self, inputs, data_samples) -> dict:
+    def _loss_with_alignment(self, inputs, data_samples, teacher_fn,
+                             kwargs: dict) -> dict:
         names = self.layer_align['layers']
-        teacher = {}
-
-        def teacher_fn():
-            if 'out' not in teacher:
-                teacher['out'] = self.teacher_outputs(inputs)
-            return teacher['out']
-
         with capture_outputs(self.student, names) as s_feats, \
                 capture_outputs(self.teacher, names) as t_feats:
             losses = self.adapter.loss(self.student, inputs, data_samples,
-                                       teacher_fn, self.distill)
+                                       teacher_fn, self.distill, **kwargs)
             teacher_fn()  # once, shared with distillation
         losses['loss_align'] = self.layer_align['loss_weight'] * \
             layer_align_loss(s_feats, t_feats, names)

@@ -15,6 +15,15 @@ sqrt(Qp)``, averaged over the calibration batches (and ranks). A persistent
 a checkpoint is never initialised twice. Using an uninitialised quantizer
 outside calibration is an error rather than a silent guess.
 
+The step a quantizer uses is ``max(|s|, MIN_STEP)`` (:meth:`LSQQuantizer.
+effective_step`), never the raw parameter: an optimizer update larger than
+a tiny step (a channel whose folded BatchNorm gamma decayed to ~0 has a
+step of ~1e-8, and AdamW moves a parameter by ~lr) would otherwise make it
+negative, and a negative scale quantizes nothing and cannot be exported.
+For a positive step this is the identity, with the same gradient, so
+stored checkpoints load and train as before; past zero the step is
+mirrored, and its gradient with it, so training continues from ``|s|``.
+
 The training-time computation is chosen per device (``impl``): on the CPU
 the fused autograd function (:class:`_LSQFunction`: no compiler and no
 compile time needed); on CUDA, where a step is bound by kernel launches
@@ -205,6 +214,9 @@ def lsq_quantize(x: Tensor,
     return torch.clamp(x / step, qn, qp).round_().mul_(step)
 
 
+#: The smallest step a quantizer uses (also the floor of a calibrated step).
+MIN_STEP = 1e-8
+
 #: How calibration initialises a step (``LSQQuantizer(init=...)``).
 STEP_INITS = ('lsq', 'mse')
 #: The fractions of ``max|x|`` (over the grid's largest level) that the
@@ -390,7 +402,7 @@ class LSQQuantizer(nn.Module):
         step = mean_abs if self.init == 'mse' else \
             2 * mean_abs / math.sqrt(self.levels(signed)[1])
         # A layer that only ever saw zeros keeps a usable, tiny step.
-        return signed, torch.clamp(step, min=1e-8)
+        return signed, torch.clamp(step, min=MIN_STEP)
 
     @torch.no_grad()
     def finish_calibration(self, mean_abs: Tensor, negative: bool) -> None:
@@ -422,6 +434,12 @@ class LSQQuantizer(nn.Module):
         self._calib_count = 0
         self._calib_negative = False
 
+    def effective_step(self) -> Tensor:
+        """The step the quantizer uses: ``max(|step|, MIN_STEP)``, positive
+        whatever an optimizer did to the parameter (see the module
+        docstring); what export and any reader of the scale must use."""
+        return self.step.abs().clamp(min=MIN_STEP)
+
     def forward(self, x: Tensor) -> Tensor:
         if self.calibrating:
             # Observe, then quantize with the running estimate, so that
@@ -439,7 +457,7 @@ class LSQQuantizer(nn.Module):
                 'its step was initialised: run the QAT calibration first '
                 '(QATCalibrationHook in a Runner, or '
                 'mmacs.quantization.calibrate).')
-        step = self._broadcast(self.step, x)
+        step = self._broadcast(self.effective_step(), x)
         return lsq_quantize(x, step, self.qn, self.qp, self._grad_factor(x),
                             self.impl)
 

@@ -33,6 +33,8 @@ class Task:
         embedding (bool): :meth:`outputs` hold ``embedding`` ``[B, D]``,
             a cheap summary of each sample's features (what a diversity
             rule compares).
+        records_train_outputs (bool): :meth:`loss` hands the student's
+            outputs to ``on_outputs`` (what ``score_reuse`` scores).
     """
 
     task: str = ''
@@ -41,6 +43,7 @@ class Task:
     single_label: bool = False
     fp_layers: Tuple[str, ...] = ()
     embedding: bool = False
+    records_train_outputs: bool = False
 
     def __init__(self, model: Optional[nn.Module] = None) -> None:
         self.model = model
@@ -52,9 +55,13 @@ class Task:
         raise NotImplementedError
 
     def loss(self, student: nn.Module, inputs: Tensor, data_samples: list,
-             teacher_fn, distill: Optional[dict]) -> Dict[str, Tensor]:
+             teacher_fn, distill: Optional[dict],
+             on_outputs=None) -> Dict[str, Tensor]:
         """The training loss, with distillation to ``teacher_fn()``'s
-        outputs when ``distill`` is set."""
+        outputs when ``distill`` is set; where
+        :attr:`records_train_outputs`, ``on_outputs(student, outputs,
+        teacher_fn, data_samples)`` sees the student's outputs of
+        :meth:`outputs` form."""
         raise NotImplementedError
 
     def teacher_fit(self, scores: dict) -> Tensor:

@@ -23,6 +23,7 @@ class ClassificationTask(Task):
     default_scorer = 'softmax'
     teacher_fit_key = 'label_prob'
     single_label = True
+    records_train_outputs = True
     fp_layers = ('backbone.conv1', 'backbone.stem.*', 'backbone.linear',
                  'backbone.fc', 'backbone.classifier*')
 
@@ -30,8 +31,9 @@ class ClassificationTask(Task):
         return dict(logits=model(inputs, mode='tensor'))
 
     def loss(self, student: nn.Module, inputs: Tensor, data_samples: list,
-             teacher_fn, distill: Optional[dict]) -> Dict[str, Tensor]:
-        if not distill:
+             teacher_fn, distill: Optional[dict],
+             on_outputs=None) -> Dict[str, Tensor]:
+        if not distill and on_outputs is None:
             return student(inputs, data_samples, mode='loss')
         logits = student(inputs, mode='tensor')
         labels = torch.cat([s.gt_label for s in data_samples]).to(
@@ -41,6 +43,11 @@ class ClassificationTask(Task):
                 logits,
                 labels,
                 label_smoothing=getattr(student, 'label_smoothing', 0.0)))
+        if on_outputs is not None:
+            on_outputs(student, dict(logits=logits), teacher_fn,
+                       data_samples)
+        if not distill:
+            return losses
         temp = distill.get('temperature', 1.0)
         t_logits = teacher_fn()['logits']
         # Soft cross-entropy to the teacher, scaled by T^2.

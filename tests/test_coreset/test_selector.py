@@ -301,6 +301,8 @@ def test_detection_rules_name_what_they_cannot_run():
         CoresetSelector(selection=dict(type='class_aware', power=2))
     with pytest.raises(ValueError, match='score_weight'):
         CoresetSelector(selection=dict(type='kcenter', score_weight=-1))
+    with pytest.raises(ValueError, match='score_reuse'):
+        CoresetSelector(selection='kcenter', score_reuse=True)
     # A classifier's images hold one class each: class_aware reads it,
     # without class balance.
     sel = selector(n=30, num_select=6, selection='class_aware')

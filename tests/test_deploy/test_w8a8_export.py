@@ -28,8 +28,9 @@ DEMO_W8A8 = repo_path('configs', 'demo',
                       'lsq-w8a8_full_retinanet_r18-tiny_fpn_shapes-128.py')
 
 
-def demo_w8a8(fold=True, score_thr=None):
-    """The demo's W8A8 QAT model (random weights), calibrated."""
+def demo_w8a8(fold=True, score_thr=None, before_calibration=None):
+    """The demo's W8A8 QAT model (random weights), calibrated (after
+    ``before_calibration(model)`` when given)."""
     init_default_scope('mmdet')
     cfg = Config.fromfile(DEMO_W8A8).model
     cfg.float_checkpoint = None
@@ -40,6 +41,8 @@ def demo_w8a8(fold=True, score_thr=None):
     torch.manual_seed(0)
     model = MODELS.build(cfg)
     model.init_weights()
+    if before_calibration is not None:
+        before_calibration(model)
     model.calibrate([det_batch(seed=1), det_batch(seed=2)])
     return model.eval()
 
@@ -98,6 +101,39 @@ def test_folded_export_matches_pytorch(folded):
     model, graph = folded
     result = verify_onnx(graph, model, [det_batch(seed=3)])
     assert result['passed'] and result['max_quantizer_diff'] == 0.0, result
+
+
+def test_a_step_updated_past_zero_still_exports():
+    # A channel whose BatchNorm gamma decayed to ~0 folds to a ~0 weight
+    # and a calibrated step of ~1e-8, which one AdamW update makes
+    # negative; the quantizer uses (and exports) a positive step.
+    def kill_channel(model):
+        with torch.no_grad():
+            # mmdet's zero_init_residual zeroes the gammas of the last BN
+            # of each block, whose folded training forward divides by 0.
+            for m in model.student.modules():
+                if isinstance(m, torch.nn.BatchNorm2d):
+                    m.weight.fill_(1.0)
+            model.student.backbone.layer2[0].bn1.weight[3] = 1e-6
+            model.student.backbone.layer2[0].bn1.bias[3] = 0.5
+
+    model = demo_w8a8(before_calibration=kill_channel)
+    quantizer = model.student.backbone.layer2[0].conv1.weight_quant
+    assert quantizer.step[3].item() <= 1e-7
+    model.train()
+    # Late in QAT (freeze_stats_after): the step's scale reaches the loss.
+    model.student.backbone.layer2[0].conv1.freeze_bn_stats()
+    optim = torch.optim.AdamW(model.student.parameters(), lr=1e-3)
+    losses = model(**model.data_preprocessor(det_batch(seed=3), True),
+                   mode='loss')
+    model.parse_losses(losses)[0].backward()
+    optim.step()
+    assert quantizer.step[3].item() < 0
+    model.eval()
+    inputs = model.data_preprocessor(det_batch(), False)['inputs']
+    graph = export_qat_model(model, inputs)[0]
+    result = verify_onnx(graph, model, [det_batch(seed=4)])
+    assert result['passed'], result
 
 
 def test_onnxruntime_runs_integer_convolutions(folded):

@@ -3,7 +3,8 @@
 
 Trains the toy QAT + ACS task with a real mmengine Runner under
 ``launcher='pytorch'`` (DDP over gloo) and writes what the rank saw to
-``<work_dir>/rank<k>.json``.
+``<work_dir>/rank<k>.json``; with a second argument ``reuse``, three
+epochs with ``score_reuse``.
 """
 import json
 import os
@@ -19,8 +20,10 @@ from mmacs.engine import (CoresetSelectionHook, QATRunner,  # noqa: E402
 from mmacs.testing.toy import toy_cfg  # noqa: E402
 
 
-def main(work_dir):
-    cfg = toy_cfg(work_dir, max_epochs=2, fraction=0.25)
+def main(work_dir, reuse=False):
+    cfg = toy_cfg(work_dir, max_epochs=3 if reuse else 2, fraction=0.25)
+    if reuse:
+        cfg.coreset.update(score_reuse=True, score_pool=0.5)
     cfg.launcher = 'pytorch'
     cfg.experiment_name = 'dist'
     seen = []
@@ -46,4 +49,4 @@ def main(work_dir):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    main(sys.argv[1], reuse=sys.argv[2:] == ['reuse'])

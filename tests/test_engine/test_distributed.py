@@ -20,19 +20,24 @@ def free_port():
         return s.getsockname()[1]
 
 
-def test_two_rank_gloo_run_selects_identical_coresets(tmp_path):
+def run_two_ranks(tmp_path, *args):
+    """What each rank of dist_worker.py saw."""
     worker = Path(__file__).with_name('dist_worker.py')
     env = dict(os.environ, OMP_NUM_THREADS='1')
     cmd = [
         sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
         '--master_addr=127.0.0.1', f'--master_port={free_port()}',
-        str(worker), str(tmp_path)
+        str(worker), str(tmp_path), *args
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True,
                           timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    ranks = [json.loads((tmp_path / f'rank{r}.json').read_text())
-             for r in range(2)]
+    return [json.loads((tmp_path / f'rank{r}.json').read_text())
+            for r in range(2)]
+
+
+def test_two_rank_gloo_run_selects_identical_coresets(tmp_path):
+    ranks = run_two_ranks(tmp_path)
     assert all(r['wrapper'] == 'MMDistributedDataParallel' for r in ranks)
     sel0, sel1 = ranks[0]['selections'], ranks[1]['selections']
     assert [s['epoch'] for s in sel0] == [0, 1]
@@ -44,6 +49,19 @@ def test_two_rank_gloo_run_selects_identical_coresets(tmp_path):
         assert len(a['shard']) == len(b['shard']) == 12
         assert not set(a['shard']) & set(b['shard'])
         assert set(a['shard']) | set(b['shard']) == set(a['indices'])
+
+
+def test_two_rank_score_reuse_gathers_the_training_step_scores(tmp_path):
+    ranks = run_two_ranks(tmp_path, 'reuse')
+    sel0, sel1 = ranks[0]['selections'], ranks[1]['selections']
+    assert [s['epoch'] for s in sel0] == [0, 1, 2]
+    for a, b in zip(sel0, sel1):
+        assert a['scores'] == b['scores'] and len(a['scores']) == 96
+        assert a['indices'] == b['indices'] and len(a['indices']) == 24
+    with open(tmp_path / 'coreset_log.jsonl') as f:
+        log = [json.loads(line) for line in f]
+    # Both ranks' halves of the coreset came back from the training step.
+    assert [r['reused'] for r in log] == [0, 24, 24]
 
 
 def test_release_process_group_ends_the_default_group(tmp_path):

@@ -324,3 +324,46 @@ def test_compare_step_inits_calibrates_each_init_on_the_same_data():
         assert out['mse'][name]['rel_error'] < out['lsq'][name]['rel_error']
     with pytest.raises(ValueError, match="'max'"):
         compare_step_inits(net, [x], net, inits=('lsq', 'max'))
+
+
+@pytest.mark.parametrize('impl', ['fused', 'reference'])
+def test_an_update_past_zero_leaves_a_positive_step(impl):
+    # A per-channel weight quantizer whose first channel is ~0 (a folded
+    # BatchNorm whose gamma decayed): its step is calibrated to the floor.
+    w = torch.randn(3, 4)
+    w[0] = 0
+    q = _calibrated(w, bits=8, is_weight=True, per_channel=True,
+                    num_channels=3, impl=impl)
+    assert q.step[0].item() == pytest.approx(1e-8)
+    normal = q.step[1:].detach().clone()
+    opt = torch.optim.AdamW(q.parameters(), lr=1e-3)
+    q(w * torch.tensor([[0.], [1.], [1.]]) + 1e-3).sum().backward()
+    opt.step()
+    # AdamW moves the step by ~lr, past zero for the tiny step.
+    assert q.step[0].item() < 0
+    eff = q.effective_step()
+    assert bool((eff > 0).all())
+    assert eff[0].item() == pytest.approx(-q.step[0].item())
+    assert torch.equal(eff[1:], q.step[1:].detach())
+    assert not torch.equal(q.step[1:].detach(), normal)
+    out = q(w)
+    assert torch.isfinite(out).all()
+    # The output lies on the grid of the effective (positive) step.
+    levels = out / eff[:, None]
+    assert torch.allclose(levels, levels.round(), atol=1e-4)
+    assert bool((levels.abs() <= 128).all())
+
+
+def test_effective_step_is_the_step_for_positive_steps():
+    # Same values and gradients as the raw parameter: existing checkpoints
+    # train exactly as before.
+    x = torch.randn(2, 8)
+    q = _calibrated(x, bits=4, impl='fused')
+    assert torch.equal(q.effective_step(), q.step.detach())
+    y = x.clone().requires_grad_()
+    q(y).sum().backward()
+    got = q.step.grad.clone()
+    ref = q.step.detach().clone().requires_grad_()
+    lsq_quantize(x, ref, q.qn, q.qp, q._grad_factor(x), 'fused').sum() \
+        .backward()
+    assert torch.equal(got, ref.grad)

@@ -240,13 +240,29 @@ def test_quality_protocol_selects_per_class_or_globally(tmp_path):
     # value runs had before it: a run started then finds its checkpoint.
     recipe = tool.recipe_of(per_class)
     before = {k: v for k, v in recipe.items()
-              if k not in ('class_balance', 'teacher', 'eval_split')}
+              if k not in ('class_balance', 'teacher', 'eval_split',
+                           'score_reuse')}
     digest = hashlib.sha1(
         json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
     assert tool.run_dir_name('w2a2', 'acs', 1, recipe) == \
         f'w2a2_acs_seed1_{digest}'
     assert tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(glob)) != \
         tool.run_dir_name('w2a2', 'acs', 1, recipe)
+
+
+def test_quality_protocol_passes_score_reuse(tmp_path):
+    tool, common = quality_tool(tmp_path)
+    args = tool.parse_args(common + ['--score-reuse', '0.25'])
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, args, str(tmp_path))
+    assert cfg.coreset.score_reuse is True
+    assert cfg.coreset.score_pool == 0.25
+    off = tool.parse_args(common)
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, off, str(tmp_path))
+    assert not cfg.coreset.get('score_reuse', False)
+    assert tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(args)) != \
+        tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(off))
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--score-reuse', '2'])
 
 
 def test_quality_protocol_merges_parallel_results(tmp_path):

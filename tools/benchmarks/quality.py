@@ -20,6 +20,13 @@ LR schedule and seeds:
   of training steps; ``full_steps`` of ``detection``);
 - ``acs_pool``: ACS's approximate fast mode (``--score-pool``).
 
+``--score-reuse P`` (P in (0, 1]; 0, the default, is off) makes the
+score-based policies keep their scores between rounds: the coreset is
+scored from the training step of each round's last epoch and the scoring
+pass refreshes a rotating P of the rest (``coreset=dict(score_reuse=True,
+score_pool=P)``, :mod:`mmacs.coreset.reuse`); compare its wall time with
+``random_dynamic``'s.
+
 The protocol (``--teacher``): ``clean`` (the default) starts from, and
 distils to, the FP ResNet-20 trained on the seeded 40k training split only
 (``configs/classification/resnet20_cifar10-jpeg-40k_scratch.py``, cached
@@ -90,25 +97,26 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
                'score_pool', 'selection', 'scorer', 'layer_align',
                'num_samples', 'val_samples', 'batch_size', 'label_noise',
                'teacher_filter', 'step_init', 'class_balance', 'teacher',
-               'eval_split')
+               'eval_split', 'score_reuse')
 #: The protocol a run belongs to: its tables never mix them.
 PROTOCOL_KEYS = ('teacher', 'eval_split')
 #: Runs stored before a recipe key existed had this value of it.
 STORE = protocol.RunStore(
     ('setting', 'policy', 'seed'),
     dict(label_noise=0.0, teacher_filter=0.0, step_init='lsq',
-         class_balance=True, teacher='shared', eval_split='val'))
+         class_balance=True, teacher='shared', eval_split='val',
+         score_reuse=0.0))
 #: Recipe keys added after runs got their resumable work directories: each
 #: enters a directory's name only when it differs from the value those
 #: runs had, so an interrupted run started before the key existed finds
 #: its checkpoint.
-DIR_LATE_KEYS = ('class_balance', 'teacher', 'eval_split')
+DIR_LATE_KEYS = ('class_balance', 'teacher', 'eval_split', 'score_reuse')
 #: Recipe keys only the score-based policies read (the random policies and
 #: ``full`` train the same whatever they are; random draws are global
 #: always): ``--pair`` ignores them when it looks for a variant's
 #: same-recipe baseline.
 SCORE_KEYS = ('score_view', 'schedule', 'score_pool', 'selection', 'scorer',
-              'teacher_filter', 'class_balance')
+              'teacher_filter', 'class_balance', 'score_reuse')
 #: The order of the settings in the tables of ``--verdict``.
 SETTING_ORDER = ('w2a32', 'w4a4', 'w2a2')
 
@@ -160,6 +168,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  'ds_only'])
     parser.add_argument('--score-pool', type=float, default=0.3,
                         help='pool fraction of acs_pool')
+    parser.add_argument('--score-reuse', type=float, default=0.0,
+                        help='keep scores between rounds, score the '
+                        "coreset from the training step and refresh this "
+                        'rotating fraction of the set (0: off)')
     parser.add_argument('--scorer', default='softmax',
                         choices=['softmax', 'relative_entropy'],
                         help="the classification scorer ('relative_entropy':"
@@ -229,6 +241,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error(f'--fraction must be in (0, 1], got {args.fraction}')
     if args.time_ratio is not None and not args.time_ratio > 0:
         parser.error(f'--time-ratio must be > 0, got {args.time_ratio}')
+    if not 0 <= args.score_reuse <= 1:
+        parser.error(f'--score-reuse must be in [0, 1], got '
+                     f'{args.score_reuse}')
     if 'acs_pool' in args.policies and not (args.fraction <= args.score_pool
                                             <= 1):
         parser.error('need --fraction <= --score-pool <= 1, got '
@@ -330,6 +345,8 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
         None)
     if policy == 'acs_pool':
         coreset['score_pool'] = args.score_pool
+    elif args.score_reuse > 0:
+        coreset.update(score_reuse=True, score_pool=args.score_reuse)
     coreset.update(schedule=args.schedule, score_view=args.score_view,
                    scorer=args.scorer, class_balance=args.class_balance)
     cfg.coreset.update(coreset)

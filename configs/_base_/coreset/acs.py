@@ -16,6 +16,10 @@ coreset = dict(
     scorer=None,  # None: 'loss' (detection) / 'softmax' (classification)
     score_pool=1.0,  # 1: score every sample (the paper); < 1: a random
     # pool of that fraction per round (faster, approximate)
+    score_reuse=False,  # True (classification): keep scores between
+    # rounds, score the coreset from the training step of each round's last
+    # epoch (augmented view, train mode) and refresh a rotating score_pool
+    # of the rest with the scoring pass
     teacher_cache_mb=2048)
 # Not set here (None: the paper): teacher_filter=dict(min_prob=p) never
 # selects a sample whose label the FP teacher gives a probability below p

@@ -1,0 +1,130 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Score reuse: the scores of the training step, kept between rounds.
+
+With ``score_reuse=True`` a selection does not score the whole training set.
+During the last epoch of a round the training step already runs the student
+on every coreset sample; a :class:`ScoreRecorder` set on the
+:class:`~mmacs.models.QATModel` scores those outputs (the scorer of the
+scoring pass, on the same logits), and the teacher's outputs of the same
+batch (shared with distillation and layer alignment when they run, else one
+extra teacher forward). The scoring pass then scores only a rotating block
+of the other samples (:meth:`~mmacs.coreset.CoresetSelector.plan`), and
+every other sample keeps its last score (:func:`merge_scores`, which also
+records each score's round, so its age is known).
+
+What a reused score is not: the scoring pass's ``score_view='clean'`` sees
+the test pipeline with the networks in eval mode and one set of weights;
+the training step sees the augmented view, the student in train mode (its
+BatchNorms normalise with batch statistics) and weights that change during
+the epoch, and the teacher sees that same augmented view (not the cached
+clean outputs: a disagreement between two different inputs measures the
+augmentation, not the student). On the same weights, inputs and modes the
+two are identical (tests/test_coreset/test_reuse.py).
+"""
+from typing import Optional, Tuple
+
+import torch
+from mmengine.dist import all_gather_object
+from torch import Tensor
+
+from mmacs.tasks import sample_indices
+from .scores import check_finite
+
+
+class ScoreRecorder:
+    """Score the training step's outputs, per sample.
+
+    Args:
+        scorer (callable): The scoring pass's scorer.
+        with_teacher (bool): Also score DS (and what a teacher filter
+            reads) from the teacher's outputs of the same batch.
+    """
+
+    def __init__(self, scorer, with_teacher: bool) -> None:
+        self.scorer = scorer
+        self.with_teacher = with_teacher
+        self.indices, self.parts = [], {}
+
+    @torch.no_grad()
+    def __call__(self, student, s_out: dict, teacher_fn,
+                 data_samples: list) -> None:
+        """Record one training batch: ``s_out`` the student's outputs,
+        ``teacher_fn()`` the teacher's of the same inputs."""
+        s_out = {k: v.detach() for k, v in s_out.items()}
+        t_out = teacher_fn() if self.with_teacher else None
+        scores = self.scorer(student, s_out, t_out, data_samples)
+        self.indices.append(sample_indices(data_samples))
+        # Kept on the device until the round ends: no wait per step.
+        for key, value in scores.items():
+            if value is not None:
+                self.parts.setdefault(key, []).append(value.float())
+
+    def gather(self) -> Tuple[Tensor, dict]:
+        """The scores recorded on all ranks: ``(indices [M], {key: [M]})``,
+        each sample once (its last record: a sampler that pads the ranks'
+        shares repeats a few samples)."""
+        local = (torch.cat(self.indices) if self.indices else
+                 torch.zeros(0, dtype=torch.long),
+                 {k: torch.cat(v).cpu() for k, v in self.parts.items()})
+        gathered = all_gather_object(local)
+        keys = sorted(set().union(*(g[1] for g in gathered)))
+        idx = torch.cat([g[0] for g in gathered])
+        values = {k: torch.cat([g[1][k] for g in gathered if k in g[1]])
+                  for k in keys}
+        if any(v.numel() != idx.numel() for v in values.values()):
+            raise RuntimeError('a rank recorded scores without every key '
+                               f'of {keys}')
+        # The last position of each index: unique() sorts, so scatter the
+        # positions and keep the largest.
+        last = torch.full((int(idx.max()) + 1 if idx.numel() else 0, ), -1)
+        last.scatter_reduce_(0, idx, torch.arange(idx.numel()), 'amax')
+        keep = last[last >= 0]
+        return idx[keep], {k: v[keep] for k, v in values.items()}
+
+    def clear(self) -> None:
+        self.indices, self.parts = [], {}
+
+
+def merge_scores(stored: Optional[dict],
+                 rounds: Optional[Tensor],
+                 updates,
+                 round_idx: int,
+                 num_samples: int) -> Tuple[dict, Tensor]:
+    """Write fresh scores over the stored ones.
+
+    Args:
+        stored (dict, optional): The last scores, ``{key: [N]}`` (NaN where
+            none), or None.
+        rounds (Tensor, optional): ``[N]`` the round each stored score was
+            computed in (-1: never), or None.
+        updates (list[tuple]): ``(indices [M], {key: [M] or [N]})`` pairs,
+            applied in order (a later one wins); ``[N]`` values are read at
+            ``indices`` (the scoring pass's, NaN outside its pool).
+        round_idx (int): This round.
+        num_samples (int): ``N``.
+
+    Returns:
+        tuple: ``({key: [N]}, rounds [N])``; every sample that was ever
+        scored has finite values.
+    """
+    out = {k: v.clone() for k, v in (stored or {}).items()
+           if v is not None}
+    rounds = torch.full((num_samples, ), -1, dtype=torch.long) \
+        if rounds is None else rounds.clone()
+    for indices, values in updates:
+        for key, value in values.items():
+            if value is None or key == 'combined':
+                continue
+            if value.numel() == num_samples and \
+                    indices.numel() != num_samples:
+                value = value[indices]
+            target = out.setdefault(
+                key, torch.full((num_samples, ), float('nan')))
+            target[indices] = value.float()
+        rounds[indices] = round_idx
+    seen = (rounds >= 0).nonzero().flatten()
+    for key, value in out.items():
+        check_finite(value[seen], seen,
+                     what=f'{key.upper()} scores' if key in ('evs', 'ds')
+                     else f'{key} values')
+    return out, rounds

@@ -1,0 +1,109 @@
+# Copyright (c) mmacs contributors. All rights reserved.
+"""Score reuse: the rotating pool of the selector, the merge of fresh
+scores into the stored ones, and the recorder of the training step's
+scores against the scoring pass."""
+import math
+
+import pytest
+import torch
+
+from mmacs.coreset import ScoreRecorder, build_scorer, merge_scores
+from mmacs.tasks import DetectionTask
+from tests.test_coreset.test_selector import scored, selector
+
+
+@pytest.mark.parametrize('pool', [0.3, 0.25, 0.5, 1.0])
+def test_rotating_pool_scores_every_sample_once_per_cycle(pool):
+    sel = selector(n=31, score_reuse=True, score_pool=pool)
+    k = math.ceil(1 / pool)
+    for start in (1, 4):  # any k consecutive rounds
+        blocks = [sel.plan(r, 10, r, scored_coreset=True).pool
+                  for r in range(start, start + k)]
+        everything = torch.cat(blocks)
+        assert torch.equal(everything.sort().values, torch.arange(31))
+    # Near-equal blocks, and the cycle repeats.
+    assert max(b.numel() for b in blocks) - min(
+        b.numel() for b in blocks) <= 1
+    assert torch.equal(sel.plan(1, 10, 1, True).pool,
+                       sel.plan(1 + k, 10, 1 + k, True).pool)
+
+
+def test_reuse_plan_scores_all_first_then_skips_fresh_samples():
+    sel = selector(n=30, score_reuse=True, score_pool=0.5)
+    first = sel.plan(0, 10, 0, scored_coreset=False)
+    assert first.reuse and torch.equal(first.pool, torch.arange(30))
+    block = sel.plan(1, 10, 1, scored_coreset=True).pool
+    fresh = block[:3]
+    plan = sel.plan(1, 10, 1, scored_coreset=True, fresh=fresh)
+    assert torch.equal(plan.pool, block[3:])
+    # The selection is among all samples, not only the refreshed ones.
+    values = torch.arange(30, dtype=torch.float)
+    outside = torch.tensor([i for i in range(30) if i not in block])
+    values[outside] += 100
+    chosen = sel.select(plan, scored(values)).indices
+    assert set(chosen.tolist()) <= set(outside.tolist())
+    # Without reuse, score_pool is a random pool the selection stays in.
+    plain = selector(n=30, score_pool=0.5)
+    plan = plain.plan(1, 10, 1, scored_coreset=True)
+    assert set(plain.select(plan, scored(values, plan.pool)).indices
+               .tolist()) <= set(plan.pool.tolist())
+
+
+def test_reuse_needs_a_task_that_records_training_outputs():
+    with pytest.raises(ValueError, match='score_reuse.*detection'):
+        selector(task=DetectionTask(), score_reuse=True,
+                 class_balance=False)
+    with pytest.raises(TypeError, match='score_reuse'):
+        selector(score_reuse=1)
+    # A policy without scores has nothing to reuse.
+    assert not selector(policy='random_dynamic',
+                        score_reuse=True).score_reuse
+
+
+def test_merge_keeps_old_scores_and_marks_the_round_of_new_ones():
+    n = 6
+    first, rounds = merge_scores(
+        None, None,
+        [(torch.arange(n), dict(evs=torch.arange(n).float(), ds=None))], 0,
+        n)
+    assert torch.equal(rounds, torch.zeros(n, dtype=torch.long))
+    assert 'ds' not in first
+    # A recorder's [M] values, then a pass's [N] values read at its pool
+    # (NaN elsewhere); the later update wins.
+    pass_evs = torch.full((n, ), float('nan'))
+    pass_evs[[1, 4]] = torch.tensor([-1., -4.])
+    merged, rounds = merge_scores(
+        first, rounds,
+        [(torch.tensor([1, 3]), dict(evs=torch.tensor([10., 30.]))),
+         (torch.tensor([1, 4]), dict(evs=pass_evs, combined=pass_evs))],
+        2, n)
+    assert merged['evs'].tolist() == [0., -1., 2., 30., -4., 5.]
+    assert rounds.tolist() == [0, 2, 0, 2, 2, 0]
+    assert 'combined' not in merged
+    assert first['evs'].tolist() == list(range(n))  # not modified
+    with pytest.raises(ValueError, match=r'EVS.*\b3\b'):
+        merge_scores(first, rounds,
+                     [(torch.tensor([3]), dict(evs=torch.tensor([
+                         float('nan')])))], 3, n)
+
+
+def test_recorder_keeps_each_samples_last_record():
+    rec = ScoreRecorder(build_scorer(None, 'classification'), False)
+
+    class Sample:
+        def __init__(self, idx, label):
+            self.metainfo = dict(sample_idx=idx)
+            self.gt_label = torch.tensor([label])
+
+    logits = torch.tensor([[2., 0.], [0., 2.], [0., 0.]])
+    rec(None, dict(logits=logits), None,
+        [Sample(4, 0), Sample(1, 0), Sample(0, 1)])
+    rec(None, dict(logits=logits[:1]), None, [Sample(1, 0)])
+    idx, values = rec.gather()
+    assert sorted(idx.tolist()) == [0, 1, 4]
+    evs = dict(zip(idx.tolist(), values['evs'].tolist()))
+    assert evs[1] == pytest.approx(evs[4])  # the second record of 1
+    assert evs[0] == pytest.approx(math.sqrt(0.5))
+    assert 'ds' not in values
+    rec.clear()
+    assert rec.gather()[0].numel() == 0
