@@ -120,7 +120,7 @@ def class_aware_select(scores: Tensor,
     # quota, which they also count towards, is filled.
     for c in torch.sort(per_class, stable=True).indices.tolist():
         need = int(budget[c]) - int((chosen & holds[:, c]).sum())
-        need = min(need, k - len(picked))
+        need = min(need, k - int(chosen.sum()))
         if need <= 0:
             continue
         candidates = order[holds[order, c] & ~chosen[order]][:need]

@@ -92,9 +92,11 @@ class Policy:
     Attributes:
         name (str): The config name.
         select (Callable): ``(scores, labels, num_samples, num_select, seed,
-            round_idx, selection) -> indices`` with ``scores`` ``[n]`` (None
-            for a policy that needs none), ``labels`` ``[n]`` or None (no
-            class balance), ``selection`` a checked rule config.
+            round_idx, selection, inputs) -> indices`` with ``scores``
+            ``[n]`` (None for a policy that needs none), ``labels`` ``[n]``
+            or None (no class balance), ``selection`` a checked rule config
+            and ``inputs`` what the rule reads beside the scores (None when
+            it reads nothing; see :func:`~.selection.apply_rule`).
         needs_scores (bool): It selects by scores.
         static (bool): It selects once and keeps that coreset after.
         schedule (str, optional): The beta schedule the policy always
@@ -126,13 +128,18 @@ def register_policy(name: str,
 
 
 def _by_score(scores, labels, num_samples, num_select, seed, round_idx,
-              selection):
+              selection, inputs=None):
     generator = draw_generator(seed, round_idx, RULE_STREAM)
     if labels is not None:
+        if inputs:
+            raise ValueError(
+                f"selection {selection['type']!r} reads {sorted(inputs)} "
+                'and chooses over all classes itself: it does not combine '
+                'with class_balance')
         return select_per_class(selection, scores, labels, num_select,
                                 generator)
-    return apply_rule(selection, scores, num_select,
-                      generator).sort().values
+    return apply_rule(selection, scores, num_select, generator,
+                      inputs).sort().values
 
 
 register_policy('acs', needs_scores=True)(_by_score)
@@ -143,7 +150,7 @@ register_policy(
 
 @register_policy('full', needs_scores=False)
 def _full(scores, labels, num_samples, num_select, seed, round_idx,
-          selection):
+          selection, inputs=None):
     if num_select != num_samples:
         raise ValueError(
             "policy 'full' trains on every sample: set the sampler's "
@@ -153,14 +160,14 @@ def _full(scores, labels, num_samples, num_select, seed, round_idx,
 
 @register_policy('random_static', needs_scores=False)
 def _random_static(scores, labels, num_samples, num_select, seed, round_idx,
-                   selection):
+                   selection, inputs=None):
     return random_indices(num_samples, num_select,
                           draw_generator(seed, 0, STATIC_STREAM))
 
 
 @register_policy('random_dynamic', needs_scores=False)
 def _random_dynamic(scores, labels, num_samples, num_select, seed,
-                    round_idx, selection):
+                    round_idx, selection, inputs=None):
     return random_indices(num_samples, num_select,
                           draw_generator(seed, round_idx, DYNAMIC_STREAM))
 
@@ -177,7 +184,8 @@ def select_coreset(policy: str,
                    labels: Optional[Sequence[int]] = None,
                    seed: int = 0,
                    round_idx: int = 0,
-                   selection: SelectionCfg = None) -> Tensor:
+                   selection: SelectionCfg = None,
+                   inputs: Optional[dict] = None) -> Tensor:
     """Choose ``num_select`` of ``num_samples`` indices with ``policy``,
     every input checked (a run selects with
     :class:`~mmacs.coreset.CoresetSelector`, which checks once).
@@ -199,6 +207,10 @@ def select_coreset(policy: str,
             score-based policies (see :mod:`mmacs.coreset.selection`);
             None is 'topk', the paper's. Ignored by the random policies.
             Defaults to None.
+        inputs (dict, optional): What the selection rule reads beside the
+            scores, e.g. ``image_classes`` and ``box_counts`` of
+            'class_aware' (:func:`~.selection.rule_inputs`). Defaults to
+            None.
 
     Returns:
         Tensor: ``[num_select]`` sorted int64 indices.
@@ -215,4 +227,4 @@ def select_coreset(policy: str,
     if labels is not None:
         labels = torch.as_tensor(labels, dtype=torch.long)
     return spec.select(scores, labels, num_samples, num_select, seed,
-                       round_idx, check_selection(selection)).long()
+                       round_idx, check_selection(selection), inputs).long()

@@ -28,6 +28,23 @@ head family in :mod:`mmacs.tasks.heads` gives targets and losses)::
     k = max(neg_pos_ratio n_i, min_negatives)) + the teacher's
     ``teacher_topk`` most confident anchors; all among anchors with w_a > 0.
 
+  object_loss (per object, pooled per image): for each box j of image i,
+    P_j the anchors the head's assigner gives it (RetinaNet: the sampler's
+    ``pos_assigned_gt_inds``; ATSS, FCOS: the box of each positive's box
+    target)
+    EVS_j = mean_{a in P_j} l_a, l_a the head's unnormalised loss terms at
+            a (RetinaNet: FL(s_a, y_a) + L1(b_a, t_a); ATSS and FCOS add
+            the centerness loss and weight the box loss by its target)
+    DS_j  = mean_{a in P_j} (sum_c SFD(s_ac, q_ac)
+                             [+ lambda |b_a - b'_a|_1])
+    EVS_i, DS_i = mean, max or sum over the boxes j of the image (``pool``);
+    0 for an image without an assigned box. A box's score is its own, not
+    its size's: a large box (many anchors) weighs as much as a small one.
+    Invariant (RetinaNet): sum_j |P_j| EVS_j = n_i EVS_i(loss) -
+    sum_{a negative} w_a FL(s_a, y_a), the ``loss`` EVS (with n_i >=
+    floor) without its negatives; with one box, mean = max = sum. A head
+    family without the assignment raises an error naming the head.
+
 An image without boxes has n_i = 0: its ``loss`` scores are normalised by
 the floor (its EVS is then the focal loss of its false alarms), and its
 ``anchor_l2`` set holds only hard negatives and teacher anchors. Neither is
@@ -36,10 +53,11 @@ ever NaN.
 import torch
 
 from mmacs.registry import SCORERS, get_registered
-from mmacs.tasks import dense_head, get_task, teacher_distance
+from mmacs.tasks import dense_head, get_task, point_distance, teacher_distance
 from mmacs.utils.checks import check_number
-from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
-                     relative_entropy_score, teacher_label_prob)
+from .scores import (OBJECT_POOLS, anchor_l2_scores, disagreement_score,
+                     error_vector_score, pool_objects, relative_entropy_score,
+                     teacher_label_prob)
 
 
 def build_scorer(cfg, task: str, teacher_fit: bool = False):
@@ -112,12 +130,17 @@ class _DetScorer:
     #: runs; a teacher filter turns it on.
     with_teacher_loss = False
 
-    def _targets(self, head, s_out, t_out, data_samples) -> dict:
+    def _targets(self, head, s_out, t_out, data_samples,
+                 objects: bool = False) -> dict:
+        """The head's targets (``objects``: with each point's box, see
+        :meth:`~mmacs.tasks.DenseHead.object_targets`)."""
         if t_out is not None and list(s_out['featmap_sizes']) != list(
                 t_out['featmap_sizes']):
             raise ValueError('student and teacher feature maps differ: '
                              f"{s_out['featmap_sizes']} vs "
                              f"{t_out['featmap_sizes']}")
+        if objects:
+            return head.object_targets(s_out, data_samples)
         return head.targets(s_out, data_samples)
 
     def add_teacher_loss(self, scores: dict, head, t_out, tg,
@@ -170,6 +193,46 @@ class DetLossScorer(_DetScorer):
                 (s_out['reg'] - t_out['reg']).abs() * pos).sum((1, 2))
         return self.add_teacher_loss(dict(evs=evs, ds=ds / norm), head,
                                      t_out, tg, self.norm_floor)
+
+
+@SCORERS.register_module('object_loss')
+class DetObjectLossScorer(DetLossScorer):
+    """Per-object EVS / DS over the anchors assigned to each box, pooled
+    per image (see the module docstring).
+
+    Args:
+        pool (str): 'mean', 'max' or 'sum' over an image's boxes. Defaults
+            to 'mean'.
+        norm_floor (float): The least normaliser of the teacher's loss (a
+            teacher filter's). Defaults to 1.0.
+        gamma (float): The focusing exponent of the distance. Defaults to
+            2.0.
+        reg_weight (float): Weight ``lambda`` of the box-regression term of
+            DS. Defaults to 0.0.
+    """
+
+    def __init__(self, pool: str = 'mean', **kwargs) -> None:
+        if pool not in OBJECT_POOLS:
+            raise ValueError(f'pool must be one of {OBJECT_POOLS}, got '
+                             f'{pool!r}')
+        super().__init__(**kwargs)
+        self.pool = pool
+
+    def __call__(self, model, s_out, t_out, data_samples) -> dict:
+        head = dense_head(model)
+        tg = self._targets(head, s_out, t_out, data_samples, objects=True)
+        gt_inds = tg['gt_inds']
+        evs = pool_objects(head.point_losses(s_out, tg).float(), gt_inds,
+                           self.pool)
+        if t_out is None:
+            return dict(evs=evs, ds=None)
+        dist = point_distance(s_out['cls'], t_out['cls'], self.gamma)
+        if self.reg_weight > 0:
+            dist = dist + self.reg_weight * (s_out['reg'] -
+                                             t_out['reg']).abs().sum(-1)
+        ds = pool_objects(dist, gt_inds, self.pool)
+        return self.add_teacher_loss(dict(evs=evs, ds=ds), head, t_out, tg,
+                                     self.norm_floor)
 
 
 @SCORERS.register_module('anchor_l2')

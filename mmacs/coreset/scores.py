@@ -86,6 +86,56 @@ def anchor_l2_scores(student_probs: Tensor, teacher_probs: Tensor,
     return evs.mean(), ds.mean()
 
 
+#: How :func:`pool_objects` pools an image's per-object scores.
+OBJECT_POOLS = ('mean', 'max', 'sum')
+
+
+def object_means(values: Tensor, gt_inds: Tensor) -> tuple:
+    """Per object, the mean of ``values`` over the points assigned to it.
+
+    Args:
+        values (Tensor): ``[B, A]`` per-point values.
+        gt_inds (Tensor): ``[B, A]`` long, the object (box index within its
+            image) of each point, -1 for none.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: ``(image [M], mean [M], count [M])``
+        over the ``M`` objects with at least one point, in image then box
+        order: the object's image, the mean of its points' values and their
+        number.
+    """
+    b, a = values.shape
+    assigned = gt_inds >= 0
+    image = torch.arange(b, device=values.device).unsqueeze(1).expand(b, a)
+    # One id per (image, box): boxes of an image are < the largest index.
+    width = int(gt_inds.max()) + 1 if assigned.any() else 1
+    key = (image * width + gt_inds)[assigned]
+    ids, slot, count = torch.unique(key, return_inverse=True,
+                                    return_counts=True)
+    total = values.new_zeros(ids.numel()).index_add_(
+        0, slot, values[assigned].to(values.dtype))
+    return ids // width, total / count.to(values.dtype), count
+
+
+def pool_objects(values: Tensor, gt_inds: Tensor, pool: str) -> Tensor:
+    """``[B]``: per image, the ``pool`` ('mean', 'max' or 'sum') of the
+    per-object means of ``values`` (:func:`object_means`); 0 for an image
+    with no assigned object."""
+    if pool not in OBJECT_POOLS:
+        raise ValueError(f'pool must be one of {OBJECT_POOLS}, got {pool!r}')
+    b = values.size(0)
+    image, mean, _ = object_means(values, gt_inds)
+    out = values.new_zeros(b)
+    if pool == 'max':
+        # The per-object means are >= 0 (losses, distances).
+        return out.scatter_reduce_(0, image, mean, 'amax', include_self=False)
+    out.index_add_(0, image, mean)
+    if pool == 'mean':
+        num = torch.bincount(image, minlength=b).clamp(min=1)
+        out = out / num.to(out.dtype)
+    return out
+
+
 def combine_scores(evs: Tensor, ds: Tensor, beta: float) -> Tensor:
     """d = beta * EVS + (1 - beta) * DS."""
     if not 0.0 <= beta <= 1.0:

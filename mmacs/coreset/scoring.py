@@ -106,6 +106,10 @@ class ScoringPass:
         augment (bool): Preprocess as in training, so the data
             preprocessor's batch augmentations apply (the scoring view
             'train'); the networks stay in eval mode. Defaults to False.
+        embedding (bool): Also return the teacher's ``embedding`` of each
+            sample (``[N, D]``, from the teacher's outputs, so it is cached
+            with them); the teacher then runs at every pass. Defaults to
+            False.
     """
 
     def __init__(self,
@@ -114,13 +118,15 @@ class ScoringPass:
                  loader=None,
                  num_samples: int = 0,
                  cache: Optional[TeacherCache] = None,
-                 augment: bool = False) -> None:
+                 augment: bool = False,
+                 embedding: bool = False) -> None:
         self.model = model
         self.scorer = scorer
         self.loader = loader
         self.num_samples = num_samples
         self.cache = cache
         self.augment = augment
+        self.embedding = embedding
         self.teacher_sec_per_sample: Optional[float] = None
 
     @classmethod
@@ -132,7 +138,8 @@ class ScoringPass:
                     batch_size: Optional[int] = None,
                     num_workers: Optional[int] = None,
                     view: str = 'clean',
-                    teacher_cache_mb: float = 2048) -> 'ScoringPass':
+                    teacher_cache_mb: float = 2048,
+                    embedding: bool = False) -> 'ScoringPass':
         """The pass over ``runner``'s training set.
 
         ``view`` is what the pass sees: 'clean' (the test pipeline, no
@@ -145,7 +152,7 @@ class ScoringPass:
         whole batches instead. ``batch_size`` and ``num_workers`` default
         to the training dataloader's; ``teacher_cache_mb`` is the CPU
         budget of the teacher cache (0, or the 'train' view, turns it
-        off).
+        off). ``embedding``: see the class.
         """
         check_scoring_args(batch_size=batch_size, view=view,
                            teacher_cache_mb=teacher_cache_mb)
@@ -184,7 +191,7 @@ class ScoringPass:
         cache = TeacherCache(int(teacher_cache_mb * 2**20)) \
             if teacher_cache_mb > 0 and view == 'clean' else None
         return cls(model, scorer, loader, len(dataset), cache,
-                   augment=view == 'train')
+                   augment=view == 'train', embedding=embedding)
 
     def score_batch(self,
                     data: dict,
@@ -219,6 +226,12 @@ class ScoringPass:
                 if self.cache is not None:
                     self.cache.put(indices.tolist(), t_out)
             scores = self.scorer(model.student, s_out, t_out, data_samples)
+            if self.embedding and t_out is not None:
+                if 'embedding' not in t_out:
+                    raise ValueError(
+                        "the teacher's outputs hold no 'embedding' (they "
+                        f'hold {sorted(t_out)})')
+                scores['embedding'] = t_out['embedding']
         return indices, scores, dict(cache_hits=hits, teacher_seconds=seconds)
 
     def score(self,
@@ -281,7 +294,7 @@ class ScoringPass:
         weight, unless the scorer's EVS (or ``need_teacher``: a teacher
         filter) needs it."""
         with_teacher = beta < 1 or self.scorer.evs_needs_teacher or \
-            need_teacher
+            need_teacher or self.embedding
         scores, info = self.score(pool, with_teacher)
         evs, ds = scores['evs'], scores['ds']
         scores['combined'] = evs if ds is None or beta == 1 else \
@@ -289,8 +302,9 @@ class ScoringPass:
         return scores, info
 
     def _gather(self, pool: Tensor, idx_parts: list, parts: dict) -> dict:
-        """The scores of all ranks as ``[N]`` tensors (NaN outside
-        ``pool``), checked to cover ``pool`` once and to be finite."""
+        """The scores of all ranks as ``[N]`` tensors (``[N, D]`` for a
+        per-sample vector such as ``embedding``; NaN outside ``pool``),
+        checked to cover ``pool`` once and to be finite."""
         empty = torch.zeros(0)
         local = (torch.cat(idx_parts) if idx_parts else empty.long(),
                  {key: torch.cat(value).cpu()
@@ -306,9 +320,16 @@ class ScoringPass:
                 f'of {pool.numel()} samples ({idx.numel()} scores)')
         out = {}
         for key in keys:
-            values = torch.full((self.num_samples, ), float('nan'))
-            values[idx] = torch.cat([g[1].get(key, empty) for g in gathered])
-            check_finite(values[pool], pool,
+            found = torch.cat([g[1][key] for g in gathered if key in g[1]])
+            values = torch.full((self.num_samples, ) + found.shape[1:],
+                                float('nan'))
+            values[idx] = found
+            scored = values[pool]
+            if scored.dim() > 1:  # a row is finite when all its values are
+                scored = torch.where(
+                    torch.isfinite(scored).flatten(1).all(1), 0.0,
+                    float('nan'))
+            check_finite(scored, pool,
                          what=f'{key.upper()} scores' if key in ('evs', 'ds')
                          else f'{key} values')
             out[key] = values

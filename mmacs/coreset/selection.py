@@ -18,6 +18,18 @@ with class balance, within each class with the class's quota. Rules:
   exclusive).
 - ``trimmed``: top-k after dropping the top ``trim`` fraction (likely label
   errors and outliers).
+- ``class_aware`` (detection): every object class gets images by a tempered
+  power of its box share, at least ``floor``, the rest by score
+  (:func:`~mmacs.coreset.detection_rules.class_aware_select`).
+- ``kcenter`` (detection): greedy k-center in the teacher's pooled neck
+  features, the distance weighted by the score's rank
+  (:func:`~mmacs.coreset.detection_rules.kcenter_select`), so that near
+  duplicates do not fill the coreset.
+
+A rule that reads more than the scores declares it (``inputs``): the
+classes each image holds and the box counts per class (``image_classes``,
+``box_counts``, read from the training set once) or an embedding of each
+image (``features``, computed by the scoring pass).
 
 Every rule is seeded (a ``torch.Generator``), returns exactly ``k``
 indices, rejects NaN and inf scores naming their positions and is
@@ -31,18 +43,30 @@ from torch import Tensor
 
 from mmacs.registry import SELECTION_RULES, get_registered
 from mmacs.utils.checks import is_number
+from .detection_rules import class_aware_select, kcenter_select
 from .scores import check_finite
 
 SelectionCfg = Union[None, str, dict]
 
 
-def register_rule(name: str, **params) -> Callable:
+#: What a rule may read beside the scores (one row per scored sample, but
+#: ``box_counts``: one per class of the training set).
+RULE_INPUTS = ('image_classes', 'box_counts', 'features')
+
+
+def register_rule(name: str, inputs: tuple = (), **params) -> Callable:
     """Register a selection rule as ``name``, with its parameters as
     ``{name: (default, check, description)}`` (``check`` a predicate on a
-    number, ``description`` what it accepts)."""
+    number, ``description`` what it accepts) and the ``inputs`` it reads
+    beside the scores (of :data:`RULE_INPUTS`, passed as keywords)."""
+    unknown = sorted(set(inputs) - set(RULE_INPUTS))
+    if unknown:
+        raise ValueError(f'rule inputs must be of {RULE_INPUTS}, got '
+                         f'{unknown}')
 
     def wrap(fn: Callable) -> Callable:
         fn.params = params
+        fn.inputs = tuple(inputs)
         SELECTION_RULES.register_module(name, module=fn)
         return fn
 
@@ -137,6 +161,37 @@ def stratified(scores: Tensor, k: int, generator: torch.Generator,
     return keep[torch.cat(chosen)]
 
 
+@register_rule(
+    'class_aware',
+    inputs=('image_classes', 'box_counts'),
+    power=(0.5, lambda v: 0 <= v <= 1, 'a number in [0, 1]'),
+    floor=(10, lambda v: isinstance(v, int) and v >= 0, 'an int >= 0'))
+def class_aware(scores: Tensor, k: int, generator: torch.Generator,
+                image_classes: Tensor, box_counts: Tensor,
+                power: float = 0.5, floor: int = 10) -> Tensor:
+    """Class quotas over the object classes each image holds (an image
+    counts for all of them), rarest class first, the rest by score."""
+    return class_aware_select(scores, image_classes, k, box_counts, power,
+                              floor)
+
+
+@register_rule(
+    'kcenter',
+    inputs=('features', ),
+    score_weight=(1.0, lambda v: v >= 0, 'a number >= 0'))
+def kcenter(scores: Tensor, k: int, generator: torch.Generator,
+            features: Tensor, score_weight: float = 1.0) -> Tensor:
+    """Greedy k-center in ``features``, weighted by the score's rank (0:
+    coverage alone)."""
+    return kcenter_select(features, scores, k, score_weight)
+
+
+def rule_inputs(cfg: dict) -> tuple:
+    """The inputs the rule of the checked ``cfg`` reads beside the
+    scores."""
+    return SELECTION_RULES.get(cfg['type']).inputs
+
+
 def check_selection(cfg: SelectionCfg) -> dict:
     """``cfg`` ('topk', ``dict(type='mixed', share=0.3)``, None = topk) as
     a full dict with every parameter; a clear error names a bad value."""
@@ -167,7 +222,8 @@ def check_selection(cfg: SelectionCfg) -> dict:
 def select_by_rule(cfg: SelectionCfg,
                    scores: Tensor,
                    k: int,
-                   generator: Optional[torch.Generator] = None) -> Tensor:
+                   generator: Optional[torch.Generator] = None,
+                   inputs: Optional[dict] = None) -> Tensor:
     """``k`` distinct indices into ``scores`` chosen by the rule ``cfg``
     (unsorted), every input checked (:func:`apply_rule` checks none)."""
     cfg = check_selection(cfg)
@@ -177,20 +233,28 @@ def select_by_rule(cfg: SelectionCfg,
     # Every rule ranks or bins the scores; NaN would sort as the largest
     # (top-k) or break the draws (sampled), so it is an input error.
     check_finite(scores)
-    return apply_rule(cfg, scores, k, generator)
+    return apply_rule(cfg, scores, k, generator, inputs)
 
 
 def apply_rule(cfg: dict,
                scores: Tensor,
                k: int,
-               generator: Optional[torch.Generator] = None) -> Tensor:
+               generator: Optional[torch.Generator] = None,
+               inputs: Optional[dict] = None) -> Tensor:
     """:func:`select_by_rule` of a checked ``cfg`` (:func:`check_selection`)
     on finite ``scores``, ``0 <= k <= n``: what a selector, which checks
-    once, calls."""
+    once, calls. ``inputs`` holds what the rule reads beside the scores
+    (:func:`rule_inputs`); an error names a missing one."""
     if k == 0:
         return torch.zeros(0, dtype=torch.long)
     if generator is None:
         generator = torch.Generator().manual_seed(0)
     params = {key: v for key, v in cfg.items() if key != 'type'}
     rule = SELECTION_RULES.get(cfg['type'])
+    inputs = inputs or {}
+    missing = [key for key in rule.inputs if inputs.get(key) is None]
+    if missing:
+        raise ValueError(f"selection {cfg['type']!r} reads {missing} "
+                         'beside the scores, which were not given')
+    params.update({key: inputs[key] for key in rule.inputs})
     return rule(scores, k, generator, **params).long()

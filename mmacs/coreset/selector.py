@@ -22,18 +22,19 @@ from .filters import apply_teacher_filter, check_teacher_filter
 from .policies import POOL_STREAM, draw_generator, get_policy
 from .schedules import beta_schedule, check_schedule
 from .scoring import find_dataset_attr
-from .selection import check_selection
-from .stats import dataset_labels, selection_record
+from .selection import check_selection, rule_inputs
+from .stats import dataset_labels, object_classes, selection_record
 
 
 @dataclass(frozen=True)
 class Plan:
     """What a round does: score (``score``) the samples ``pool`` (sorted;
     None when nothing is scored) with EVS weight ``beta``, running the
-    teacher also at ``beta = 1`` when ``with_teacher``; select a new
-    coreset (``select``) or keep the one it has. With ``reuse`` the pool is
-    only what the scoring pass refreshes: the selection is among all
-    samples, on their last scores (:mod:`mmacs.coreset.reuse`)."""
+    teacher also at ``beta = 1`` when ``with_teacher`` (a teacher filter,
+    or a rule that reads the teacher's embedding); select a new coreset
+    (``select``) or keep the one it has. With ``reuse`` the pool is only
+    what the scoring pass refreshes: the selection is among all samples,
+    on their last scores (:mod:`mmacs.coreset.reuse`)."""
     epoch: int
     round_idx: int
     beta: float
@@ -66,11 +67,17 @@ class CoresetSelector:
         schedule (str): The beta schedule: 'cosine', 'official', 'linear',
             'evs_only' or 'ds_only'. Defaults to 'cosine'.
         selection (str | dict, optional): The selection rule of
-            score-based policies, e.g. 'topk' (the paper) or
-            ``dict(type='mixed', share=0.5)``. Defaults to None ('topk').
+            score-based policies, e.g. 'topk' (the paper),
+            ``dict(type='mixed', share=0.5)``, the detection rules
+            ``dict(type='class_aware', power=0.5, floor=10)`` (quotas over
+            the object classes each image holds, read from the training
+            set) or ``dict(type='kcenter', score_weight=1.0)`` (diversity
+            in the teacher's pooled neck features, computed by the scoring
+            pass). Defaults to None ('topk').
         class_balance (bool, optional): Select per class (single-label
-            tasks); None: where the task's samples carry a single label.
-            Defaults to None.
+            tasks); None: where the task's samples carry a single label
+            and the rule does not read the classes itself. Defaults to
+            None.
         score_pool (float): Fraction of the set scored at each selection,
             in ``[fraction, 1]``: 1 is the paper's; less is a faster,
             approximate mode that scores a seeded random pool per round and
@@ -102,12 +109,19 @@ class CoresetSelector:
         check_schedule(schedule)
         self.schedule = self.policy.schedule or schedule
         self.selection = check_selection(selection)
+        self.rule_inputs = rule_inputs(self.selection) \
+            if self.policy.needs_scores else ()
         check_fraction(score_pool, 'score_pool', low_open=True)
         self.score_pool = float(score_pool)
         if not isinstance(score_reuse, bool):
             raise TypeError(f'score_reuse must be a bool, got '
                             f'{score_reuse!r}')
         self.score_reuse = score_reuse and self.needs_scores
+        if self.score_reuse and self.needs_embedding:
+            raise ValueError(
+                f"selection {self.selection['type']!r} reads the teacher's "
+                'embedding of every candidate, which score_reuse does not '
+                'keep; use score_reuse=False')
         self.class_balance = class_balance
         # A policy that scores nothing selects among all samples: the
         # filter (a config default) does not apply to it.
@@ -117,6 +131,13 @@ class CoresetSelector:
     @property
     def needs_scores(self) -> bool:
         return self.policy.needs_scores
+
+    @property
+    def needs_embedding(self) -> bool:
+        """The rule reads the teacher's embedding of each image: the
+        scoring pass computes it (and runs the teacher at every
+        selection)."""
+        return 'features' in self.rule_inputs
 
     def setup(self, dataset, sampler, task) -> None:
         """Read what the run fixes: the labels of ``dataset``, the coreset
@@ -130,6 +151,15 @@ class CoresetSelector:
                 "teacher_filter=dict(min_prob=p) reads the teacher's "
                 'probability of a single label: classification only, the '
                 f'model is a {task.task} model; use dict(drop=q)')
+        if self.needs_embedding and not task.embedding:
+            raise ValueError(
+                f"selection {self.selection['type']!r} reads the teacher's "
+                f'embedding of each image, which the {task.task} task does '
+                'not compute')
+        if self.rule_inputs and self.class_balance:
+            raise ValueError(
+                f"selection {self.selection['type']!r} chooses over all "
+                'classes itself: set class_balance=None or False')
         if self.score_reuse and not task.records_train_outputs:
             raise ValueError(
                 'score_reuse scores the training step\'s per-sample '
@@ -138,10 +168,16 @@ class CoresetSelector:
         self.task = task
         self.num_samples = len(dataset)
         self.num_select, self.seed = sampler.num_select, sampler.seed
-        balance = task.single_label if self.class_balance is None \
-            else self.class_balance
+        balance = task.single_label and not self.rule_inputs \
+            if self.class_balance is None else self.class_balance
         self.cat_ids, self.classes, self.labels = dataset_labels(
             dataset, balance)
+        self.image_classes = self.box_counts = None
+        if 'image_classes' in self.rule_inputs:
+            num_classes = len(self.classes) or 1 + max(
+                (c for ids in self.cat_ids for c in ids), default=0)
+            self.image_classes, self.box_counts = object_classes(
+                dataset, num_classes)
         self.noisy = find_dataset_attr(dataset, 'noisy_indices')
         self.pool_size = max(1, int(round(self.score_pool * self.num_samples)))
         if self.needs_scores and not self.score_reuse and \
@@ -176,7 +212,23 @@ class CoresetSelector:
                 pool = torch.randperm(self.num_samples, generator=g)
                 pool = pool[:self.pool_size].sort().values
         return Plan(epoch, round_idx, beta, score, select, pool,
-                    bool(self.teacher_filter), self.score_reuse)
+                    bool(self.teacher_filter) or self.needs_embedding,
+                    self.score_reuse)
+
+    def inputs(self, candidates: Tensor, scores: Optional[dict]) -> dict:
+        """What the rule reads beside the scores, for ``candidates``."""
+        inputs = {}
+        if 'image_classes' in self.rule_inputs:
+            inputs.update(image_classes=self.image_classes[candidates],
+                          box_counts=self.box_counts)
+        if 'features' in self.rule_inputs:
+            if scores is None or scores.get('embedding') is None:
+                raise ValueError(
+                    f"selection {self.selection['type']!r} reads the "
+                    "scores' 'embedding', which the scoring pass did not "
+                    'give')
+            inputs['features'] = scores['embedding'][candidates]
+        return inputs
 
     def rotating_block(self, round_idx: int) -> Tensor:
         """The samples the scoring pass refreshes in round ``round_idx``
@@ -212,7 +264,8 @@ class CoresetSelector:
             labels = None if self.labels is None else self.labels[candidates]
             chosen = self.policy.select(values, labels, candidates.numel(),
                                         self.num_select, self.seed,
-                                        plan.round_idx, self.selection)
+                                        plan.round_idx, self.selection,
+                                        self.inputs(candidates, scores))
             indices = candidates[chosen].sort().values
         stats = selection_record(plan.epoch, plan.round_idx,
                                  self.policy.name, plan.beta, n, indices,

@@ -79,6 +79,33 @@ def dataset_labels(dataset, single_label: bool) -> tuple:
     return cat_ids, list((dataset.metainfo or {}).get('classes', [])), labels
 
 
+def object_classes(dataset, num_classes: int) -> tuple:
+    """What each image of a detection ``dataset`` holds: ``[N, C]`` bool,
+    whether image ``i`` has a box of class ``c``, and ``[C]`` long, the
+    boxes of each class over the set. Boxes with ``ignore_flag`` are left
+    out; a dataset without ``instances`` in its data info (classification)
+    counts its labels (``get_cat_ids``)."""
+    n = len(dataset)
+    holds = torch.zeros(n, num_classes, dtype=torch.bool)
+    counts = torch.zeros(num_classes, dtype=torch.long)
+    for i in range(n):
+        info = dataset.get_data_info(i) if hasattr(
+            dataset, 'get_data_info') else {}
+        if 'instances' in info:
+            labels = [int(inst['bbox_label']) for inst in info['instances']
+                      if not inst.get('ignore_flag', 0)]
+        else:
+            labels = [int(c) for c in dataset.get_cat_ids(i)]
+        bad = [c for c in labels if not 0 <= c < num_classes]
+        if bad:
+            raise ValueError(f'image {i} has labels {bad} outside the '
+                             f'{num_classes} classes of the dataset')
+        for c in labels:
+            holds[i, c] = True
+            counts[c] += 1
+    return holds, counts
+
+
 def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
                      num_samples: int, indices: Tensor,
                      previous: Optional[Tensor], scores: Optional[dict],

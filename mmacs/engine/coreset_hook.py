@@ -78,6 +78,7 @@ class CoresetSelectionHook(Hook):
             runner, model,
             build_scorer(self.scorer_cfg, model.task,
                          bool(self.selector.teacher_filter)),
+            embedding=self.selector.needs_embedding,
             **self.scoring_cfg) if self.selector.needs_scores else None
         self.model = model
         if self.selector.score_reuse:

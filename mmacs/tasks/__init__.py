@@ -6,7 +6,8 @@ dense detection heads."""
 from .base import Task, build_task, get_task, sample_indices
 from .classification import ClassificationTask
 from .detection import DetectionTask, dense_head
-from .heads import DenseHead, soft_focal_distance, teacher_distance
+from .heads import (DenseHead, point_distance, soft_focal_distance,
+                    teacher_distance)
 
 
 def _all_fp_layers() -> tuple:
@@ -24,6 +25,7 @@ DEFAULT_FP_LAYERS = _all_fp_layers()
 
 __all__ = [
     'Task', 'build_task', 'get_task', 'sample_indices', 'ClassificationTask',
-    'DetectionTask', 'dense_head', 'DenseHead', 'soft_focal_distance',
+    'DetectionTask', 'dense_head', 'DenseHead', 'point_distance',
+    'soft_focal_distance',
     'teacher_distance', 'DEFAULT_FP_LAYERS'
 ]

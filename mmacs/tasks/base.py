@@ -30,6 +30,9 @@ class Task:
             balance and ``teacher_filter=dict(min_prob=p)`` need it).
         fp_layers (tuple[str]): The layers ``QATModel`` keeps in full
             precision by default (fnmatch patterns).
+        embedding (bool): :meth:`outputs` hold ``embedding`` ``[B, D]``,
+            a cheap summary of each sample's features (what a diversity
+            rule compares).
         records_train_outputs (bool): :meth:`loss` hands the student's
             outputs to ``on_outputs`` (what ``score_reuse`` scores).
     """
@@ -39,6 +42,7 @@ class Task:
     teacher_fit_key: str = ''
     single_label: bool = False
     fp_layers: Tuple[str, ...] = ()
+    embedding: bool = False
     records_train_outputs: bool = False
 
     def __init__(self, model: Optional[nn.Module] = None) -> None:

@@ -6,8 +6,9 @@ last layers) is the head family's, in :mod:`mmacs.tasks.heads`; this module
 holds what all dense detectors share: the distillation loss, the teacher
 fit (the teacher's own per-image head loss) and the export's outputs.
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
+import torch
 import torch.nn as nn
 from torch import Tensor
 
@@ -31,16 +32,24 @@ def dense_head(model: nn.Module) -> DenseHead:
     return family(head)
 
 
+def pooled_features(feats: Sequence[Tensor]) -> Tensor:
+    """``[B, sum_l C_l]``: the global average pool of each neck level,
+    concatenated (an image embedding at the cost of one mean per level)."""
+    return torch.cat([f.float().mean((2, 3)) for f in feats], 1)
+
+
 @TASKS.register_module('detection')
 class DetectionTask(Task):
     """Outputs are those of the head family (``cls`` ``[B, A, C]``, ``reg``
-    ``[B, A, R]``, ...); the teacher fits an image as well as its own head
-    loss against the image's boxes is low (``teacher_loss``)."""
+    ``[B, A, R]``, ...) and ``embedding``, the pooled neck features
+    (:func:`pooled_features`); the teacher fits an image as well as its own
+    head loss against the image's boxes is low (``teacher_loss``)."""
 
     task = 'detection'
     default_scorer = 'loss'
     teacher_fit_key = 'teacher_loss'
     single_label = False
+    embedding = True
     #: The stem, kept in full precision whatever the head.
     stem_fp_layers = ('backbone.conv1', 'backbone.stem.*')
 
@@ -51,7 +60,9 @@ class DetectionTask(Task):
             f'bbox_head.{name}' for name in getattr(family, 'fp_layers', ()))
 
     def outputs(self, model: nn.Module, inputs: Tensor) -> dict:
-        return dense_head(model).outputs(model.extract_feat(inputs))
+        feats = model.extract_feat(inputs)
+        return dict(dense_head(model).outputs(feats),
+                    embedding=pooled_features(feats))
 
     def loss(self, student: nn.Module, inputs: Tensor, data_samples: list,
              teacher_fn, distill: Optional[dict]) -> Dict[str, Tensor]:

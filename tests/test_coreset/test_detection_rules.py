@@ -50,6 +50,10 @@ def test_class_aware_select_exact_budget_and_errors():
     for k in (0, 1, 7, 30):
         chosen = class_aware_select(scores, holds, k, floor=3)
         assert chosen.numel() == k and chosen.unique().numel() == k
+    # Floors that add up to more than k still give exactly k.
+    for k in (2, 5):
+        chosen = class_aware_select(scores, holds, k, floor=10)
+        assert chosen.numel() == k and chosen.unique().numel() == k
     with pytest.raises(ValueError, match='k=31'):
         class_aware_select(scores, holds, 31)
     with pytest.raises(ValueError, match='image_classes'):

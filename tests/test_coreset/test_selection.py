@@ -153,7 +153,12 @@ def test_defaults_are_filled():
     assert check_selection(dict(type='stratified')) == dict(
         type='stratified', bins=50, trim=0.0)
     assert set(SELECTION_RULES.module_dict) == {
-        'topk', 'trimmed', 'mixed', 'sampled', 'stratified'}
+        'topk', 'trimmed', 'mixed', 'sampled', 'stratified', 'class_aware',
+        'kcenter'}
+    assert check_selection('class_aware') == dict(type='class_aware',
+                                                  power=0.5, floor=10)
+    assert check_selection('kcenter') == dict(type='kcenter',
+                                              score_weight=1.0)
 
 
 @pytest.mark.parametrize('rule', RULES)

@@ -185,3 +185,128 @@ def test_teacher_filter_keeps_what_the_teacher_supports():
     # ceil(0.1 * 30) = 3 dropped: 26, 29 and, of the tie at 0, the higher
     # index 28.
     assert out.indices.tolist() == [23, 24, 25, 27]
+
+
+class _Boxes:
+    """A detection dataset: image ``i`` holds the boxes ``boxes[i]``, each
+    ``(label, ignored)``."""
+
+    metainfo = dict(classes=('person', 'car', 'bike'))
+
+    def __init__(self, boxes):
+        self.boxes = boxes
+
+    def __len__(self):
+        return len(self.boxes)
+
+    def get_data_info(self, idx):
+        return dict(instances=[
+            dict(bbox_label=c, ignore_flag=int(ignored))
+            for c, ignored in self.boxes[idx]])
+
+    def get_cat_ids(self, idx):
+        return [c for c, _ in self.boxes[idx]]
+
+
+def test_class_aware_quotas_from_the_boxes_each_image_holds():
+    # 40 images of persons; 6 also hold a car; 3 hold a bike, but one of
+    # those is ignored; scores favour the person-only images.
+    boxes = [[(0, False)] * 3 for _ in range(40)]
+    for i in range(30, 36):
+        boxes[i].append((1, False))
+    for i in (36, 37):
+        boxes[i].append((2, False))
+    boxes[38].append((2, True))
+    values = torch.linspace(1, 0, 40)
+    sel = selector(n=40, num_select=8, task=DetectionTask(),
+                   dataset=_Boxes(boxes),
+                   selection=dict(type='class_aware', power=0.5, floor=3))
+    assert sel.box_counts.tolist() == [120, 6, 2]
+    assert sel.image_classes[:, 2].nonzero().flatten().tolist() == [36, 37]
+    plan = sel.plan(0, 10, 0)
+    assert not plan.with_teacher  # the classes come from the annotations
+    out = sel.select(plan, scored(values))
+    chosen = out.indices
+    assert chosen.numel() == 8 and chosen.unique().numel() == 8
+    # The floors: every bike image (2 < 3) and 3 car images.
+    assert {36, 37} <= set(chosen.tolist())
+    assert len(set(range(30, 36)) & set(chosen.tolist())) >= 3
+    assert torch.equal(chosen, sel.select(plan, scored(values)).indices)
+    # Top-k would hold no car and no bike.
+    topk = selector(n=40, num_select=8, task=DetectionTask(),
+                    dataset=_Boxes(boxes))
+    assert topk.select(plan, scored(values)).indices.tolist() == list(
+        range(8))
+    assert out.stats['selection'] == dict(type='class_aware', power=0.5,
+                                          floor=3)
+
+
+def test_class_aware_reads_noisy_boxes(tmp_path):
+    from mmengine.registry import DefaultScope
+
+    from mmacs.datasets import (SHAPE_CLASSES, NoisyDetDataset,
+                                make_synthetic_shapes)
+    make_synthetic_shapes(str(tmp_path), num_train=12, num_val=0, size=64,
+                          seed=1)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        noisy = NoisyDetDataset(
+            dict(type='CocoDataset', data_root=str(tmp_path) + '/',
+                 ann_file='annotations/instances_train.json',
+                 data_prefix=dict(img='train/'),
+                 metainfo=dict(classes=SHAPE_CLASSES), pipeline=[]),
+            noise_rate=1.0, class_flip=1, drop_box=0, jitter_box=0)
+    sel = selector(n=12, num_select=4, task=DetectionTask(), dataset=noisy,
+                   selection='class_aware')
+    for i in range(12):
+        flipped = {c for c in noisy.get_cat_ids(i)}
+        assert set(sel.image_classes[i].nonzero().flatten().tolist()) == \
+            flipped
+    assert int(sel.box_counts.sum()) == sum(
+        len(noisy.get_cat_ids(i)) for i in range(12))
+    out = sel.select(sel.plan(0, 10, 0), scored(torch.rand(12)))
+    assert out.indices.numel() == 4
+
+
+def test_kcenter_keeps_near_duplicates_apart():
+    # Images 0-3 are copies of one frame (the highest scores), 4-9 are
+    # distinct: k-center takes one copy, top-k all four.
+    features = torch.cat([torch.ones(4, 3),
+                          torch.arange(6.).unsqueeze(1) * 3 + torch.tensor(
+                              [[-4.0, 2.0, 9.0]])])
+    values = torch.tensor([1.0, 0.99, 0.98, 0.97, 0.5, 0.4, 0.3, 0.2, 0.1,
+                           0.05])
+    sel = selector(n=10, num_select=4, task=DetectionTask(),
+                   selection=dict(type='kcenter', score_weight=1.0))
+    assert sel.needs_embedding
+    plan = sel.plan(0, 10, 0)
+    assert plan.with_teacher  # the embedding is the teacher's
+    out = sel.select(plan, dict(scored(values), embedding=features))
+    assert len(set(out.indices.tolist()) & {0, 1, 2, 3}) == 1
+    assert out.indices.numel() == 4
+    # All the copies only when nothing else is left.
+    sel = selector(n=10, num_select=10, task=DetectionTask(),
+                   selection='kcenter')
+    assert sel.select(plan, dict(scored(values), embedding=features)
+                      ).indices.tolist() == list(range(10))
+    with pytest.raises(ValueError, match='embedding'):
+        sel.select(plan, scored(values))
+
+
+def test_detection_rules_name_what_they_cannot_run():
+    with pytest.raises(ValueError, match="'kcenter'.*classification"):
+        selector(selection='kcenter')  # no embedding of a classifier
+    with pytest.raises(ValueError, match='class_balance'):
+        selector(selection='class_aware', class_balance=True)
+    with pytest.raises(ValueError, match='power'):
+        CoresetSelector(selection=dict(type='class_aware', power=2))
+    with pytest.raises(ValueError, match='score_weight'):
+        CoresetSelector(selection=dict(type='kcenter', score_weight=-1))
+    with pytest.raises(ValueError, match='score_reuse'):
+        CoresetSelector(selection='kcenter', score_reuse=True)
+    # A classifier's images hold one class each: class_aware reads it,
+    # without class balance.
+    sel = selector(n=30, num_select=6, selection='class_aware')
+    assert sel.labels is None
+    assert sel.image_classes.sum(1).tolist() == [1] * 30
+    assert sel.select(sel.plan(0, 10, 0),
+                      scored(torch.rand(30))).indices.numel() == 6

@@ -812,3 +812,41 @@ def test_detection_study_takes_its_model_and_data_from_configs(tmp_path):
     args.fp_checkpoint = str(tmp_path / 'missing.pth')
     with pytest.raises(FileNotFoundError, match='missing.pth'):
         tool.fp_model(args, dict(runs=[]))
+
+
+def test_detection_study_runs_the_detection_aware_options(tmp_path):
+    """Class quotas and k-center go through --selection, per-object scores
+    through --scorer (a recipe key of acs alone); runs stored before it
+    read as the config's scorer."""
+    tool = load_tool('benchmarks/detection')
+    args = tool.parse_args([
+        '--scorer', '{"type": "object_loss", "pool": "max"}', '--selection',
+        '{"type": "kcenter", "score_weight": 1.0}'])
+    args.data_dir = str(tmp_path / 'data')
+    cfg, _ = tool.build_qat_cfg('acs', 0.3, 0, args, 'fp.pth',
+                                str(tmp_path / 'run'))
+    assert cfg.coreset.scorer == dict(type='object_loss', pool='max')
+    assert cfg.coreset.selection == dict(type='kcenter', score_weight=1.0)
+    cfg, _ = tool.build_qat_cfg('random_dynamic', 0.3, 0, args, 'fp.pth',
+                                str(tmp_path / 'run'))
+    assert cfg.coreset.get('scorer') is None
+    recipe = tool.recipe_of(args, 'acs', 0.3)
+    assert recipe['scorer'] == dict(type='object_loss', pool='max')
+    assert tool.recipe_of(args, 'random_dynamic', 0.3)['scorer'] is None
+    run = dict(policy='acs', seed=0, recipe=recipe)
+    assert tool.variant_name(run) == \
+        'acs kcenter (score_weight 1.0) on object_loss (pool max)'
+    assert 'scorer=object_loss (pool max)' in tool.label(run)
+    quotas = tool.parse_args(['--selection', '{"type": "class_aware", '
+                              '"power": 0.5, "floor": 10}'])
+    assert tool.variant_name(dict(
+        policy='acs', seed=0, recipe=tool.recipe_of(quotas, 'acs', 0.3))) \
+        == 'acs class_aware (power 0.5, floor 10)'
+    # A run stored before --scorer is the config's scorer's run.
+    plain = tool.recipe_of(tool.parse_args([]), 'acs', 0.3)
+    old = dict(policy='acs', seed=0,
+               recipe={k: v for k, v in plain.items() if k != 'scorer'})
+    assert tool.find_run(dict(runs=[old]), 'acs', 0, plain) is old
+    assert tool.variant_name(old) == 'acs topk (the paper)'
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--scorer', '{no'])

@@ -4,17 +4,14 @@ import json
 import pytest
 from mmengine.config import Config
 
-from mmacs.datasets import make_synthetic_shapes
 from mmacs.testing import REPO, load_tool
 
 demo = load_tool('demo')
 
 
-@pytest.fixture(scope='module')
-def data_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp('shapes')
-    make_synthetic_shapes(str(root), num_train=16, num_val=4, size=64)
-    return str(root)
+@pytest.fixture
+def data_root(shapes_root):
+    return shapes_root
 
 
 @pytest.mark.parametrize('name', [demo.FP_CONFIG] +

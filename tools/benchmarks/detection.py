@@ -12,9 +12,13 @@ R18-FPN on synthetic shapes generated into the work dir (6 epochs, R = 1,
 cosine LR); ``--data-root DIR`` trains on the COCO-style data of the
 configs there instead (e.g. HIT-UAV). For every fraction, policy and seed:
 
-- ``acs``: scores every R epochs and selects by ``--selection`` (default
-  top-k, the paper's rule), with ``--teacher-drop Q`` among the images
-  but the share ``Q`` whose boxes the FP teacher fits worst;
+- ``acs``: scores every R epochs with ``--scorer`` (default the config's,
+  the per-image loss; e.g. ``{"type": "object_loss", "pool": "max"}``,
+  per-object scores) and selects by ``--selection`` (default top-k, the
+  paper's rule; the detection rules ``{"type": "class_aware"}``, class
+  quotas, and ``{"type": "kcenter"}``, diversity in the teacher's pooled
+  neck features), with ``--teacher-drop Q`` among the images but the share
+  ``Q`` whose boxes the FP teacher fits worst;
 - ``random_static``: one random coreset for the whole run;
 - ``random_dynamic``: a fresh random coreset every R epochs;
 - ``full``: all the images for all the epochs (the reference for the share
@@ -41,7 +45,8 @@ last printed line is one JSON object.
 
 Usage: python tools/benchmarks/detection.py [--fractions 0.3 0.1]
        [--policies acs random_static random_dynamic full]
-       [--seeds 0 1 2] [--selection JSON] [--noise 0.2] [--out FILE]
+       [--seeds 0 1 2] [--selection JSON] [--scorer JSON] [--noise 0.2]
+       [--out FILE]
        [--fp-config CFG] [--qat-config CFG] [--data-root DIR]
        [--report] [--verdict FILE...] [--quick]
 """
@@ -66,12 +71,13 @@ METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 #: all of them match.
 RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
                'fp_epochs', 'num_train', 'num_val', 'teacher_drop',
-               'layer_align', 'fp_config', 'qat_config', 'data_root')
+               'layer_align', 'fp_config', 'qat_config', 'data_root',
+               'scorer')
 #: Runs stored before a recipe key existed had this value of it.
 STORE = protocol.RunStore(
     ('policy', 'seed'),
     dict(teacher_drop=0.0, layer_align=0.0, fp_config=FP_CONFIG,
-         qat_config=QAT_CONFIG, data_root=None))
+         qat_config=QAT_CONFIG, data_root=None, scorer=None))
 #: The modules ``--layer-align`` aligns to the teacher's.
 ALIGN_LAYERS = ['neck']
 
@@ -102,6 +108,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "whose boxes the FP teacher fits worst (its head "
                         "loss; teacher_filter=dict(drop=Q)); 0: off, the "
                         "paper")
+    parser.add_argument('--scorer', default=None, metavar='JSON',
+                        help="acs's scorer as JSON, e.g. '\"object_loss\"' "
+                        'or \'{"type": "object_loss", "pool": "max"}\' '
+                        "(default: the QAT config's)")
     parser.add_argument('--layer-align', type=float, default=0.0,
                         metavar='W',
                         help='weight of the alignment of the student\'s FPN '
@@ -151,17 +161,20 @@ def parse_args(argv=None) -> argparse.Namespace:
             parser.error(f"--{key.replace('_', '-')} must be >= 1, got "
                          f'{getattr(args, key)}')
     args.selection = common.json_option(parser, '--selection', args.selection)
+    args.scorer = common.json_option(parser, '--scorer', args.scorer)
     return args
 
 
 def recipe_of(args, policy: str, fraction: float) -> dict:
     """What a run of ``policy`` at ``fraction`` trains. ``full`` does not
-    depend on the fraction, and only ``acs`` on the selection rule."""
+    depend on the fraction, and only ``acs`` on the selection rule and the
+    scorer."""
     recipe = {k: getattr(args, k) for k in RECIPE_KEYS if k != 'fraction'}
     recipe['fraction'] = None if policy == 'full' else fraction
     if policy != 'acs':
         recipe['selection'] = None
         recipe['teacher_drop'] = 0.0
+        recipe['scorer'] = None
     return recipe
 
 
@@ -255,6 +268,8 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
         policy, fraction, args.interval, seed, args.epochs, args.selection,
         dict(drop=args.teacher_drop) if args.teacher_drop > 0 else None)
     cfg.coreset.update(coreset)
+    if policy == 'acs' and args.scorer is not None:
+        cfg.coreset.scorer = args.scorer
     return cfg, epochs
 
 
@@ -302,9 +317,17 @@ def merge_results(results: dict, others: list) -> int:
     return STORE.merge(results, others)
 
 
+def rule_text(cfg) -> str:
+    """A selection rule or scorer config as ``type (key value, ...)``."""
+    if not isinstance(cfg, dict):
+        return str(cfg)
+    rest = ', '.join(f'{k} {v}' for k, v in cfg.items() if k != 'type')
+    return str(cfg.get('type')) + (f' ({rest})' if rest else '')
+
+
 def label(run: dict) -> str:
     """``policy`` plus what sets its recipe apart (the fraction, a
-    selection rule other than top-k, the noise, the configs)."""
+    selection rule other than top-k, a scorer, the noise, the configs)."""
     recipe = STORE.recipe(run)
     parts = [run['policy']]
     if recipe['fraction'] is not None:
@@ -314,6 +337,8 @@ def label(run: dict) -> str:
         parts.append('selection=' + (','.join(
             f'{k}:{v}' for k, v in sel.items()) if isinstance(sel, dict)
             else str(sel)))
+    if recipe['scorer'] is not None:
+        parts.append('scorer=' + rule_text(recipe['scorer']))
     for key in ('teacher_drop', 'layer_align', 'noise'):
         if recipe[key]:
             parts.append(f'{key}={recipe[key]}')
@@ -385,20 +410,22 @@ def print_table(summary: dict, fp: dict) -> None:
 
 
 #: Recipe keys that only ``acs`` reads: the rest make a verdict's condition.
-ACS_KEYS = ('selection', 'teacher_drop')
+ACS_KEYS = ('selection', 'teacher_drop', 'scorer')
 
 
 def variant_name(run: dict) -> str:
-    """The policy and, for ``acs``, its selection rule and teacher drop,
-    e.g. ``acs stratified + teacher drop 0.2``."""
+    """The policy and, for ``acs``, its selection rule, scorer and teacher
+    drop, e.g. ``acs stratified + teacher drop 0.2``."""
     recipe = STORE.recipe(run)
     if run['policy'] != 'acs':
         return run['policy']
     sel = recipe['selection'] or 'topk'
     if isinstance(sel, dict):
-        rest = ', '.join(f'{k} {v}' for k, v in sel.items() if k != 'type')
-        sel = sel.get('type', 'topk') + (f' ({rest})' if rest else '')
-    name = f'acs {sel}' + (' (the paper)' if sel == 'topk' else '')
+        sel = rule_text(dict(sel, type=sel.get('type', 'topk')))
+    paper = sel == 'topk' and recipe['scorer'] is None
+    name = f'acs {sel}' + (' (the paper)' if paper else '')
+    if recipe['scorer'] is not None:
+        name += ' on ' + rule_text(recipe['scorer'])
     if recipe['teacher_drop']:
         name += f" + teacher drop {recipe['teacher_drop']:g}"
     return name

@@ -40,9 +40,10 @@ class AnchorDenseHead(DenseHead):
             featmap_sizes=[tuple(s.shape[-2:]) for s in cls_scores])
 
     def _assign(self, featmap_sizes: List[tuple], data_samples: list,
-                device) -> tuple:
+                device, with_gt_inds: bool = False) -> tuple:
         """The anchors and targets as ``loss_by_feat`` computes them, with
-        the per-image sampling results."""
+        the per-image sampling results (and, ``with_gt_inds``, each
+        anchor's box: see :meth:`object_targets`)."""
         gts, gts_ignore, metas = self.unpack(data_samples)
         anchor_list, valid_flag_list = self.head.get_anchors(
             featmap_sizes, metas, device=device)
@@ -53,7 +54,32 @@ class AnchorDenseHead(DenseHead):
             metas,
             gts_ignore,
             return_sampling_results=True)[:6]
-        return anchor_list, targets
+        if not with_gt_inds:
+            return anchor_list, targets, None
+        return anchor_list, targets, self._gt_inds(
+            anchor_list, valid_flag_list, metas, targets[5], device)
+
+    def _gt_inds(self, anchor_list: list, valid_flag_list: list,
+                 metas: list, sampling_results: list, device) -> Tensor:
+        """``[B, A]``: the box of each positive anchor, -1 elsewhere. The
+        sampler's ``pos_inds`` index the anchors inside the image (as
+        ``get_targets`` keeps them), mapped back here to all anchors."""
+        from mmdet.models.task_modules.prior_generators import \
+            anchor_inside_flags
+        from mmdet.structures.bbox import cat_boxes
+        rows = []
+        for anchors, flags, meta, result in zip(anchor_list,
+                                                valid_flag_list, metas,
+                                                sampling_results):
+            inside = anchor_inside_flags(
+                cat_boxes(anchors), torch.cat(flags), meta['img_shape'][:2],
+                self.head.train_cfg['allowed_border'])
+            where = inside.nonzero().flatten()
+            gt = torch.full((inside.numel(), ), -1, dtype=torch.long,
+                            device=device)
+            gt[where[result.pos_inds]] = result.pos_assigned_gt_inds.long()
+            rows.append(gt)
+        return torch.stack(rows)
 
     @staticmethod
     def _stack(anchor_list: list, targets: tuple, device) -> dict:
@@ -76,9 +102,26 @@ class AnchorDenseHead(DenseHead):
         """Also ``anchors`` ``[B, A, 4]``; ``num_pos`` is each image's own
         ``avg_factor``, the per-image counterpart of the batch's."""
         device = out['cls'].device
-        anchor_list, targets = self._assign(out['featmap_sizes'],
-                                            data_samples, device)
+        anchor_list, targets, _ = self._assign(out['featmap_sizes'],
+                                               data_samples, device)
         return self._stack(anchor_list, targets, device)
+
+    def object_targets(self, out: dict, data_samples: list) -> dict:
+        device = out['cls'].device
+        anchor_list, targets, gt_inds = self._assign(
+            out['featmap_sizes'], data_samples, device, with_gt_inds=True)
+        stacked = self._stack(anchor_list, targets, device)
+        if not torch.equal(gt_inds >= 0,
+                           stacked['labels'] < self.num_classes):
+            raise RuntimeError(
+                f'the positives of {type(self.head).__name__} are not its '
+                "sampler's pos_inds: its targets are not AnchorHead's")
+        return dict(stacked, gt_inds=gt_inds)
+
+    def point_losses(self, out: dict, targets: dict) -> Tensor:
+        loss_cls, loss_bbox = self._anchor_losses(out['cls'], out['reg'],
+                                                  targets)
+        return loss_cls + loss_bbox
 
     def image_losses(self, out: dict, targets: dict,
                      norm_floor: float = 1.0) -> Tensor:
@@ -90,6 +133,13 @@ class AnchorDenseHead(DenseHead):
                   targets: dict) -> Tuple[Tensor, Tensor]:
         """``[B]`` unnormalised classification and box losses (the
         numerators of the head's loss for each image)."""
+        loss_cls, loss_bbox = self._anchor_losses(cls, reg, targets)
+        return loss_cls.sum(1), loss_bbox.sum(1)
+
+    def _anchor_losses(self, cls: Tensor, reg: Tensor,
+                       targets: dict) -> Tuple[Tensor, Tensor]:
+        """``[B, A]`` classification (over the classes) and box losses of
+        each anchor, unnormalised."""
         from mmdet.structures.bbox import get_box_tensor
         head = self.head
         b, a, c = cls.shape
@@ -97,7 +147,7 @@ class AnchorDenseHead(DenseHead):
             cls.reshape(-1, c),
             targets['labels'].reshape(-1),
             targets['label_weights'].reshape(-1),
-            reduction_override='none').reshape(b, -1).sum(1)
+            reduction_override='none').reshape(b, a, -1).sum(-1)
         pred = reg.reshape(b * a, -1)
         if getattr(head, 'reg_decoded_bbox', False):
             pred = get_box_tensor(
@@ -108,8 +158,11 @@ class AnchorDenseHead(DenseHead):
             pred,
             targets['bbox_targets'].reshape(-1, dim),
             targets['bbox_weights'].reshape(-1, dim),
-            reduction_override='none').reshape(b, -1).sum(1)
-        return loss_cls, loss_bbox
+            reduction_override='none')
+        # mmdet's box losses give a scalar 0 when no weight is positive.
+        loss_bbox = loss_bbox.expand(b * a, dim) if loss_bbox.dim() == 0 \
+            else loss_bbox
+        return loss_cls, loss_bbox.reshape(b, a, -1).sum(-1)
 
     def loss_and_targets(self, maps: tuple,
                          data_samples: list) -> Tuple[dict, dict, dict]:
@@ -124,8 +177,8 @@ class AnchorDenseHead(DenseHead):
         if type(head).loss_by_feat is not AnchorHead.loss_by_feat:
             return super().loss_and_targets(maps, data_samples)
         device = cls_scores[0].device
-        anchor_list, targets = self._assign(out['featmap_sizes'],
-                                            data_samples, device)
+        anchor_list, targets, _ = self._assign(out['featmap_sizes'],
+                                               data_samples, device)
         labels, label_weights, bbox_targets, bbox_weights, avg_factor = \
             targets[:5]
         num_level_anchors = [anchors.size(0) for anchors in anchor_list[0]]

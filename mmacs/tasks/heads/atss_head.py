@@ -13,7 +13,7 @@ from torch import Tensor
 
 from mmacs.registry import DENSE_HEADS
 from .base import (DenseHead, centerness_losses, centerness_outputs,
-                   centerness_targets)
+                   centerness_point_losses, centerness_targets, match_boxes)
 
 
 @DENSE_HEADS.register_module('ATSSHead')
@@ -47,3 +47,23 @@ class ATSSDenseHead(DenseHead):
                      norm_floor: float = 1.0) -> Tensor:
         return centerness_losses(self.head, out, targets, norm_floor, 1.0,
                                  decode_targets=False)
+
+    def object_targets(self, out: dict, data_samples: list) -> dict:
+        """:meth:`targets` plus ``gt_inds``: ATSS's targets drop its
+        sampling results, but a positive's box target is its box (decoded
+        boxes, ``reg_decoded_bbox``), so the box is found by its
+        coordinates."""
+        head = self.head
+        if not head.reg_decoded_bbox:
+            raise NotImplementedError(
+                'per-object scores of ATSSHead read the box of each '
+                'positive from its decoded box target: set '
+                'reg_decoded_bbox=True (the default)')
+        targets = self.targets(out, data_samples)
+        return dict(targets, gt_inds=match_boxes(
+            targets['bbox_targets'], targets['labels'] < self.num_classes,
+            self.unpack(data_samples)[0]))
+
+    def point_losses(self, out: dict, targets: dict) -> Tensor:
+        return centerness_point_losses(self.head, out, targets,
+                                       decode_targets=False)

@@ -71,6 +71,25 @@ class DenseHead:
         batch of that image alone (normalisers at least ``norm_floor``)."""
         raise NotImplementedError
 
+    def object_targets(self, out: dict, data_samples: list) -> dict:
+        """:meth:`targets` plus ``gt_inds`` ``[B, A]`` long: the index of
+        the box (in the image's non-ignored boxes) the head's assigner
+        gives each point to, -1 for the points it gives to none."""
+        raise NotImplementedError(
+            'per-object scores read the assignment of each point to a box, '
+            f'which mmacs does not take from {type(self.head).__name__} '
+            '(RetinaNet, ATSS and FCOS have it)')
+
+    def point_losses(self, out: dict, targets: dict) -> Tensor:
+        """``[B, A]``: the terms of the head's loss at each point,
+        unnormalised (classification over the classes, box regression and
+        any other term); with a single normaliser (RetinaNet) an image's sum
+        over its points, over that normaliser, is its :meth:`image_losses`.
+        """
+        raise NotImplementedError(
+            f'per-point losses of {type(self.head).__name__} are not '
+            'implemented (RetinaNet, ATSS and FCOS have them)')
+
     def loss_and_targets(self, maps: tuple,
                          data_samples: list) -> Tuple[dict, dict, dict]:
         """The head's training loss on its per-level ``maps``
@@ -131,6 +150,24 @@ def centerness_targets(targets: dict, num_classes: int, fn) -> dict:
                 num_pos=pos.sum(1).to(centerness.dtype))
 
 
+def match_boxes(boxes: Tensor, positive: Tensor, gts: list) -> Tensor:
+    """``[B, A]`` long: for each positive point, the index of the ground
+    truth box (``gts[i].bboxes``) nearest to its target box ``boxes`` (L1;
+    the target box *is* its box where the head regresses to it), -1 for
+    the other points. For heads whose targets hold no box index."""
+    from mmdet.structures.bbox import get_box_tensor
+    gt_inds = torch.full(positive.shape, -1, dtype=torch.long,
+                         device=boxes.device)
+    for i, gt in enumerate(gts):
+        points = positive[i].nonzero().flatten()
+        if points.numel():
+            dist = torch.cdist(boxes[i, points].float(),
+                               get_box_tensor(gt.bboxes).float().to(
+                                   boxes.device), p=1)
+            gt_inds[i, points] = dist.argmin(1)
+    return gt_inds
+
+
 def per_image(values: Tensor, image: Tensor, num_images: int) -> Tensor:
     """``[num_images]``: the sum of ``values`` of each image (``image`` the
     image index of each value)."""
@@ -150,13 +187,39 @@ def centerness_losses(head: nn.Module, out: dict, targets: dict,
     (``targets['centerness']``) and ``o`` the predicted centerness
     (``out['ctr']``). Boxes ``b`` are decoded from ``targets['priors']``
     ``[B, A, k]``, the box targets ``t`` too when ``decode_targets``."""
-    cls, labels = out['cls'], targets['labels']
-    b, _, c = cls.shape
+    b = out['cls'].size(0)
     norm = targets['num_pos'].clamp(min=norm_floor)
+    loss_cls, (image, _), loss_bbox, loss_ctr, ctr_t = centerness_terms(
+        head, out, targets, decode_targets)
+    return loss_cls.sum(1) / norm + per_image(
+        loss_bbox, image, b) / per_image(ctr_t, image, b).clamp(
+            min=ctr_floor) + per_image(loss_ctr, image, b) / norm
+
+
+def centerness_point_losses(head: nn.Module, out: dict, targets: dict,
+                            decode_targets: bool) -> Tensor:
+    """``[B, A]``: the unnormalised loss terms of a head with a centerness
+    branch at each point, ``FL(s_a, y_a) + c_a L_box(b_a, t_a) + BCE(o_a,
+    c_a)`` (the last two on the positives; see
+    :func:`centerness_losses`)."""
+    loss_cls, (image, point), loss_bbox, loss_ctr, _ = centerness_terms(
+        head, out, targets, decode_targets)
+    return loss_cls.index_put((image, point), loss_bbox + loss_ctr,
+                              accumulate=True)
+
+
+def centerness_terms(head: nn.Module, out: dict, targets: dict,
+                     decode_targets: bool) -> tuple:
+    """The loss terms of a head with a centerness branch, unnormalised:
+    ``[B, A]`` focal loss over the classes, the positives ``(image,
+    point)`` and, on them, the centerness-weighted box loss, the
+    centerness loss and the centerness targets."""
+    cls, labels = out['cls'], targets['labels']
+    b, a, c = cls.shape
     loss_cls = head.loss_cls(
         cls.reshape(-1, c), labels.reshape(-1),
         targets['label_weights'].reshape(-1),
-        reduction_override='none').reshape(b, -1).sum(1)
+        reduction_override='none').reshape(b, a, -1).sum(-1)
     image, point = (labels < head.num_classes).nonzero(as_tuple=True)
     priors, ctr_t = targets['priors'][image, point], targets['centerness'][
         image, point]
@@ -171,9 +234,7 @@ def centerness_losses(head: nn.Module, out: dict, targets: dict,
         reduction_override='none').expand_as(ctr_t)
     loss_ctr = head.loss_centerness(
         out['ctr'][image, point], ctr_t, reduction_override='none')
-    return loss_cls / norm + per_image(loss_bbox, image, b) / per_image(
-        ctr_t, image, b).clamp(min=ctr_floor) + per_image(loss_ctr, image,
-                                                          b) / norm
+    return loss_cls, (image, point), loss_bbox, loss_ctr, ctr_t
 
 
 def soft_focal_distance(student_logits: Tensor,
@@ -200,6 +261,13 @@ def soft_focal_distance(student_logits: Tensor,
     return bce * (s.sigmoid() - q).abs().pow(gamma)
 
 
+def point_distance(student_cls: Tensor, teacher_cls: Tensor,
+                   gamma: float = 2.0) -> Tensor:
+    """``[B, A]``: the :func:`soft_focal_distance` of each point's class
+    logits to the teacher's, summed over the classes."""
+    return soft_focal_distance(student_cls, teacher_cls, gamma).sum(-1)
+
+
 def teacher_distance(student_cls: Tensor, teacher_cls: Tensor,
                      label_weights: Tensor, gamma: float = 2.0) -> Tensor:
     """Per image, the :func:`soft_focal_distance` of the student's class
@@ -215,6 +283,5 @@ def teacher_distance(student_cls: Tensor, teacher_cls: Tensor,
     Returns:
         Tensor: ``[B]``.
     """
-    valid = (label_weights > 0).unsqueeze(-1)
-    return (soft_focal_distance(student_cls, teacher_cls, gamma) *
-            valid).sum((1, 2))
+    valid = (label_weights > 0).to(student_cls.dtype)
+    return (point_distance(student_cls, teacher_cls, gamma) * valid).sum(1)

@@ -16,7 +16,7 @@ from torch import Tensor
 
 from mmacs.registry import DENSE_HEADS
 from .base import (DenseHead, centerness_losses, centerness_outputs,
-                   centerness_targets)
+                   centerness_point_losses, centerness_targets, match_boxes)
 
 
 @DENSE_HEADS.register_module('FCOSHead')
@@ -65,3 +65,27 @@ class FCOSDenseHead(DenseHead):
                      norm_floor: float = 1.0) -> Tensor:
         return centerness_losses(self.head, out, targets, norm_floor, 1e-6,
                                  decode_targets=True)
+
+    def object_targets(self, out: dict, data_samples: list) -> dict:
+        """:meth:`targets` plus ``gt_inds``: FCOS's targets hold no box
+        index, but a positive's distances (times its level's stride with
+        ``norm_on_bbox``) around its point are its box."""
+        head = self.head
+        targets = self.targets(out, data_samples)
+        scale = torch.cat([
+            targets['priors'].new_full((h * w, ), float(
+                stride[0] if isinstance(stride, tuple) else stride)
+                if head.norm_on_bbox else 1.0)
+            for (h, w), stride in zip(out['featmap_sizes'], head.strides)
+        ])
+        dist = targets['bbox_targets'] * scale[None, :, None]
+        points = targets['priors']
+        boxes = torch.cat([points - dist[..., :2], points + dist[..., 2:]],
+                          -1)
+        return dict(targets, gt_inds=match_boxes(
+            boxes, targets['labels'] < self.num_classes,
+            self.unpack(data_samples)[0]))
+
+    def point_losses(self, out: dict, targets: dict) -> Tensor:
+        return centerness_point_losses(self.head, out, targets,
+                                       decode_targets=True)
