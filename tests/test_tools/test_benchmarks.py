@@ -391,13 +391,13 @@ def test_quality_verdict_pairs_the_default_with_random_per_recipe(
         tool.parse_args(['--verdict', str(a), '--pair', 'acs'])
 
 
-def test_readme_verdict_tables_match_the_stored_results(capsys):
-    """The README's tables of the default and of the paper's rule against
-    random are the output of ``--verdict`` over ``results/``."""
+def test_study_verdict_tables_match_the_stored_results(capsys):
+    """The study page's tables of the default and of the paper's rule
+    against random are the output of ``--verdict`` over ``results/``."""
     from mmacs.utils import repo_path
     tool = load_tool('benchmarks/quality')
     files = sorted(glob.glob(repo_path('results', 'quality_*.json')))
-    with open(repo_path('README.md')) as f:
+    with open(repo_path('docs', 'studies.md')) as f:
         readme = f.read()
     for options in (['--selection', '{"type": "stratified"}',
                      '--teacher-filter', '0.05'], []):
@@ -642,12 +642,12 @@ def test_detection_verdict_pairs_every_variant_with_random_per_condition(
             tool.parse_args(['--verdict', str(a), '--pair', pair])
 
 
-def test_readme_detection_table_matches_the_stored_results(capsys):
-    """The README's detection table is the output of ``--verdict`` over
-    ``results/detection_demo.json``."""
+def test_study_detection_table_matches_the_stored_results(capsys):
+    """The study page's detection table is the output of ``--verdict``
+    over ``results/detection_demo.json``."""
     from mmacs.utils import repo_path
     tool = load_tool('benchmarks/detection')
-    with open(repo_path('README.md')) as f:
+    with open(repo_path('docs', 'studies.md')) as f:
         readme = f.read()
     tool.main(['--verdict', repo_path('results', 'detection_demo.json')])
     table = capsys.readouterr().out.strip().splitlines()[:-1]
