@@ -39,6 +39,7 @@ def qat_run(tmp_path_factory):
     cfg.train_dataloader.batch_size = 4
     cfg.auto_scale_lr = dict(enable=False, base_batch_size=8)
     demo.set_epochs(cfg, 1)
+    cfg.visualizer.name = 'visualizer_test_cli'  # one per name per process
     cfg.train_cfg.val_interval = 2  # no validation: tools/test.py tests
     # One epoch scores low: keep its boxes so that COCO evaluation has some.
     cfg.model.model.test_cfg.update(score_thr=0.0, max_per_img=20)

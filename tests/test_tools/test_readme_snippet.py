@@ -41,6 +41,9 @@ def test_readme_snippet_builds_and_trains(tmp_path):
     cfg = tiny_coco_cfg(str(cfg_file), str(tmp_path / 'work'), max_epochs=1)
     cfg.train_cfg.val_interval = 2  # train only
     cfg.qat.calibration_batches = 1
+    # A visualizer of its own: mmengine keeps one instance per name per
+    # process, logging to the work dir of the run that created it.
+    cfg.visualizer.name = f'visualizer_{tmp_path.name}'
     run_file = tmp_path / 'run.py'
     cfg.dump(str(run_file))
     runner = train_tool.main([str(run_file)])
