@@ -6,9 +6,12 @@ straight into mmdet's registries (``mmdet.registry``). The building blocks
 below have no counterpart there; each kind gets a registry of its own, in
 the ``mmacs`` scope, that imports its ``locations`` on first use:
 
-- ``TASK_ADAPTERS``: what the QAT model and the scoring pass know about a
-  task (``'detection'``, ``'classification'``), including its default
-  scorer;
+- ``TASKS``: what the QAT model, the scorers, the selector and the export
+  know about a task (``'detection'``, ``'classification'``; see
+  :mod:`mmacs.tasks`);
+- ``DENSE_HEADS``: the per-image view of a family of mmdet dense heads
+  (``'AnchorHead'``, ``'FCOSHead'``) that detection scoring and
+  distillation use;
 - ``SCORERS``: per-sample (EVS, DS) from the student's and the teacher's
   outputs;
 - ``POLICIES``: how a coreset is chosen (``'acs'``, ``'random_dynamic'``,
@@ -23,8 +26,9 @@ Entries are looked up by name with :func:`get_registered`.
 """
 from mmengine.registry import Registry
 
-TASK_ADAPTERS = Registry(
-    'task adapter', scope='mmacs', locations=['mmacs.models.adapters'])
+TASKS = Registry('task', scope='mmacs', locations=['mmacs.tasks'])
+DENSE_HEADS = Registry(
+    'dense head', scope='mmacs', locations=['mmacs.tasks.heads'])
 SCORERS = Registry(
     'scorer', scope='mmacs', locations=['mmacs.coreset.scorers'])
 POLICIES = Registry(

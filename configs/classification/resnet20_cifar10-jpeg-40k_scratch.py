@@ -11,7 +11,7 @@ train_dataloader = dict(dataset=split)
 val_dataloader = dict(dataset=split)
 test_dataloader = val_dataloader
 
-max_epochs = 40
+max_epochs = 25
 train_cfg = dict(max_epochs=max_epochs, val_interval=5)
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=5e-4,

@@ -13,6 +13,8 @@ before any selection rule runs. Two forms:
   the ``n`` scored samples the teacher fits worst — the lowest probability
   of the label, or the highest per-image detection loss of the teacher
   against the image's boxes (the scorer's ``teacher_loss``).
+
+What "fit" is comes from the task (:meth:`mmacs.tasks.Task.teacher_fit`).
 """
 import math
 from typing import Optional, Sequence, Tuple
@@ -37,25 +39,6 @@ def check_teacher_filter(cfg) -> Optional[dict]:
         raise ValueError(f'teacher_filter.{key} must be a number in (0, 1), '
                          f'got {value!r}')
     return {key: float(value)}
-
-
-def teacher_fit(cfg: dict, scores: dict) -> Tensor:
-    """Per sample, how well the teacher fits its annotation (higher:
-    better), as the filter ``cfg`` reads it from the scorer's outputs
-    ``scores``: the label's probability (``label_prob``) or minus the
-    teacher's loss (``teacher_loss``)."""
-    if 'label_prob' in scores:
-        return scores['label_prob']
-    if 'min_prob' in cfg:
-        raise ValueError(
-            "teacher_filter=dict(min_prob=p) reads the teacher's "
-            'probability of a single label (classification); the scorer '
-            f'gives {sorted(scores)}; use dict(drop=q)')
-    if 'teacher_loss' not in scores:
-        raise ValueError(
-            "teacher_filter needs the scorer's label_prob or teacher_loss, "
-            f'it gives {sorted(scores)}')
-    return -scores['teacher_loss']
 
 
 def teacher_drop_pool(pool: Tensor, fit: Tensor, drop: float,
@@ -96,7 +79,7 @@ def apply_teacher_filter(
         num_select: int,
         noisy: Optional[Sequence[int]] = None) -> Tuple[Tensor, dict]:
     """The teacher filter ``cfg`` applied to ``pool`` (None: all
-    ``num_samples``) given the teacher's ``fit`` (:func:`teacher_fit`): the
+    ``num_samples``) given the teacher's ``fit`` (higher: better): the
     candidates of the selection, and what the selection log records of them
     (with ``noisy``, the dataset's noisy indices, the noisy share of the
     dropped samples and of the candidates)."""

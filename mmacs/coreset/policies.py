@@ -1,8 +1,12 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Coreset selection policies. Pure: scores in, sorted indices out.
+"""Coreset selection policies. Pure: scores in, indices out.
 
-Every policy returns exactly ``num_select`` distinct dataset indices, so
-all of them train on the same number of samples and compare fairly.
+Every policy returns exactly ``num_select`` distinct indices, so all of
+them train on the same number of samples and compare fairly. A policy
+declares what it needs: scores (``needs_scores``), and whether it selects
+once and keeps that coreset (``static``). All draws of a run (the score
+pool, the selection rules', the random policies') are seeded by one
+function, :func:`draw_seed`.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, Optional, Sequence
@@ -12,13 +16,35 @@ from torch import Tensor
 
 from mmacs.registry import POLICIES, get_registered
 from .scores import check_finite
-from .selection import SelectionCfg, check_selection, select_by_rule
+from .selection import SelectionCfg, apply_rule, check_selection
+
+#: How the random policies' draws depend on the run's seed, recorded with
+#: the runs of the benchmarks: 'independent' (``draw_seed``). Runs stored
+#: before, whose round ``r`` of seed ``s`` drew with ``s + 1 + r`` (the
+#: seeds of a study sharing most of their coresets, one round apart), are
+#: marked 'shared'.
+RANDOM_DRAWS = 'independent'
+
+#: The streams of draws of a round: the score pool, the selection rule's
+#: draws and the random policies' (static, dynamic).
+POOL_STREAM, RULE_STREAM, STATIC_STREAM, DYNAMIC_STREAM = 1, 17, 41, 29
 
 
-def topk_indices(scores: Tensor, k: int) -> Tensor:
-    """Indices of the ``k`` largest scores; ties go to the lower index."""
-    order = torch.sort(-scores.double(), stable=True).indices
-    return order[:k].sort().values
+def draw_seed(seed: int, round_idx: int, stream: int) -> int:
+    """The seed of one stream of draws in round ``round_idx`` of a run
+    seeded ``seed``: the one seed derivation of the selection's draws.
+
+    Seed and round are mixed, not added: with ``seed + round_idx`` the run
+    seeded 1 would draw in round 0 what the run seeded 0 draws in round 1,
+    so the "independent" seeds of a study would share their coresets.
+    """
+    return seed * 1000003 + round_idx * 7919 + stream
+
+
+def draw_generator(seed: int, round_idx: int,
+                   stream: int) -> torch.Generator:
+    """A generator seeded with :func:`draw_seed`."""
+    return torch.Generator().manual_seed(draw_seed(seed, round_idx, stream))
 
 
 def class_quotas(labels: Tensor, num_select: int) -> Dict[int, int]:
@@ -38,36 +64,6 @@ def class_quotas(labels: Tensor, num_select: int) -> Dict[int, int]:
     return {int(c): int(q) for c, q in zip(classes, quota)}
 
 
-def class_balanced_topk(scores: Tensor, labels: Tensor,
-                        num_select: int) -> Tensor:
-    """Top scores within each class, ``class_quotas`` many per class."""
-    return select_per_class('topk', scores, labels, num_select, None)
-
-
-#: How the random policies' draws depend on the run's seed, recorded with
-#: the runs of the benchmarks: 'independent' (``draw_seed``). Runs stored
-#: before, whose round ``r`` of seed ``s`` drew with ``s + 1 + r`` (the
-#: seeds of a study sharing most of their coresets, one round apart), are
-#: marked 'shared'.
-RANDOM_DRAWS = 'independent'
-
-
-def draw_seed(seed: int, round_idx: int, stream: int) -> int:
-    """The seed of one stream of draws in round ``round_idx`` of a run
-    seeded ``seed``.
-
-    Seed and round are mixed, not added: with ``seed + round_idx`` the run
-    seeded 1 would draw in round 0 what the run seeded 0 draws in round 1,
-    so the "independent" seeds of a study would share their coresets.
-    """
-    return seed * 1000003 + round_idx * 7919 + stream
-
-
-def selection_generator(seed: int, round_idx: int) -> torch.Generator:
-    """The generator of a selection rule's draws in round ``round_idx``."""
-    return torch.Generator().manual_seed(draw_seed(seed, round_idx, 17))
-
-
 def select_per_class(selection: SelectionCfg, scores: Tensor,
                      labels: Tensor, num_select: int,
                      generator: Optional[torch.Generator]) -> Tensor:
@@ -76,15 +72,16 @@ def select_per_class(selection: SelectionCfg, scores: Tensor,
     chosen = []
     for cls, quota in class_quotas(labels, num_select).items():
         members = (labels == cls).nonzero().flatten()
-        chosen.append(members[select_by_rule(selection, scores[members],
-                                             quota, generator)])
+        chosen.append(members[apply_rule(selection, scores[members], quota,
+                                         generator)])
     return torch.cat(chosen).sort().values
 
 
-def random_indices(num_samples: int, num_select: int, seed: int) -> Tensor:
-    """A seeded uniform draw without replacement, sorted."""
-    g = torch.Generator().manual_seed(seed)
-    return torch.randperm(num_samples, generator=g)[:num_select].sort().values
+def random_indices(num_samples: int, num_select: int,
+                   generator: torch.Generator) -> Tensor:
+    """A uniform draw without replacement, sorted."""
+    return torch.randperm(num_samples,
+                          generator=generator)[:num_select].sort().values
 
 
 @dataclass(frozen=True)
@@ -94,17 +91,20 @@ class Policy:
 
     Attributes:
         name (str): The config name.
-        scores (str): When the policy needs scores: ``'every'`` selection,
-            ``'once'`` (the first, then static) or ``'never'``.
         select (Callable): ``(scores, labels, num_samples, num_select, seed,
-            round_idx, selection) -> indices``.
+            round_idx, selection) -> indices`` with ``scores`` ``[n]`` (None
+            for a policy that needs none), ``labels`` ``[n]`` or None (no
+            class balance), ``selection`` a checked rule config.
+        needs_scores (bool): It selects by scores.
+        static (bool): It selects once and keeps that coreset after.
         schedule (str, optional): The beta schedule the policy always
             selects with (el2n: 'evs_only'); None follows the configured
             one.
     """
     name: str
-    scores: str
     select: Callable
+    needs_scores: bool
+    static: bool = False
     schedule: Optional[str] = None
 
     def __call__(self, *args) -> Tensor:
@@ -112,13 +112,14 @@ class Policy:
 
 
 def register_policy(name: str,
-                    scores: str,
+                    needs_scores: bool,
+                    static: bool = False,
                     schedule: Optional[str] = None) -> Callable:
     """Register a selection function as the :class:`Policy` ``name``."""
 
     def wrap(fn: Callable) -> Callable:
         POLICIES.register_module(
-            name, module=Policy(name, scores, fn, schedule))
+            name, module=Policy(name, fn, needs_scores, static, schedule))
         return fn
 
     return wrap
@@ -126,20 +127,21 @@ def register_policy(name: str,
 
 def _by_score(scores, labels, num_samples, num_select, seed, round_idx,
               selection):
-    generator = selection_generator(seed, round_idx)
+    generator = draw_generator(seed, round_idx, RULE_STREAM)
     if labels is not None:
         return select_per_class(selection, scores, labels, num_select,
                                 generator)
-    return select_by_rule(selection, scores, num_select,
-                          generator).sort().values
+    return apply_rule(selection, scores, num_select,
+                      generator).sort().values
 
 
-register_policy('acs', 'every')(_by_score)
+register_policy('acs', needs_scores=True)(_by_score)
 # EL2N-style: the error score of one early selection, kept fixed after.
-register_policy('el2n', 'once', schedule='evs_only')(_by_score)
+register_policy(
+    'el2n', needs_scores=True, static=True, schedule='evs_only')(_by_score)
 
 
-@register_policy('full', 'never')
+@register_policy('full', needs_scores=False)
 def _full(scores, labels, num_samples, num_select, seed, round_idx,
           selection):
     if num_select != num_samples:
@@ -149,17 +151,18 @@ def _full(scores, labels, num_samples, num_select, seed, round_idx,
     return torch.arange(num_samples)
 
 
-@register_policy('random_static', 'never')
+@register_policy('random_static', needs_scores=False)
 def _random_static(scores, labels, num_samples, num_select, seed, round_idx,
                    selection):
-    return random_indices(num_samples, num_select, draw_seed(seed, 0, 41))
+    return random_indices(num_samples, num_select,
+                          draw_generator(seed, 0, STATIC_STREAM))
 
 
-@register_policy('random_dynamic', 'never')
+@register_policy('random_dynamic', needs_scores=False)
 def _random_dynamic(scores, labels, num_samples, num_select, seed,
                     round_idx, selection):
     return random_indices(num_samples, num_select,
-                          draw_seed(seed, round_idx, 29))
+                          draw_generator(seed, round_idx, DYNAMIC_STREAM))
 
 
 def get_policy(name: str) -> Policy:
@@ -175,7 +178,9 @@ def select_coreset(policy: str,
                    seed: int = 0,
                    round_idx: int = 0,
                    selection: SelectionCfg = None) -> Tensor:
-    """Choose ``num_select`` of ``num_samples`` indices with ``policy``.
+    """Choose ``num_select`` of ``num_samples`` indices with ``policy``,
+    every input checked (a run selects with
+    :class:`~mmacs.coreset.CoresetSelector`, which checks once).
 
     Args:
         policy (str): A registered policy name.
@@ -202,39 +207,12 @@ def select_coreset(policy: str,
     if not 1 <= num_select <= num_samples:
         raise ValueError(f'num_select must be in [1, {num_samples}], got '
                          f'{num_select!r}')
-    if spec.scores != 'never':
+    if spec.needs_scores:
         if scores is None or scores.numel() != num_samples:
             raise ValueError(f'policy {policy!r} needs {num_samples} scores, '
                              f'got {None if scores is None else scores.shape}')
         check_finite(scores)
     if labels is not None:
         labels = torch.as_tensor(labels, dtype=torch.long)
-    selection = check_selection(selection)
-    indices = spec.select(scores, labels, num_samples, num_select, seed,
-                          round_idx, selection)
-    assert indices.numel() == num_select, (policy, indices.numel())
-    return indices.long()
-
-
-def select_in_pool(policy: str,
-                   pool: Optional[Tensor],
-                   num_samples: int,
-                   num_select: int,
-                   scores: Optional[Tensor] = None,
-                   labels: Optional[Tensor] = None,
-                   **kwargs) -> Tensor:
-    """:func:`select_coreset` over the whole set (``pool`` None or all
-    ``num_samples``) or within ``pool``, the sorted indices scored
-    (``scores`` / ``labels`` are ``[num_samples]``); ``kwargs`` are
-    ``seed``, ``round_idx`` and ``selection``."""
-    if pool is None or pool.numel() == num_samples:
-        return select_coreset(policy, num_samples, num_select, scores,
-                              labels, **kwargs)
-    if scores is not None:
-        # Outside the pool the scores are NaN by design; inside they are
-        # checked here so that an error names dataset indices.
-        check_finite(scores[pool], pool)
-    chosen = select_coreset(policy, pool.numel(), num_select, scores[pool],
-                            None if labels is None else labels[pool],
-                            **kwargs)
-    return pool[chosen].sort().values
+    return spec.select(scores, labels, num_samples, num_select, seed,
+                       round_idx, check_selection(selection)).long()

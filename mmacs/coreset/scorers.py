@@ -8,12 +8,15 @@ the batch's data samples, and returns ``dict(evs=[B], ds=[B])``. When DS
 has no weight (beta = 1) the teacher is skipped: the scorer gets
 ``t_out=None`` and returns ``ds=None``, unless its ``evs_needs_teacher``.
 
-Detection scores, per image ``i`` (``C`` classes, anchors ``a`` with the
-head's targets ``y_a``, label weights ``w_a``, box targets ``t_a``; ``n_i``
-the image's positive anchors, the head's own per-image normaliser)::
+Detection scores, per image ``i`` (``C`` classes, anchors or points ``a``
+with the head's targets ``y_a``, label weights ``w_a``, box targets ``t_a``;
+``n_i`` the image's positives, the head's own per-image normaliser; the
+head family in :mod:`mmacs.tasks.heads` gives targets and losses)::
 
   loss (default):
-    EVS_i = (sum_a w_a FL(s_a, y_a) + sum_a L1(b_a, t_a)) / max(n_i, floor)
+    EVS_i = the head's own loss of image i alone, normalisers at least
+            floor (RetinaNet:
+            (sum_a w_a FL(s_a, y_a) + sum_a L1(b_a, t_a)) / max(n_i, floor))
     DS_i  = (sum_{a: w_a > 0} sum_c SFD(s_ac, q_ac)
              [+ lambda sum_{a positive} |b_a - b'_a|_1]) / max(n_i, floor)
     with FL / L1 the head's own losses, q = sigmoid(teacher logits) and
@@ -32,26 +35,27 @@ ever NaN.
 """
 import torch
 
-from mmacs.models.adapters import DetectionAdapter
-from mmacs.models.dense_heads import (dense_head_targets,
-                                      per_image_head_losses, teacher_distance)
-from mmacs.registry import SCORERS, TASK_ADAPTERS, get_registered
+from mmacs.registry import SCORERS, get_registered
+from mmacs.tasks import dense_head, get_task, teacher_distance
 from mmacs.utils.checks import check_number
 from .scores import (anchor_l2_scores, disagreement_score, error_vector_score,
                      relative_entropy_score, teacher_label_prob)
 
 
-def build_scorer(cfg, task: str):
+def build_scorer(cfg, task: str, teacher_fit: bool = False):
     """Build a scorer from ``dict(type=name, **kwargs)`` or a name; ``None``
-    gives the default scorer of the task's adapter."""
+    gives the task's default scorer. ``teacher_fit``: also return what a
+    teacher filter reads (detection's ``teacher_loss``)."""
     if cfg is None:
-        cfg = get_registered(TASK_ADAPTERS, task, 'task').default_scorer
+        cfg = get_task(task).default_scorer
     cfg = dict(type=cfg) if isinstance(cfg, str) else dict(cfg)
     name = cfg.pop('type', None)
     scorer = get_registered(SCORERS, name, 'scorer')(**cfg)
     if scorer.task != task:
         raise ValueError(f'scorer {name!r} is for {scorer.task}, but the '
                          f'model is a {task} model')
+    if teacher_fit and hasattr(scorer, 'with_teacher_loss'):
+        scorer.with_teacher_loss = True
     return scorer
 
 
@@ -69,7 +73,7 @@ class SoftmaxScorer:
         scores = dict(evs=error_vector_score(logits, labels), ds=None)
         if t_out is not None:
             scores['ds'] = self.disagreement(logits, t_out['logits'])
-            # What a teacher filter reads (CoresetSelectionHook).
+            # What a teacher filter reads (CoresetSelector).
             scores['label_prob'] = teacher_label_prob(t_out['logits'], labels)
         return scores
 
@@ -108,26 +112,22 @@ class _DetScorer:
     #: runs; a teacher filter turns it on.
     with_teacher_loss = False
 
-    def _targets(self, model, s_out, t_out, data_samples) -> dict:
+    def _targets(self, head, s_out, t_out, data_samples) -> dict:
         if t_out is not None and list(s_out['featmap_sizes']) != list(
                 t_out['featmap_sizes']):
             raise ValueError('student and teacher feature maps differ: '
                              f"{s_out['featmap_sizes']} vs "
                              f"{t_out['featmap_sizes']}")
-        return dense_head_targets(
-            DetectionAdapter.head(model), s_out['featmap_sizes'],
-            data_samples, s_out['cls'].device)
+        return head.targets(s_out, data_samples)
 
-    def add_teacher_loss(self, scores: dict, model, t_out, tg,
-                         norm) -> dict:
+    def add_teacher_loss(self, scores: dict, head, t_out, tg,
+                         norm_floor: float) -> dict:
         """``scores`` with, if :attr:`with_teacher_loss`, ``teacher_loss``:
-        per image, the teacher's head loss against the image's boxes over
-        ``norm``, what a teacher filter reads (a high loss: boxes the
-        teacher contradicts)."""
+        per image, the teacher's head loss against the image's boxes
+        (normalisers at least ``norm_floor``), what a teacher filter reads
+        (a high loss: boxes the teacher contradicts)."""
         if self.with_teacher_loss:
-            loss_cls, loss_bbox = per_image_head_losses(
-                DetectionAdapter.head(model), t_out['cls'], t_out['reg'], tg)
-            scores['teacher_loss'] = (loss_cls + loss_bbox) / norm
+            scores['teacher_loss'] = head.image_losses(t_out, tg, norm_floor)
         return scores
 
 
@@ -156,11 +156,10 @@ class DetLossScorer(_DetScorer):
         self.reg_weight = reg_weight
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
-        tg = self._targets(model, s_out, t_out, data_samples)
+        head = dense_head(model)
+        tg = self._targets(head, s_out, t_out, data_samples)
         norm = tg['num_pos'].clamp(min=self.norm_floor)
-        loss_cls, loss_bbox = per_image_head_losses(
-            DetectionAdapter.head(model), s_out['cls'], s_out['reg'], tg)
-        evs = (loss_cls + loss_bbox) / norm
+        evs = head.image_losses(s_out, tg, self.norm_floor)
         if t_out is None:
             return dict(evs=evs, ds=None)
         ds = teacher_distance(s_out['cls'], t_out['cls'],
@@ -169,8 +168,8 @@ class DetLossScorer(_DetScorer):
             pos = (tg['bbox_weights'] > 0).to(s_out['reg'])
             ds = ds + self.reg_weight * (
                 (s_out['reg'] - t_out['reg']).abs() * pos).sum((1, 2))
-        return self.add_teacher_loss(dict(evs=evs, ds=ds / norm), model,
-                                     t_out, tg, norm)
+        return self.add_teacher_loss(dict(evs=evs, ds=ds / norm), head,
+                                     t_out, tg, self.norm_floor)
 
 
 @SCORERS.register_module('anchor_l2')
@@ -222,8 +221,9 @@ class DetAnchorL2Scorer(_DetScorer):
         return mask
 
     def __call__(self, model, s_out, t_out, data_samples) -> dict:
-        tg = self._targets(model, s_out, t_out, data_samples)
-        num_classes = DetectionAdapter.head(model).num_classes
+        head = dense_head(model)
+        tg = self._targets(head, s_out, t_out, data_samples)
+        num_classes = head.num_classes
         p_s, p_t = s_out['cls'].float().sigmoid(), t_out['cls'].float(
         ).sigmoid()
         evs, ds = [], []
@@ -235,5 +235,5 @@ class DetAnchorL2Scorer(_DetScorer):
             evs.append(e)
             ds.append(d)
         return self.add_teacher_loss(
-            dict(evs=torch.stack(evs), ds=torch.stack(ds)), model, t_out, tg,
-            tg['num_pos'].clamp(min=1.0))
+            dict(evs=torch.stack(evs), ds=torch.stack(ds)), head, t_out, tg,
+            1.0)

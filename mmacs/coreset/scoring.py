@@ -22,8 +22,8 @@ from mmengine.utils import ProgressBar
 from torch import Tensor
 
 from mmacs.datasets.coreset_sampler import IndexSampler
-from mmacs.models.adapters import sample_indices
 from mmacs.quantization.convert import frozen_quantized_weights
+from mmacs.tasks import sample_indices
 from .scores import check_finite, combine_scores
 from .teacher_cache import TeacherCache
 
@@ -44,6 +44,26 @@ def check_scoring_args(**kwargs) -> dict:
         raise ValueError(f'score_view must be one of {SCORE_VIEWS}, got '
                          f"{kwargs['view']!r}")
     return kwargs
+
+
+#: The ``coreset`` config keys of the scoring pass: ``from_runner``'s
+#: arguments and their defaults.
+SCORING_KEYS = dict(
+    score_pipeline=('pipeline', None),
+    score_batch_size=('batch_size', None),
+    score_num_workers=('num_workers', None),
+    score_view=('view', 'clean'),
+    teacher_cache_mb=('teacher_cache_mb', 2048))
+
+
+def pop_scoring_args(cfg: dict) -> dict:
+    """Take the scoring pass's keys (:data:`SCORING_KEYS`) out of the
+    ``coreset`` config ``cfg``: ``from_runner``'s keyword arguments, all of
+    them, checked."""
+    return check_scoring_args(**{
+        arg: cfg.pop(key, default)
+        for key, (arg, default) in SCORING_KEYS.items()
+    })
 
 
 class ArrayBatchLoader:
@@ -295,28 +315,6 @@ class ScoringPass:
         if 'evs' not in out:  # an empty pool on every rank
             out['evs'] = torch.full((self.num_samples, ), float('nan'))
         return out
-
-
-def pool_size(score_pool: float, num_samples: int, num_select: int) -> int:
-    """The samples scored at each selection: ``round(score_pool * N)``,
-    at least the coreset's ``num_select``."""
-    size = max(1, int(round(score_pool * num_samples)))
-    if size < num_select:
-        raise ValueError(
-            f'score_pool={score_pool} scores {size} samples, fewer than the '
-            f'coreset ({num_select}); use score_pool >= fraction')
-    return size
-
-
-def random_pool(num_samples: int, pool_size: int, seed: int,
-                round_idx: int) -> Tensor:
-    """The sorted indices scored in round ``round_idx``: all of them, or a
-    seeded random pool of ``pool_size`` (the same on all ranks)."""
-    if pool_size >= num_samples:
-        return torch.arange(num_samples)
-    g = torch.Generator().manual_seed(seed * 1000003 + round_idx + 1)
-    perm = torch.randperm(num_samples, generator=g)
-    return perm[:pool_size].sort().values
 
 
 def dataset_with_pipeline(dataset, pipeline: Sequence[dict]):

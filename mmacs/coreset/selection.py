@@ -169,7 +169,7 @@ def select_by_rule(cfg: SelectionCfg,
                    k: int,
                    generator: Optional[torch.Generator] = None) -> Tensor:
     """``k`` distinct indices into ``scores`` chosen by the rule ``cfg``
-    (unsorted)."""
+    (unsorted), every input checked (:func:`apply_rule` checks none)."""
     cfg = check_selection(cfg)
     n = scores.numel()
     if not 0 <= k <= n:
@@ -177,6 +177,16 @@ def select_by_rule(cfg: SelectionCfg,
     # Every rule ranks or bins the scores; NaN would sort as the largest
     # (top-k) or break the draws (sampled), so it is an input error.
     check_finite(scores)
+    return apply_rule(cfg, scores, k, generator)
+
+
+def apply_rule(cfg: dict,
+               scores: Tensor,
+               k: int,
+               generator: Optional[torch.Generator] = None) -> Tensor:
+    """:func:`select_by_rule` of a checked ``cfg`` (:func:`check_selection`)
+    on finite ``scores``, ``0 <= k <= n``: what a selector, which checks
+    once, calls."""
     if k == 0:
         return torch.zeros(0, dtype=torch.long)
     if generator is None:

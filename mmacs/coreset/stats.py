@@ -83,8 +83,10 @@ def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
                      num_samples: int, indices: Tensor,
                      previous: Optional[Tensor], scores: Optional[dict],
                      cat_ids: List[List[int]], classes: Sequence[str],
-                     noisy: Optional[Sequence[int]], timing: dict) -> dict:
-    """One JSON-serialisable line of ``coreset_log.jsonl``."""
+                     noisy: Optional[Sequence[int]],
+                     timing: Optional[dict] = None) -> dict:
+    """One JSON-serialisable line of ``coreset_log.jsonl`` (the hook adds
+    the ``timing``)."""
     chosen = indices.tolist()
     record = dict(
         epoch=epoch,
@@ -112,5 +114,5 @@ def selection_record(epoch: int, round_idx: int, policy: str, beta: float,
         record['noisy_fraction'] = sum(i in noisy
                                        for i in chosen) / len(chosen)
         record['noisy_fraction_all'] = len(noisy) / num_samples
-    record.update({k: float(v) for k, v in timing.items()})
+    record.update({k: float(v) for k, v in (timing or {}).items()})
     return record

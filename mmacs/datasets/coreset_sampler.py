@@ -49,6 +49,20 @@ def clear_partial_pass(batch_sampler) -> int:
     return dropped
 
 
+def set_coreset(sampler: 'CoresetSampler', batch_sampler, indices,
+                logger) -> None:
+    """Hand the coreset ``indices`` to ``sampler`` and drop what
+    ``batch_sampler`` kept from an unfinished pass (a warning to
+    ``logger``): the next epoch yields the coreset, each sample once."""
+    sampler.set_indices(indices)
+    dropped = clear_partial_pass(batch_sampler)
+    if dropped:
+        logger.warning(
+            f'the train batch sampler held {dropped} indices of an '
+            'unfinished pass (batches read outside the training loop); '
+            'they were dropped, so this epoch trains on the coreset only')
+
+
 def find_coreset_sampler(loader) -> 'CoresetSampler':
     """The :class:`CoresetSampler` of ``loader``, its sampler or the
     sampler behind its batch sampler (e.g. ``AspectRatioBatchSampler``)."""

@@ -50,6 +50,7 @@ from torch import Tensor
 
 from mmacs.quantization import LSQQuantizer, QConv2d, QLinear
 from mmacs.quantization.convert import named_quantizers
+from mmacs.tasks import get_task
 
 #: The opset the TorchScript exporter writes before conversion.
 TORCHSCRIPT_MAX_OPSET = 20
@@ -171,20 +172,12 @@ class _TensorForward(nn.Module):
         self.task = task
 
     def forward(self, inputs: Tensor) -> Tuple[Tensor, ...]:
-        if self.task == 'classification':
-            return (self.student(inputs, mode='tensor'), )
-        outs = self.student(inputs, None, mode='tensor')
-        # (cls_scores [level ...], bbox_preds [level ...], ...)
-        return tuple(t for per_level in outs[:2] for t in per_level)
+        return get_task(self.task).export_outputs(self.student, inputs)
 
 
 def output_names(task: str, num_outputs: int) -> List[str]:
     """``logits``, or ``cls_score_<level>`` and ``bbox_pred_<level>``."""
-    if task == 'classification':
-        return ['logits']
-    levels = num_outputs // 2
-    return [f'cls_score_{i}' for i in range(levels)] + \
-        [f'bbox_pred_{i}' for i in range(levels)]
+    return get_task(task).output_names(num_outputs)
 
 
 def check_exportable(student: nn.Module) -> List[str]:
@@ -358,8 +351,7 @@ def _torchscript_export(wrapper: nn.Module, inputs: Tensor,
 def _dynamic_axes(task: str, names: List[str]) -> dict:
     axes = {'inputs': {0: 'batch', 2: 'height', 3: 'width'}}
     for n in names:
-        axes[n] = {0: 'batch'} if task == 'classification' \
-            else {0: 'batch', 2: f'{n}_height', 3: f'{n}_width'}
+        axes[n] = get_task(task).output_axes(n)
     return axes
 
 

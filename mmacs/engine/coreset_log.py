@@ -10,9 +10,10 @@ import time
 from mmengine.dist import is_main_process
 
 
-def log_selection(runner, record: dict, log_file: str) -> None:
-    """Report ``record`` in the log, as scalars and as a line of
-    ``log_file``."""
+def log_selection(runner, record: dict, timing: dict, log_file: str) -> None:
+    """Report ``record`` with its ``timing`` (seconds and counts) in the
+    log, as scalars and as a line of ``log_file``."""
+    record = dict(record, **{k: float(v) for k, v in timing.items()})
     score = record.get('score') or {}
     msg = (f"coreset epoch {record['epoch']}: {record['policy']} selected "
            f"{record['num_selected']}/{record['num_samples']}, "
@@ -82,3 +83,16 @@ def archive_log(runner, log_file: str) -> None:
     runner.logger.info(f'{log_file}: an earlier run\'s log in the work dir '
                        f'moved to {osp.basename(target)}; this run starts '
                        'a new one')
+
+
+def start_log(runner, log_file: str, loaded_epoch) -> None:
+    """Before training: a fresh run archives the log an earlier run left
+    (:func:`archive_log`), a run resumed from the checkpoint of epoch
+    ``loaded_epoch`` drops the lines it makes again
+    (:func:`truncate_log`); only the main process writes."""
+    if not is_main_process():
+        return
+    if loaded_epoch is not None and 0 < runner.epoch == loaded_epoch:
+        truncate_log(runner, log_file, runner.epoch)
+    elif runner.epoch == 0:
+        archive_log(runner, log_file)

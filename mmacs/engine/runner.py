@@ -15,7 +15,9 @@ The mmacs fragments therefore set only keys of their own (``runner_type``,
   train dataloader's sampler to :class:`CoresetSampler` with ``fraction``
   and adds a :class:`CoresetSelectionHook` with the other keys.
 
-It also adds a :class:`RandomStateHook`, so ``--resume`` continues the
+A model that folds BatchNorm into its quantized convolutions
+(``QATModel(fold_bn=...)``) gets a :class:`BNFreezeHook`. It also adds a
+:class:`RandomStateHook`, so ``--resume`` continues the
 random generators where the interrupted run left them.
 """
 import copy
@@ -80,6 +82,9 @@ def expand_mmacs_cfg(cfg: Config) -> Config:
         cfg.train_dataloader.sampler = sampler
         if 'CoresetSelectionHook' not in types:
             hooks.append(dict(type='CoresetSelectionHook', **coreset))
+    if cfg.get('model', {}).get('fold_bn') is not None and \
+            'BNFreezeHook' not in types:
+        hooks.append(dict(type='BNFreezeHook'))
     if 'RandomStateHook' not in types:
         hooks.append(dict(type='RandomStateHook'))
     cfg.custom_hooks = hooks

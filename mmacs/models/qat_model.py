@@ -14,14 +14,9 @@ from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmacs.quantization import calibrate, quantize_model
-from .adapters import build_adapter
+from mmacs.quantization.fold_bn import fold_bn as fold_bn_layers
+from mmacs.tasks import DEFAULT_FP_LAYERS, build_task  # noqa: F401
 from .layer_align import capture_outputs, check_layer_align, layer_align_loss
-
-#: Layers kept in full precision by default: the stem convolution and the
-#: last classification / regression layers of common heads.
-DEFAULT_FP_LAYERS = ('backbone.conv1', 'backbone.stem.*',
-                     'bbox_head.retina_cls', 'bbox_head.retina_reg',
-                     'backbone.linear', 'backbone.fc', 'backbone.classifier*')
 
 
 @MODELS.register_module()
@@ -48,8 +43,9 @@ class QATModel(BaseModel):
             ``dict(bits=4, signed='auto')``.
         quant_layers (Sequence[str]): fnmatch patterns of layers to
             quantize. Defaults to ``('*', )``.
-        fp_layers (Sequence[str]): Patterns of layers kept in full
-            precision. Defaults to :data:`DEFAULT_FP_LAYERS`.
+        fp_layers (Sequence[str], optional): Patterns of layers kept in
+            full precision. Defaults to None: the task's (the stem and the
+            head's last layers, see :mod:`mmacs.tasks`).
         distill (dict, optional): Knowledge distillation to the teacher,
             e.g. ``dict(loss_weight=1.0)``; None turns it off. Defaults to
             None.
@@ -61,6 +57,13 @@ class QATModel(BaseModel):
             None.
         task (str): 'auto', 'detection' or 'classification'. Defaults to
             'auto'.
+        fold_bn (dict, optional): Fold each BatchNorm that follows a
+            quantized convolution into it, so that the weight quantizer sees
+            the folded weight an integer runtime deploys (see
+            :mod:`mmacs.quantization.fold_bn`): ``dict(freeze_stats_after=N)``
+            freezes the running statistics after ``N`` epochs
+            (:class:`BNFreezeHook`; None never does). None keeps BatchNorm
+            unfolded. Defaults to None.
         data_preprocessor (dict, optional): Defaults to the float model's.
         init_cfg (dict, optional): Defaults to None.
     """
@@ -73,10 +76,11 @@ class QATModel(BaseModel):
                  weight_quant: Optional[dict] = dict(bits=4),
                  act_quant: Optional[dict] = dict(bits=4, signed='auto'),
                  quant_layers: Sequence[str] = ('*', ),
-                 fp_layers: Sequence[str] = DEFAULT_FP_LAYERS,
+                 fp_layers: Optional[Sequence[str]] = None,
                  distill: Optional[dict] = None,
                  layer_align: Optional[dict] = None,
                  task: str = 'auto',
+                 fold_bn: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         model = copy.deepcopy(dict(model))
@@ -93,7 +97,9 @@ class QATModel(BaseModel):
         self.teacher = MODELS.build(copy.deepcopy(model))
         self.teacher.requires_grad_(False)
         self.teacher.eval()
-        self.adapter = build_adapter(task, self.student)
+        self.adapter = build_task(task, self.student)
+        if fp_layers is None:
+            fp_layers = self.adapter.fp_layers
         self.distill = distill
         self.layer_align = None if layer_align is None else \
             check_layer_align(layer_align, self.student)
@@ -111,6 +117,12 @@ class QATModel(BaseModel):
             raise ValueError('no layer matched quant_layers='
                              f'{list(quant_layers)} outside fp_layers='
                              f'{list(fp_layers)}')
+        self.fold_bn = _check_fold_bn(fold_bn)
+        self.folded_layers = [] if fold_bn is None else \
+            fold_bn_layers(self.student)
+        if fold_bn is not None and not self.folded_layers:
+            raise ValueError('fold_bn is set but no quantized convolution '
+                             'is followed by a BatchNorm2d in the student')
         # The detector freezes its frozen stages in train() (ResNet's
         # frozen_stages); apply that to the new LSQ steps now. DDP wraps
         # the model before the runner first calls train() and expects a
@@ -228,6 +240,19 @@ class QATModel(BaseModel):
             return calibrate(self.student, batches, step)
         finally:
             self.student.train(was_training)
+
+
+def _check_fold_bn(cfg: Optional[dict]) -> Optional[dict]:
+    if cfg is None:
+        return None
+    if not isinstance(cfg, dict) or set(cfg) - {'freeze_stats_after'}:
+        raise ValueError('fold_bn must be None or dict(freeze_stats_after='
+                         f'N or None), got {cfg!r}')
+    after = cfg.get('freeze_stats_after')
+    if after is not None and (not isinstance(after, int) or after < 0):
+        raise ValueError('fold_bn.freeze_stats_after must be an int >= 0 or '
+                         f'None, got {after!r}')
+    return dict(freeze_stats_after=after)
 
 
 def _load_state(net: nn.Module,

@@ -7,6 +7,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
+from .fold_bn import unfold_bn
 from .lsq import LSQQuantizer
 from .modules import QConv2d, QLinear
 
@@ -62,6 +63,7 @@ def dequantize_model(model: nn.Module) -> List[str]:
     Returns:
         list[str]: The names of the swapped modules.
     """
+    unfold_bn(model)  # a folded BatchNorm becomes a BatchNorm again
     targets = [(name, mod) for name, mod in model.named_modules()
                if isinstance(mod, (QConv2d, QLinear))]
     for name, mod in targets:
@@ -102,7 +104,7 @@ def frozen_quantized_weights(model: nn.Module):
     try:
         with torch.no_grad():
             for m in layers:
-                m.frozen_weight = m.weight_quant(m.weight)
+                m.frozen_weight = m.weight_quant(m._weight_to_quantize())
         yield model
     finally:
         for m in layers:

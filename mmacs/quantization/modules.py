@@ -103,11 +103,15 @@ class _QuantMixin:
         }
         return mod
 
+    def _weight_to_quantize(self) -> Tensor:
+        """The weight the quantizer sees (a folded one in QConvBn2d)."""
+        return self.weight
+
     def _quant_weight(self) -> Tensor:
         frozen = getattr(self, 'frozen_weight', None)
         if frozen is not None:
             return frozen  # see frozen_quantized_weights
-        w = self.weight
+        w = self._weight_to_quantize()
         return w if self.weight_quant is None else self.weight_quant(w)
 
     def _quant_input(self, x: Tensor) -> Tensor:

@@ -1,5 +1,6 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Small RetinaNet-R18 QAT models and batches for tests (128 px, CPU)."""
+"""Small QAT detectors (RetinaNet-R18; FCOS and ATSS with a ResNet-18) and
+batches for tests (128 px, CPU)."""
 import copy
 
 import torch
@@ -23,13 +24,41 @@ def retinanet_cfg():
     return cfg.model
 
 
+def mmdet_model_cfg(config: str):
+    """The model of mmdet's own ``config`` (a path under mmdet's configs,
+    e.g. 'fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py') with a ResNet-18, a
+    64-channel neck and a 2-conv head, nothing pretrained."""
+    init_default_scope('mmdet')
+    model = Config.fromstring(f"_base_ = 'mmdet::{config}'",
+                              file_format='.py').model
+    model.backbone = dict(
+        type='ResNet', depth=18, num_stages=4, out_indices=(0, 1, 2, 3),
+        frozen_stages=1, norm_cfg=dict(type='BN', requires_grad=False),
+        norm_eval=True, style='pytorch', init_cfg=None)
+    model.neck.update(in_channels=[64, 128, 256, 512], out_channels=64)
+    model.bbox_head.update(in_channels=64, feat_channels=64,
+                           stacked_convs=2)
+    return model
+
+
+def fcos_cfg():
+    """A small FCOS (anchor-free) from mmdet's own config."""
+    return mmdet_model_cfg('fcos/fcos_r50-caffe_fpn_gn-head_1x_coco.py')
+
+
+def atss_cfg():
+    """A small ATSS from mmdet's own config."""
+    return mmdet_model_cfg('atss/atss_r50_fpn_1x_coco.py')
+
+
 def build_qat(distill=None, float_checkpoint=None, seed=0,
-              layer_align=None):
+              layer_align=None, model=None):
+    """A QAT model of ``model`` (default: :func:`retinanet_cfg`)."""
     torch.manual_seed(seed)
     model = MODELS.build(
         dict(
             type='QATModel',
-            model=retinanet_cfg(),
+            model=retinanet_cfg() if model is None else model,
             distill=distill,
             layer_align=layer_align,
             float_checkpoint=float_checkpoint))

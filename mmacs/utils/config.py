@@ -1,9 +1,9 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Config edits and paths the tools and benchmarks share."""
+"""Config edits and the repository and shared-data paths the tools and
+test helpers share."""
 import os
 import os.path as osp
-import random
-from typing import List, Optional, Tuple
+from typing import Optional
 
 from mmengine.config import Config
 
@@ -47,15 +47,6 @@ def set_epochs(cfg: Config,
                 scheduler.end = epochs
 
 
-def quiet_epochs(cfg: Config, epochs: int, validate: bool = False) -> None:
-    """:func:`set_epochs` with no checkpoint during training and (unless
-    ``validate``) no validation before the end; INFO logs muted."""
-    set_epochs(cfg, epochs, 1 if validate else epochs + 1)
-    cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', interval=epochs + 1, save_last=False)
-    cfg.log_level = 'WARNING'
-
-
 def _innermost(dataset):
     while 'dataset' in dataset:  # inside dataset wrappers
         dataset = dataset.dataset
@@ -76,23 +67,3 @@ def set_coco_data_root(cfg: Config, root: str) -> None:
         if cfg.get(key, None) and cfg.get(loader, None):
             cfg[key].ann_file = root + _innermost(
                 cfg[loader].dataset).ann_file
-
-
-def shared_cifar(shared: str, what: str) -> Tuple[str, str]:
-    """The shared CIFAR-10 training images and FP ResNet-20 weights below
-    ``shared``; a FileNotFoundError says what (``what``) needs a missing
-    one."""
-    cifar = osp.join(shared, 'data', 'cifar10-jpeg', 'train')
-    weights = osp.join(shared, 'weights', 'resnet20-12fca82f.th')
-    for path in (cifar, weights):
-        if not osp.exists(path):
-            raise FileNotFoundError(f'{what} needs {path} (set --shared or '
-                                    '$MMACS_SHARED)')
-    return cifar, weights
-
-
-def seeded_subset(total: int, num: int) -> Optional[List[int]]:
-    """A seeded subset of ``range(total)`` of ``num`` indices (sorted), or
-    None for all."""
-    return None if num >= total else sorted(
-        random.Random(0).sample(range(total), num))

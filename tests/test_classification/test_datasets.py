@@ -57,7 +57,6 @@ def test_final_split_is_carved_out_of_train():
     assert split_indices(100, 'final', 10, seed=1, final_size=20) != final
 
 
-
 @pytest.mark.parametrize('kwargs, error, match', [
     (dict(split='test'), ValueError, "'test'"),
     (dict(split='val', val_size=0), ValueError, 'val_size > 0'),

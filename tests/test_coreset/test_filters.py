@@ -5,8 +5,9 @@ import torch
 
 from mmacs.coreset import (apply_teacher_filter, build_scorer,
                            check_teacher_filter, teacher_drop_pool,
-                           teacher_filter_pool, teacher_fit)
+                           teacher_filter_pool)
 from mmacs.coreset.scores import teacher_label_prob
+from mmacs.tasks import ClassificationTask, DetectionTask
 
 
 def test_check_teacher_filter_names_bad_values():
@@ -74,16 +75,15 @@ def test_drop_filter_drops_the_worst_fitted_share():
     assert info['dropped_noisy_fraction'] == pytest.approx(0.5)
 
 
-def test_teacher_fit_reads_the_scorers_output():
+def test_teacher_fit_is_the_tasks():
     prob, loss = torch.tensor([0.2, 0.9]), torch.tensor([1.0, 3.0])
-    assert teacher_fit(dict(min_prob=0.1),
-                       dict(label_prob=prob)) is prob
-    assert torch.equal(teacher_fit(dict(drop=0.1),
-                                   dict(evs=loss, teacher_loss=loss)), -loss)
-    with pytest.raises(ValueError, match='single label'):
-        teacher_fit(dict(min_prob=0.1), dict(teacher_loss=loss))
+    assert ClassificationTask().teacher_fit(dict(label_prob=prob)) is prob
+    assert torch.equal(DetectionTask().teacher_fit(
+        dict(evs=loss, teacher_loss=loss)), -loss)
+    with pytest.raises(ValueError, match="'label_prob'"):
+        ClassificationTask().teacher_fit(dict(teacher_loss=loss))
     with pytest.raises(ValueError, match=r"\['ds', 'evs'\]"):
-        teacher_fit(dict(drop=0.1), dict(evs=loss, ds=loss))
+        DetectionTask().teacher_fit(dict(evs=loss, ds=loss))
 
 
 def test_apply_teacher_filter_records_the_noisy_shares():

@@ -7,25 +7,31 @@ from mmdet.models.utils import unpack_gt_instances
 
 from mmacs.coreset import TeacherCache, build_scorer
 from mmacs.coreset.scoring import ScoringPass
-from mmacs.testing import build_qat, det_batch
+from mmacs.testing import atss_cfg, build_qat, det_batch, fcos_cfg
+
+#: The detectors every detection scorer test runs on: RetinaNet, the
+#: anchor-free FCOS and ATSS (both from mmdet's own configs).
+DETECTORS = dict(retinanet=None, fcos=fcos_cfg, atss=atss_cfg)
 
 
-@pytest.fixture(scope='module')
-def qat():
-    model = build_qat()
+@pytest.fixture(scope='module', params=sorted(DETECTORS))
+def qat(request):
+    cfg = DETECTORS[request.param]
+    model = build_qat(model=None if cfg is None else cfg())
     model.calibrate([det_batch()])
     model.eval()
     return model
 
 
 def head_loss_single_image(model, batch):
-    """The head's own batch loss for a one-image batch."""
+    """The head's own batch loss (every term) for a one-image batch."""
     data = model.data_preprocessor(batch, False)
     head = model.student.bbox_head
-    cls, reg = head(model.student.extract_feat(data['inputs']))
+    maps = head(model.student.extract_feat(data['inputs']))
     gts, ignores, metas = unpack_gt_instances(data['data_samples'])
-    losses = head.loss_by_feat(cls, reg, gts, metas, ignores)
-    return sum(losses['loss_cls']) + sum(losses['loss_bbox'])
+    losses = head.loss_by_feat(*maps, gts, metas, ignores)
+    return sum(sum(v) if isinstance(v, (list, tuple)) else v
+               for v in losses.values())
 
 
 @torch.no_grad()
@@ -49,6 +55,9 @@ def test_images_without_boxes_are_finite(qat):
         assert torch.isfinite(scores['evs']).all()
         assert torch.isfinite(scores['ds']).all()
         assert scores['evs'][0] > 0  # the false alarms of an empty image
+        # A batch without a single box (no positive anywhere).
+        _, empty, _ = ScoringPass(qat, scorer).score_batch(det_batch(((), )))
+        assert torch.isfinite(empty['evs']).all() and empty['evs'][0] > 0
 
 
 @torch.no_grad()

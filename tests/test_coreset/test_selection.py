@@ -4,7 +4,7 @@ all-equal scores."""
 import pytest
 import torch
 
-from mmacs.coreset.policies import class_quotas, select_coreset, select_in_pool
+from mmacs.coreset.policies import class_quotas, select_coreset
 from mmacs.coreset.selection import check_selection, select_by_rule
 from mmacs.registry import SELECTION_RULES
 
@@ -167,13 +167,3 @@ def test_non_finite_scores_are_named(rule, bad):
     with pytest.raises(ValueError, match=r'\[3, 11\]'):
         select_coreset('acs', 20, 5, scores=scores, labels=labels,
                        selection=rule)
-
-
-def test_pooled_selection_names_dataset_indices_of_non_finite_scores():
-    scores = torch.full((30, ), float('nan'))  # NaN outside the pool
-    pool = torch.tensor([2, 5, 9, 17, 21, 28])
-    scores[pool] = torch.tensor([0.1, 0.9, 0.4, 0.3, 0.8, 0.2])
-    assert select_in_pool('acs', pool, 30, 2, scores).tolist() == [5, 21]
-    scores[17] = float('inf')
-    with pytest.raises(ValueError, match=r'\[17\]'):
-        select_in_pool('acs', pool, 30, 2, scores)

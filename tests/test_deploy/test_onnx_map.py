@@ -59,40 +59,84 @@ def trained(tmp_path_factory):
     fp.visualizer.name = 'onnx_map_fp'
     Runner.from_cfg(fp).train()
 
-    qat_cfg = shapes_cfg(
-        'lsq-w4a4_full_retinanet_r18-tiny_fpn_shapes-128.py', root,
-        str(tmp / 'qat'))
-    qat_cfg.model.float_checkpoint = str(tmp / 'fp' / 'epoch_8.pth')
+    return qat_checkpoint(
+        'lsq-w4a4_full_retinanet_r18-tiny_fpn_shapes-128.py', 'qat', tmp)
+
+
+def qat_checkpoint(config_name, tag, tmp):
+    """The QAT model of ``config_name`` from the FP checkpoint in ``tmp``,
+    calibrated on 3 training batches, saved as a QAT checkpoint with its
+    config."""
+    cfg = shapes_cfg(config_name, str(tmp / 'data'), str(tmp / tag))
+    cfg.model.float_checkpoint = str(tmp / 'fp' / 'epoch_8.pth')
     init_default_scope('mmdet')
-    model = MODELS.build(qat_cfg.model)
+    model = MODELS.build(cfg.model)
     model.init_weights()  # the FP checkpoint into student and teacher
-    loader = Runner.build_dataloader(qat_cfg.train_dataloader)
+    loader = Runner.build_dataloader(cfg.train_dataloader)
     assert model.calibrate([b for _, b in zip(range(3), loader)]) > 0
-    ckpt = str(tmp / 'qat.pth')
+    ckpt = str(tmp / f'{tag}.pth')
     torch.save({'state_dict': model.state_dict()}, ckpt)
-    config = str(tmp / 'qat_config.py')
-    qat_cfg.dump(config)
+    config = str(tmp / f'{tag}_config.py')
+    cfg.dump(config)
     return config, ckpt, tmp
+
+
+@pytest.fixture(scope='module')
+def trained_w8a8(trained):
+    """The W8A8 recipe (BN folded) from the same FP checkpoint."""
+    return qat_checkpoint(
+        'lsq-w8a8_full_retinanet_r18-tiny_fpn_shapes-128.py', 'w8a8',
+        trained[2])
+
+
+def export_and_test(config, ckpt, onnx_file, *export_args):
+    report = load_deploy_tool('export_onnx').main(
+        [config, ckpt, '--out', onnx_file, *export_args])
+    assert osp.isfile(onnx_file)
+    results = load_deploy_tool('test_onnx').main(
+        [config, ckpt, onnx_file, '--pytorch'])
+    return report, results
+
+
+def assert_same_map(results):
+    onnx_map = results['onnx']['coco/bbox_mAP']
+    torch_map = results['pytorch']['coco/bbox_mAP']
+    assert torch_map > 0.01, results  # a model that finds shapes
+    assert abs(onnx_map - torch_map) <= MAP_TOLERANCE, results
+    assert abs(results['onnx']['coco/bbox_mAP_50'] -
+               results['pytorch']['coco/bbox_mAP_50']) <= MAP_TOLERANCE
 
 
 def test_exported_detector_map_equals_pytorch(trained):
     config, ckpt, tmp = trained
-    onnx_file = str(tmp / 'retinanet_w4a4.onnx')
-    report = load_deploy_tool('export_onnx').main([
-        config, ckpt, '--out', onnx_file, '--verify', '--report',
-        str(tmp / 'export.json')
-    ])
-    assert osp.isfile(onnx_file) and report['verify']['passed']
+    report, results = export_and_test(config, ckpt,
+                                      str(tmp / 'retinanet_w4a4.onnx'),
+                                      '--verify')
+    assert report['verify']['passed']
     assert report['nodes']['QuantizeLinear'] == sum(
         q['calls'] for q in report['quantizers'].values())
-    results = load_deploy_tool('test_onnx').main(
-        [config, ckpt, onnx_file, '--pytorch'])
-    onnx_map = results['onnx']['coco/bbox_mAP']
-    torch_map = results['pytorch']['coco/bbox_mAP']
     # A model that finds some shapes (an untrained one scores ~0), so
     # equal mAPs mean equal boxes; seen here: mAP 0.018, mAP_50 0.050.
-    assert torch_map > 0.01, results
     assert results['pytorch']['coco/bbox_mAP_50'] > 0.03, results
-    assert abs(onnx_map - torch_map) <= MAP_TOLERANCE, results
-    assert abs(results['onnx']['coco/bbox_mAP_50'] -
-               results['pytorch']['coco/bbox_mAP_50']) <= MAP_TOLERANCE
+    assert_same_map(results)
+
+
+def test_w8a8_folded_export_map_equals_pytorch(trained_w8a8):
+    config, ckpt, tmp = trained_w8a8
+    report, results = export_and_test(config, ckpt,
+                                      str(tmp / 'retinanet_w8a8.onnx'),
+                                      '--verify')
+    assert report['verify']['passed']
+    assert 'BatchNormalization' not in report['nodes']
+    assert len(report['quantizers']) > 40
+    assert_same_map(results)
+
+
+def test_end2end_graph_map_equals_pytorch(trained):
+    config, ckpt, tmp = trained
+    report, results = export_and_test(config, ckpt,
+                                      str(tmp / 'retinanet_e2e.onnx'),
+                                      '--end2end', '--input-shape', '128',
+                                      '128')
+    assert report['nodes']['NonMaxSuppression'] == 1
+    assert_same_map(results)

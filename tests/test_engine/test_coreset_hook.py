@@ -199,7 +199,7 @@ def test_selection_rule_reaches_the_policy_and_the_log(tmp_path):
     chosen = set(hook.indices.tolist())
     # Per class, half of the quota is the class's top scores, the rest is
     # drawn at random: the coreset is not the per-class top-k.
-    labels = torch.tensor([c[0] for c in hook.cat_ids])
+    labels = torch.tensor([c[0] for c in hook.selector.cat_ids])
     topk = set()
     for cls, quota in class_quotas(labels, 24).items():
         members = (labels == cls).nonzero().flatten()

@@ -191,9 +191,9 @@ def test_teacher_filter_applies_to_score_based_policies_only():
     # default of the CIFAR bases, so switching the policy must work).
     hook = CoresetSelectionHook(policy='random_dynamic',
                                 teacher_filter=dict(min_prob=0.2))
-    assert hook.teacher_filter is None
+    assert hook.selector.teacher_filter is None
     hook = CoresetSelectionHook(policy='el2n',
                                 teacher_filter=dict(min_prob=0.2))
-    assert hook.teacher_filter == dict(min_prob=0.2)
+    assert hook.selector.teacher_filter == dict(min_prob=0.2)
     with pytest.raises(ValueError, match='min_prob'):
         CoresetSelectionHook(teacher_filter=dict(min_prob=2))

@@ -2,13 +2,14 @@
 """The benchmark scripts run end to end in their --quick modes and print
 their results as one JSON object on the last line. (Their figures are read
 from their own runs, not asserted here: timings are not unit-testable.)"""
-import glob
+import hashlib
 import json
 
 import pytest
 import torch
 
-from mmacs.testing import CIFAR_JPEG, SHARED, WEIGHTS, load_tool, need_shared
+from mmacs.testing import (CIFAR_JPEG, REPO, SHARED, WEIGHTS, load_tool,
+                           need_shared)
 
 
 def last_json(capsys) -> dict:
@@ -18,8 +19,9 @@ def last_json(capsys) -> dict:
 
 def test_overhead_benchmark_splits_phases(tmp_path, capsys):
     tool = load_tool('benchmarks/overhead')
+    out = tmp_path / 'overhead_quick.json'
     result = tool.main(['--quick', '--tasks', 'retinanet', '--work-dir',
-                        str(tmp_path)])
+                        str(tmp_path), '--out', str(out)])
     assert last_json(capsys) == json.loads(json.dumps(result))
     task = result['tasks']['retinanet']
     assert result['acs_over_random'] == task['acs_over_random'] > 0
@@ -40,6 +42,12 @@ def test_overhead_benchmark_splits_phases(tmp_path, capsys):
     assert len(ablation) == 7 and all(s > 0 for s in ablation.values())
     expected = 'cuda' if torch.cuda.is_available() else 'cpu'
     assert result['device'] == expected and result['device_name']
+    # --out keeps the result; its page (report.py) holds the same ratios.
+    (title, page), = tool.pages([str(out)]).values()
+    assert 'overhead_quick.json' in title
+    assert f"**{task['acs_over_random']:.2f}**" in page
+    assert f"**{task['acs_pool_over_random']:.2f}**" in page
+    assert all(name in page for name in ablation)
 
 
 def test_overhead_benchmark_checks_the_device():
@@ -57,8 +65,8 @@ def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
     tool = load_tool('benchmarks/quality')
     out = tmp_path / 'quality.json'
-    common = ['--quick', '--settings', 'w2a32', '--work-dir',
-              str(tmp_path), '--out', str(out)]
+    common = ['--quick', '--settings', 'w2a32', '--teacher', 'shared',
+              '--work-dir', str(tmp_path), '--out', str(out)]
     args = common + ['--policies', 'acs', 'random_static', '--seeds', '0',
                      '1']
     result = tool.main(args)
@@ -100,8 +108,8 @@ def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
     assert all(0 <= f <= 1 for f in noisy['noisy_fraction'])
     # --report trains nothing and names each recipe that differs.
     capsys.readouterr()
-    report = tool.main(['--report', '--quick', '--out',
-                        str(out)])['summary']['w2a32']
+    report = tool.main(['--report', '--quick', '--teacher', 'shared',
+                        '--out', str(out)])['summary']['w2a32']
     assert set(report) == {'acs', 'random_static', 'full distill=1.0',
                            'random_static label_noise=0.2'}
     assert report['acs']['seeds'] == [0, 1]
@@ -122,11 +130,11 @@ def test_quality_protocol_resumes_an_interrupted_run(tmp_path, monkeypatch):
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
     tool = load_tool('benchmarks/quality')
     args = ['--quick', '--settings', 'w2a32', '--policies', 'acs',
-            '--seeds', '0', '--checkpoint-every', '1']
+            '--seeds', '0', '--checkpoint-every', '1', '--teacher', 'shared']
     whole = tool.main(args + ['--work-dir', str(tmp_path / 'whole')])
     assert whole['runs'][0]['resumed_from_epoch'] == 0
 
-    clock = tool.epoch_clock
+    clock = tool.protocol.epoch_clock
 
     def dies_after_epoch_1(work_dir, start):
         hook = clock(work_dir, start)
@@ -140,11 +148,11 @@ def test_quality_protocol_resumes_an_interrupted_run(tmp_path, monkeypatch):
         return hook
 
     work_dir = tmp_path / 'cut'
-    monkeypatch.setattr(tool, 'epoch_clock', dies_after_epoch_1)
+    monkeypatch.setattr(tool.protocol, 'epoch_clock', dies_after_epoch_1)
     with pytest.raises(Interrupted):
         tool.main(args + ['--work-dir', str(work_dir)])
     assert not (work_dir / 'quality.json').exists()  # no run finished
-    monkeypatch.setattr(tool, 'epoch_clock', clock)
+    monkeypatch.setattr(tool.protocol, 'epoch_clock', clock)
     run = tool.main(args + ['--work-dir', str(work_dir)])['runs'][0]
     assert run['resumed_from_epoch'] == 1
     assert run['top1'] == whole['runs'][0]['top1']
@@ -162,7 +170,7 @@ def test_quality_protocol_rejects_a_foreign_results_file(tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_text('[1, 2]')
     with pytest.raises(ValueError, match='bad.json'):
-        tool.load_results(str(bad))
+        tool.protocol.load_results(str(bad))
     with pytest.raises(SystemExit):
         tool.parse_args(['--selection', '{not json'])
     with pytest.raises(SystemExit):
@@ -182,7 +190,7 @@ def quality_tool(tmp_path):
     need_shared(WEIGHTS / 'resnet20-12fca82f.th')
     tool = load_tool('benchmarks/quality')
     return tool, ['--quick', '--shared', str(SHARED), '--work-dir',
-                  str(tmp_path)]
+                  str(tmp_path), '--teacher', 'shared']
 
 
 def test_quality_protocol_pins_the_selection_rule(tmp_path):
@@ -228,12 +236,13 @@ def test_quality_protocol_selects_per_class_or_globally(tmp_path):
     glob = tool.parse_args(common + ['--global-selection'])
     cfg, _ = tool.build_cfg('w2a32', 'acs', 0, glob, str(tmp_path))
     assert cfg.coreset.class_balance is False
-    # A key added later names a run's directory only when it is not at its
-    # default: a run started before it existed finds its checkpoint.
+    # A key added later names a run's directory only when it is not at the
+    # value runs had before it: a run started then finds its checkpoint.
     recipe = tool.recipe_of(per_class)
-    before = {k: v for k, v in recipe.items() if k != 'class_balance'}
-    digest = tool.hashlib.sha1(
-        tool.json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
+    before = {k: v for k, v in recipe.items()
+              if k not in ('class_balance', 'teacher', 'eval_split')}
+    digest = hashlib.sha1(
+        json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
     assert tool.run_dir_name('w2a2', 'acs', 1, recipe) == \
         f'w2a2_acs_seed1_{digest}'
     assert tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(glob)) != \
@@ -249,10 +258,10 @@ def test_quality_protocol_merges_parallel_results(tmp_path):
                     recipe=dict(recipe, **changes))
 
     a, b = tmp_path / 'a.json', tmp_path / 'b.json'
-    tool.save_results(str(a), dict(runs=[run(0, 50.0)]))
-    tool.save_results(str(b), dict(runs=[run(0, 99.0), run(1, 60.0),
-                                         run(0, 70.0, distill=1.0)]))
-    results = tool.load_results(str(a))
+    tool.protocol.save_results(str(a), dict(runs=[run(0, 50.0)]))
+    tool.protocol.save_results(str(b), dict(runs=[
+        run(0, 99.0), run(1, 60.0), run(0, 70.0, distill=1.0)]))
+    results = tool.protocol.load_results(str(a))
     assert tool.merge_results(results, [str(b)]) == 2
     # The run already held (seed 0, same recipe) is kept, not replaced.
     assert [r['top1'] for r in results['runs']] == [50.0, 60.0, 70.0]
@@ -261,12 +270,12 @@ def test_quality_protocol_merges_parallel_results(tmp_path):
     # with shared draws (or with none recorded), never the other way.
     shared = dict(run(0, 80.0), policy='random_dynamic')
     rerun = dict(shared, top1=81.0, random_draws='independent')
-    tool.save_results(str(a), dict(runs=[shared]))
-    tool.save_results(str(b), dict(runs=[rerun]))
-    results = tool.load_results(str(a))
+    tool.protocol.save_results(str(a), dict(runs=[shared]))
+    tool.protocol.save_results(str(b), dict(runs=[rerun]))
+    results = tool.protocol.load_results(str(a))
     assert tool.merge_results(results, [str(b)]) == 1
     assert results['runs'] == [rerun]
-    tool.save_results(str(a), dict(runs=[dict(shared, top1=82.0)]))
+    tool.protocol.save_results(str(a), dict(runs=[dict(shared, top1=82.0)]))
     assert tool.merge_results(results, [str(a)]) == 0
     assert results['runs'] == [rerun]
 
@@ -298,7 +307,7 @@ def test_quality_report_compares_with_a_baseline_seed_by_seed(
         return stored_run(policy, seed, top1, recipe)
 
     out = tmp_path / 'q.json'
-    tool.save_results(str(out), dict(runs=[
+    tool.protocol.save_results(str(out), dict(runs=[
         run('random_dynamic', 0, 80.0), run('random_dynamic', 1, 81.0),
         run('random_dynamic', 2, 80.5), run('acs', 0, 79.0),
         run('acs', 1, 80.0), run('acs', 2, 79.5),
@@ -323,7 +332,7 @@ def test_quality_report_pairs_each_variant_with_its_same_recipe_random(
     tool, recipe, r5, default = quality_recipes()
     run = stored_run
     out = tmp_path / 'q.json'
-    tool.save_results(str(out), dict(runs=[
+    tool.protocol.save_results(str(out), dict(runs=[
         run('random_dynamic', s, 80.0 + s, recipe) for s in range(3)
     ] + [run('random_dynamic', s, 83.0 + s, r5) for s in range(3)] + [
         run('acs', s, 82.0 + s, dict(recipe, **default)) for s in range(3)
@@ -355,7 +364,7 @@ def test_quality_verdict_pairs_the_default_with_random_per_recipe(
     tool, recipe, r5, default = quality_recipes()
     run = stored_run
     a, b = tmp_path / 'a.json', tmp_path / 'b.json'
-    tool.save_results(str(a), dict(runs=[
+    tool.protocol.save_results(str(a), dict(runs=[
         run('random_dynamic', s, 80.0 + s, r5, 2.0, 'shared')
         for s in range(3)
     ] + [run('acs', s, 81.0 + s / 10, dict(r5, **default), 3.0)
@@ -365,7 +374,7 @@ def test_quality_verdict_pairs_the_default_with_random_per_recipe(
         [run('acs', s, 90.0, dict(recipe, lr=0.1, **default))
          for s in range(2)]))
     # A rerun of random with independent draws in another file wins.
-    tool.save_results(str(b), dict(runs=[
+    tool.protocol.save_results(str(b), dict(runs=[
         run('random_dynamic', s, 80.5 + s / 10, r5, 2.0, 'independent')
         for s in range(3)]))
     options = ['--selection', '{"type": "stratified"}', '--teacher-filter',
@@ -374,7 +383,7 @@ def test_quality_verdict_pairs_the_default_with_random_per_recipe(
     assert len(rows) == 1
     row = rows[0]
     assert (row['fraction'], row['interval'], row['other']) == (0.1, 5, '')
-    assert row['draws'] == 'independent'
+    assert row['draws'] == ['independent']
     assert row['vs']['diff_mean'] == pytest.approx(0.5)
     assert row['vs']['above'] == 3 and row['vs']['beats']
     assert row['wall_ratio'] == pytest.approx(1.5)
@@ -384,27 +393,11 @@ def test_quality_verdict_pairs_the_default_with_random_per_recipe(
     # The paper's rule (no options) is the other acs row, a loss.
     rows = tool.main(['--verdict', str(a)])['verdict']
     assert [r['vs']['diff_mean'] for r in rows] == [pytest.approx(-11.0)]
-    assert rows[0]['draws'] == 'shared'
+    assert rows[0]['draws'] == ['shared']
     with pytest.raises(SystemExit):
         tool.parse_args(['--verdict', str(a), '--report'])
     with pytest.raises(SystemExit):
         tool.parse_args(['--verdict', str(a), '--pair', 'acs'])
-
-
-def test_study_verdict_tables_match_the_stored_results(capsys):
-    """The study page's tables of the default and of the paper's rule
-    against random are the output of ``--verdict`` over ``results/``."""
-    from mmacs.utils import repo_path
-    tool = load_tool('benchmarks/quality')
-    files = sorted(glob.glob(repo_path('results', 'quality_*.json')))
-    with open(repo_path('docs', 'studies.md')) as f:
-        readme = f.read()
-    for options in (['--selection', '{"type": "stratified"}',
-                     '--teacher-filter', '0.05'], []):
-        tool.main(['--verdict'] + files + options)
-        table = capsys.readouterr().out.strip().splitlines()[:-1]
-        assert len(table) > 2
-        assert '\n'.join(table) in readme, options
 
 
 def test_datapath_benchmark_compares_both_paths(tmp_path, capsys):
@@ -482,7 +475,7 @@ def test_detection_study_configs(tmp_path):
     args = tool.parse_args(['--noise', '0.2', '--selection',
                             '{"type": "stratified"}', '--teacher-drop',
                             '0.1'])
-    args.data_root = str(tmp_path / 'data')
+    args.data_dir = str(tmp_path / 'data')
     cfg, epochs = tool.build_qat_cfg('acs', 0.1, 3, args, 'fp.pth',
                                      str(tmp_path / 'run'))
     assert epochs == 6 and cfg.model.float_checkpoint == 'fp.pth'
@@ -498,7 +491,7 @@ def test_detection_study_configs(tmp_path):
     assert cfg.coreset.policy == 'full'
     # No --selection is the paper's top-k, whatever the config says.
     args = tool.parse_args([])
-    args.data_root = str(tmp_path / 'data')
+    args.data_dir = str(tmp_path / 'data')
     cfg, _ = tool.build_qat_cfg('acs', 0.3, 0, args, 'fp.pth',
                                 str(tmp_path / 'run'))
     assert cfg.coreset.selection == 'topk'
@@ -507,7 +500,7 @@ def test_detection_study_configs(tmp_path):
     assert tool.recipe_of(args, 'random_dynamic', 0.3)['selection'] is None
     # --layer-align aligns the FPN outputs, for every policy.
     args = tool.parse_args(['--layer-align', '0.5'])
-    args.data_root = str(tmp_path / 'data')
+    args.data_dir = str(tmp_path / 'data')
     for policy in ('acs', 'random_dynamic', 'full'):
         cfg, _ = tool.build_qat_cfg(policy, 0.3, 0, args, 'fp.pth',
                                     str(tmp_path / 'run'))
@@ -522,8 +515,9 @@ def test_detection_study_configs(tmp_path):
 
 
 def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
-    from mmacs.utils import load_results, save_results
     tool = load_tool('benchmarks/detection')
+    load_results = tool.protocol.load_results
+    save_results = tool.protocol.save_results
     args = tool.parse_args([])
 
     def run(policy, seed, mAP, fraction=0.3):
@@ -581,8 +575,9 @@ def test_detection_study_reports_the_share_of_full_data_map(tmp_path):
 
 def test_detection_verdict_pairs_every_variant_with_random_per_condition(
         tmp_path, capsys):
-    from mmacs.utils import random_draws, save_results
     tool = load_tool('benchmarks/detection')
+    random_draws = tool.protocol.random_draws
+    save_results = tool.protocol.save_results
 
     def run(policy, seed, mAP, *options, fraction=0.3, wall=1.0, noisy=()):
         args = tool.parse_args(list(options))
@@ -642,14 +637,162 @@ def test_detection_verdict_pairs_every_variant_with_random_per_condition(
             tool.parse_args(['--verdict', str(a), '--pair', pair])
 
 
-def test_study_detection_table_matches_the_stored_results(capsys):
-    """The study page's detection table is the output of ``--verdict``
-    over ``results/detection_demo.json``."""
-    from mmacs.utils import repo_path
+def fake_shared(tmp_path):
+    """A shared folder with the paths the protocol checks (config tests
+    build no dataset)."""
+    shared = tmp_path / 'shared'
+    (shared / 'data' / 'cifar10-jpeg' / 'train').mkdir(parents=True)
+    (shared / 'weights').mkdir()
+    (shared / 'weights' / 'resnet20-12fca82f.th').write_bytes(b'')
+    return shared
+
+
+def stand_in_teacher(cache) -> str:
+    """A ResNet-20 ``ImageClassifier`` checkpoint (untrained) where the
+    protocol looks for the clean teacher below ``cache``, saved as the
+    teacher's training saves it: the classifier's own keys."""
+    from mmdet.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+
+    import mmacs  # noqa: F401
+    quality = load_tool('benchmarks/quality')
+    init_default_scope('mmdet')
+    cfg = Config.fromfile(REPO / quality.CLEAN_CONFIG)
+    model = MODELS.build(cfg.model)
+    path = cache / quality.CLEAN_TEACHER
+    path.parent.mkdir(parents=True)
+    torch.save(dict(state_dict=model.state_dict(), meta=dict(stand_in=True)),
+               path)
+    return str(path)
+
+
+def test_quality_protocol_clean_teacher_and_splits(tmp_path, monkeypatch):
+    tool = load_tool('benchmarks/quality')
+    monkeypatch.setenv('MMACS_CACHE', str(tmp_path / 'cache'))
+    common = ['--shared', str(fake_shared(tmp_path)), '--work-dir',
+              str(tmp_path)]
+    args = tool.parse_args(common)
+    assert (args.teacher, args.eval_split, args.num_samples) == (
+        'clean', 'val', 40000)
+    assert tool.parse_args(common + ['--teacher', 'shared']).num_samples \
+        == 45000
+    # No cached teacher: the error names the path and how to make it.
+    with pytest.raises(FileNotFoundError) as e:
+        tool.build_cfg('w2a2', 'acs', 0, args, str(tmp_path))
+    assert str(tmp_path / 'cache' / tool.CLEAN_TEACHER) in str(e.value)
+    assert f'tools/train.py {tool.CLEAN_CONFIG}' in str(e.value)
+    teacher = stand_in_teacher(tmp_path / 'cache')
+    cfg, _ = tool.build_cfg('w2a2', 'acs', 0, args, str(tmp_path))
+    assert cfg.model.float_checkpoint == teacher
+    assert cfg.model.float_checkpoint_revise_keys == []
+    train, val = cfg.train_dataloader.dataset, cfg.val_dataloader.dataset
+    assert (train.split, train.val_size, train.final_size) == (
+        'train', 5000, 5000)
+    assert 'indices' not in train  # all of the 40k
+    assert (val.split, val.final_size) == ('val', 5000)
+    final = tool.parse_args(common + ['--eval-split', 'final'])
+    cfg, _ = tool.build_cfg('w2a2', 'acs', 0, final, str(tmp_path))
+    assert cfg.val_dataloader.dataset.split == 'final'
+    assert cfg.test_dataloader.dataset.split == 'final'
+    # The shared protocol: the 45k split, no final split carved out.
+    shared = tool.parse_args(common + ['--teacher', 'shared'])
+    cfg, _ = tool.build_cfg('w2a2', 'acs', 0, shared, str(tmp_path))
+    assert cfg.model.float_checkpoint.endswith('resnet20-12fca82f.th')
+    assert cfg.train_dataloader.dataset.final_size == 0
+    with pytest.raises(SystemExit):  # the shared teacher saw no final split
+        tool.parse_args(['--teacher', 'shared', '--eval-split', 'final'])
+    # random_timed: random_dynamic on the fraction times the wall ratio.
+    timed = tool.parse_args(common + ['--time-ratio', '1.5'])
+    cfg, _ = tool.build_cfg('w2a2', 'random_timed', 0, timed, str(tmp_path))
+    assert cfg.coreset.policy == 'random_dynamic'
+    assert cfg.coreset.fraction == pytest.approx(0.15)
+    with pytest.raises(ValueError, match='wall-time ratio'):
+        tool.build_cfg('w2a2', 'random_timed', 0, args, str(tmp_path))
+
+
+def test_quality_protocol_keeps_old_runs_apart_and_loadable(tmp_path):
+    tool = load_tool('benchmarks/quality')
+    shared = tool.recipe_of(tool.parse_args(['--teacher', 'shared']))
+    old = {k: v for k, v in shared.items() if k not in ('teacher',
+                                                        'eval_split')}
+    results = dict(runs=[dict(setting='w2a2', policy='acs', seed=0,
+                              recipe=old, top1=80.0, wall_seconds=10.0)])
+    # A run stored before the keys existed is the shared protocol on val.
+    assert tool.STORE.find(results, dict(setting='w2a2', policy='acs',
+                                         seed=0, recipe=shared)) is not None
+    for other in (dict(shared, teacher='clean', num_samples=40000),
+                  dict(shared, teacher='clean', num_samples=40000,
+                       eval_split='final')):
+        assert tool.STORE.find(results, dict(setting='w2a2', policy='acs',
+                                             seed=0, recipe=other)) is None
+    # The wall ratio random_timed gives back: acs over random_dynamic of
+    # the same setting and recipe, whatever acs's score options.
+    args = tool.parse_args(['--teacher', 'shared'])
+    results['runs'].append(dict(setting='w2a2', policy='random_dynamic',
+                                seed=0, recipe=dict(shared,
+                                                    selection='x'),
+                                wall_seconds=8.0))
+    assert tool.time_ratio(results, 'w2a2', args) == pytest.approx(1.25)
+    with pytest.raises(ValueError, match='--time-ratio'):
+        tool.time_ratio(results, 'w2a32', args)
+    # Every stored results file still loads and summarizes.
+    for path in sorted((REPO / 'results').glob('quality_*.json')):
+        runs = tool.protocol.load_results(str(path))['runs']
+        assert tool.summarize(runs) and all(
+            tool.STORE.recipe(r)['teacher'] == 'shared' for r in runs)
+
+
+def test_quality_protocol_quick_clean_run(tmp_path, monkeypatch, capsys):
+    """The clean protocol end to end on a stand-in teacher: evaluated on
+    the final split, random_timed given back acs's extra wall time."""
+    need_shared(CIFAR_JPEG)
+    tool = load_tool('benchmarks/quality')
+    monkeypatch.setenv('MMACS_CACHE', str(tmp_path / 'cache'))
+    stand_in_teacher(tmp_path / 'cache')
+    out = tmp_path / 'clean.json'
+    result = tool.main([
+        '--quick', '--settings', 'w2a2', '--seeds', '0', '--policies', 'acs',
+        'random_dynamic', 'random_timed', '--eval-split', 'final',
+        '--work-dir', str(tmp_path), '--out', str(out)
+    ])
+    acs, rd, timed = result['runs']
+    for run in result['runs']:
+        assert run['eval_split'] == 'final'
+        assert run['recipe']['teacher'] == 'clean'
+        assert 0 <= run['top1'] <= 100
+    assert timed['time_ratio'] == pytest.approx(acs['wall_seconds'] /
+                                                rd['wall_seconds'])
+    assert timed['fraction_run'] == pytest.approx(
+        min(1.0, 0.1 * timed['time_ratio']))
+    assert len(json.loads(out.read_text())['runs']) == 3
+
+
+def test_detection_study_takes_its_model_and_data_from_configs(tmp_path):
+    """The study is config-driven: another FP config and data folder (here
+    the HIT-UAV RetinaNet) replace the demo, as recipe keys of their own;
+    runs stored before the keys existed read as the demo's."""
     tool = load_tool('benchmarks/detection')
-    with open(repo_path('docs', 'studies.md')) as f:
-        readme = f.read()
-    tool.main(['--verdict', repo_path('results', 'detection_demo.json')])
-    table = capsys.readouterr().out.strip().splitlines()[:-1]
-    assert len(table) > 2
-    assert '\n'.join(table) in readme
+    fp = 'configs/hit_uav/retinanet_r18-slim_fpn_crop256-24e_hit-uav.py'
+    args = tool.parse_args(['--fp-config', fp, '--data-root',
+                            str(tmp_path / 'hit_uav')])
+    args.data_dir = args.data_root
+    cfg = tool.load_cfg(args.fp_config, args, str(tmp_path / 'fp'), seed=0)
+    root = str(tmp_path / 'hit_uav') + '/'
+    assert cfg.train_dataloader.dataset.data_root == root
+    assert cfg.val_evaluator.ann_file == \
+        root + 'annotations/instances_val.json'
+    recipe = tool.recipe_of(args, 'acs', 0.3)
+    assert recipe['fp_config'] == fp and recipe['data_root'] == args.data_root
+    assert tool.fp_key(args).startswith('retinanet_r18-slim_fpn')
+    run = dict(policy='acs', seed=0, recipe=recipe)
+    assert f'fp_config={fp}' in tool.label(run)
+    demo = tool.recipe_of(tool.parse_args([]), 'acs', 0.3)
+    old = {k: v for k, v in demo.items()
+           if k not in ('fp_config', 'qat_config', 'data_root')}
+    stored = dict(runs=[dict(run, recipe=old)])
+    assert tool.find_run(stored, 'acs', 0, demo) is not None
+    assert tool.find_run(stored, 'acs', 0, recipe) is None
+    args.fp_checkpoint = str(tmp_path / 'missing.pth')
+    with pytest.raises(FileNotFoundError, match='missing.pth'):
+        tool.fp_model(args, dict(runs=[]))

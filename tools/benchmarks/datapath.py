@@ -27,8 +27,13 @@ Usage: python tools/benchmarks/datapath.py [--iters 30]
 import argparse
 import os.path as osp
 import statistics
+import sys
 import time
 from itertools import islice
+
+if __package__ in (None, ''):  # a script: import the package beside it
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks import common  # noqa: E402
 
 CONFIG = osp.join('configs', 'classification',
                   'lsq-w2a2_acs-f0.1_resnet20_cifar10.py')
@@ -38,10 +43,10 @@ PATHS = ('per_sample', 'in_memory')
 def build_cfg(path: str, args, work_dir: str):
     from mmengine.config import Config
 
-    from mmacs.utils import quiet_epochs, repo_path, shared_cifar
+    from mmacs.utils import repo_path
     cfg = Config.fromfile(repo_path(CONFIG))
-    cifar, weights = shared_cifar(args.shared, 'the benchmark')
-    quiet_epochs(cfg, 1)
+    cifar, weights = common.shared_cifar(args.shared, 'the benchmark')
+    common.quiet_epochs(cfg, 1)
     cfg.model.float_checkpoint = weights
     # The stored tables time QAT without the W2A2 configs' layer alignment
     # (it adds a teacher forward to every step, whatever the policy).
@@ -78,7 +83,6 @@ def bench_path(path: str, args) -> dict:
 
     from mmacs.engine import CoresetSelectionHook
     from mmacs.quantization import frozen_quantized_weights
-    from mmacs.utils import release_workers
     work_dir = osp.join(args.work_dir, path)
     t0 = time.perf_counter()
     runner = RUNNERS.build(build_cfg(path, args, work_dir))
@@ -117,7 +121,7 @@ def bench_path(path: str, args) -> dict:
     hook = [h for h in runner.hooks
             if isinstance(h, CoresetSelectionHook)][0]
     hook.before_train(runner)
-    pool = torch.arange(min(args.score_samples, hook.num_samples))
+    pool = torch.arange(min(args.score_samples, hook.selector.num_samples))
     model.eval()
     # The same batches, preprocessed beforehand, for the bare forward.
     hook.scoring.loader.sampler.set_indices(pool.tolist())
@@ -147,12 +151,11 @@ def bench_path(path: str, args) -> dict:
         score_images_per_s=pool.numel() / score_seconds,
         bare_forward_images_per_s=pool.numel() / bare_seconds,
         score_over_bare=bare_seconds / score_seconds)
-    release_workers(loader)  # the persistent workers
+    common.release_workers(loader)  # the persistent workers
     return result
 
 
 def main(argv=None) -> dict:
-    from mmacs.utils import add_benchmark_args
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,7 +165,7 @@ def main(argv=None) -> dict:
     parser.add_argument('--warmup', type=int, default=3)
     parser.add_argument('--score-samples', type=int, default=5000)
     parser.add_argument('--num-samples', type=int, default=45000)
-    add_benchmark_args(parser)
+    common.add_benchmark_args(parser)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 600 images, 2 iterations')
     args = parser.parse_args(argv)
@@ -172,11 +175,10 @@ def main(argv=None) -> dict:
     import torch
 
     import mmacs  # noqa: F401
-    from mmacs.utils import (benchmark_work_dir, device_name, finish_benchmark,
-                             select_device, shared_root)
+    from mmacs.utils import device_name, select_device, shared_root
     device = device_name(select_device(args.device))
     args.shared = shared_root(args.shared)
-    tmp = benchmark_work_dir(args, 'mmacs_datapath_')
+    tmp = common.benchmark_work_dir(args, 'mmacs_datapath_')
     start = time.perf_counter()
     paths = {p: bench_path(p, args) for p in args.paths}
     print(f"\n{'path':<12}{'data ms':>9}{'step ms':>9}{'data/step':>11}"
@@ -194,7 +196,7 @@ def main(argv=None) -> dict:
         score_samples=args.score_samples,
         device=device,
         threads=torch.get_num_threads())
-    return finish_benchmark(result, tmp, start)
+    return common.finish_benchmark(result, tmp, start)
 
 
 if __name__ == '__main__':

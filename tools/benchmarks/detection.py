@@ -1,12 +1,16 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""Coreset policies for detection, side by side: W4A4 LSQ QAT of the demo
-RetinaNet R18-FPN on the synthetic shapes, COCO bbox mAP (mmdet's
-``CocoMetric``) on the validation images.
+"""Coreset policies for detection, side by side: LSQ QAT of a detector
+from its full-precision model, COCO bbox mAP (mmdet's ``CocoMetric``) on
+the validation images.
 
-One full-precision RetinaNet is trained once per work dir (and reused: it
-is the starting point and the teacher of every QAT run); then, for every
-fraction, policy and seed, W4A4 QAT from it with the demo's recipe (6
-epochs, R = 1, cosine LR):
+The detector, its data and the QAT recipe come from two configs:
+``--fp-config`` (the full-precision model, trained once per work dir and
+reused as the starting point and the teacher of every QAT run, unless
+``--fp-checkpoint`` gives one) and ``--qat-config`` (the QAT recipe, its
+``coreset`` overridden per run). By default the demo: W4A4 RetinaNet
+R18-FPN on synthetic shapes generated into the work dir (6 epochs, R = 1,
+cosine LR); ``--data-root DIR`` trains on the COCO-style data of the
+configs there instead (e.g. HIT-UAV). For every fraction, policy and seed:
 
 - ``acs``: scores every R epochs and selects by ``--selection`` (default
   top-k, the paper's rule), with ``--teacher-drop Q`` among the images
@@ -38,47 +42,60 @@ last printed line is one JSON object.
 Usage: python tools/benchmarks/detection.py [--fractions 0.3 0.1]
        [--policies acs random_static random_dynamic full]
        [--seeds 0 1 2] [--selection JSON] [--noise 0.2] [--out FILE]
+       [--fp-config CFG] [--qat-config CFG] [--data-root DIR]
        [--report] [--verdict FILE...] [--quick]
 """
 import argparse
 import json
 import os.path as osp
-import statistics
+import sys
 import time
 
+if __package__ in (None, ''):  # a script: import the package beside it
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from benchmarks import common, protocol, report  # noqa: E402
+
 POLICIES = ('acs', 'random_static', 'random_dynamic', 'full', 'full_steps')
-CONFIG_DIR = osp.join('configs', 'demo')
-FP_CONFIG = 'retinanet_r18-tiny_fpn_shapes-128.py'
-QAT_CONFIG = 'lsq-w4a4_acs-f0.3_retinanet_r18-tiny_fpn_shapes-128.py'
+#: The demo's configs, the defaults of --fp-config and --qat-config.
+FP_CONFIG = 'configs/demo/retinanet_r18-tiny_fpn_shapes-128.py'
+QAT_CONFIG = ('configs/demo/'
+              'lsq-w4a4_acs-f0.3_retinanet_r18-tiny_fpn_shapes-128.py')
 METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 #: Options that change what a QAT run trains: a run is reused only when
 #: all of them match.
 RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
                'fp_epochs', 'num_train', 'num_val', 'teacher_drop',
-               'layer_align')
+               'layer_align', 'fp_config', 'qat_config', 'data_root')
+#: Runs stored before a recipe key existed had this value of it.
+STORE = protocol.RunStore(
+    ('policy', 'seed'),
+    dict(teacher_drop=0.0, layer_align=0.0, fp_config=FP_CONFIG,
+         qat_config=QAT_CONFIG, data_root=None))
 #: The modules ``--layer-align`` aligns to the teacher's.
 ALIGN_LAYERS = ['neck']
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmacs.utils import add_benchmark_args, add_results_args, json_option
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--policies', nargs='+',
-                        default=['acs', 'random_static', 'random_dynamic',
-                                 'full'], choices=POLICIES)
+    protocol.add_run_args(parser, POLICIES, [
+        'acs', 'random_static', 'random_dynamic', 'full'
+    ], epochs=6, interval=1)
     parser.add_argument('--fractions', nargs='+', type=float,
                         default=[0.3, 0.1])
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--epochs', type=int, default=6,
-                        help='QAT epochs (the demo config: 6)')
-    parser.add_argument('--interval', type=int, default=1,
-                        help='R: epochs between selections')
-    parser.add_argument('--selection', default=None,
-                        help="acs's selection rule as JSON, e.g. "
-                        '\'{"type": "stratified"}\' (default: top-k, the '
-                        "paper's)")
+    parser.add_argument('--fp-config', default=FP_CONFIG,
+                        help='the full-precision model (repository path)')
+    parser.add_argument('--qat-config', default=QAT_CONFIG,
+                        help='the QAT recipe (repository path); its coreset '
+                        'is set per run')
+    parser.add_argument('--fp-checkpoint',
+                        help='the FP weights to start from (default: '
+                        '--fp-config trained once per work dir)')
+    parser.add_argument('--data-root',
+                        help='the COCO-style data of the configs (default: '
+                        'synthetic shapes made in the work dir, the demo)')
     parser.add_argument('--teacher-drop', type=float, default=0.0,
                         metavar='Q',
                         help="acs never selects the share Q of the images "
@@ -98,7 +115,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='synthetic training images')
     parser.add_argument('--num-val', type=int, default=100,
                         help='synthetic validation images')
-    add_results_args(
+    protocol.add_results_args(
         parser, 'detection.json',
         'train nothing: print every policy and recipe stored in --out (and '
         '--merge)')
@@ -112,7 +129,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  if p not in ('acs', 'full')],
                         help='with --verdict: the policy every variant is '
                         'compared with (default random_dynamic)')
-    add_benchmark_args(parser)
+    common.add_benchmark_args(parser)
     parser.add_argument('--quick', action='store_true',
                         help='a smoke run: 40 + 20 images, FP 2 epochs, QAT '
                         '2 epochs, one fraction and seed')
@@ -126,18 +143,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     for f in args.fractions:
         if not 0 < f <= 1:
             parser.error(f'--fractions must lie in (0, 1], got {f}')
-    if not 0 <= args.noise < 1:
-        parser.error(f'--noise must be in [0, 1), got {args.noise}')
-    if not 0 <= args.teacher_drop < 1:
-        parser.error(f'--teacher-drop must be in [0, 1), got '
-                     f'{args.teacher_drop}')
+    common.check_shares(parser, args, '--noise', '--teacher-drop')
     if args.layer_align < 0:
         parser.error(f'--layer-align must be >= 0, got {args.layer_align}')
     for key in ('epochs', 'interval', 'fp_epochs', 'num_train', 'num_val'):
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be >= 1, got "
                          f'{getattr(args, key)}')
-    args.selection = json_option(parser, '--selection', args.selection)
+    args.selection = common.json_option(parser, '--selection', args.selection)
     return args
 
 
@@ -152,12 +165,14 @@ def recipe_of(args, policy: str, fraction: float) -> dict:
     return recipe
 
 
-def load_cfg(name: str, args, work_dir: str, seed: int):
+def load_cfg(path: str, args, work_dir: str, seed: int):
+    """The config at the repository ``path`` for one run in ``work_dir``
+    on the study's data."""
     from mmengine.config import Config
 
     from mmacs.utils import repo_path, set_coco_data_root
-    cfg = Config.fromfile(repo_path(CONFIG_DIR, name))
-    set_coco_data_root(cfg, args.data_root)
+    cfg = Config.fromfile(repo_path(path))
+    set_coco_data_root(cfg, args.data_dir)
     cfg.work_dir = work_dir
     cfg.experiment_name = osp.basename(work_dir)
     cfg.randomness = dict(seed=seed)
@@ -166,21 +181,13 @@ def load_cfg(name: str, args, work_dir: str, seed: int):
     return cfg
 
 
-def train_and_evaluate(cfg, epochs: int) -> tuple:
+def evaluate_run(cfg, epochs: int) -> tuple:
     """Train ``cfg`` for ``epochs`` (saving the last checkpoint); its COCO
     metrics on the validation images and the seconds training took."""
-    from mmacs.engine import release_process_group
-    from mmacs.engine.cli import build_runner
-    from mmacs.utils import quiet_epochs
-    quiet_epochs(cfg, epochs)
+    common.quiet_epochs(cfg, epochs)
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=epochs, save_last=True)
-    start = time.perf_counter()
-    runner = build_runner(cfg)
-    runner.train()
-    seconds = time.perf_counter() - start
-    metrics = runner.val_loop.run()
-    release_process_group()
+    metrics, seconds, _ = protocol.train_and_evaluate(cfg)
     if not any(f'coco/{k}' in metrics for k in METRICS):
         # CocoMetric returns nothing when the model detects nothing.
         print(f'{cfg.work_dir}: no detections on the validation images, '
@@ -189,22 +196,37 @@ def train_and_evaluate(cfg, epochs: int) -> tuple:
     return {k: float(metrics[f'coco/{k}']) for k in METRICS}, seconds
 
 
+def fp_key(args) -> str:
+    """The name of the FP model in ``results['fp']``."""
+    key = f'{args.fp_epochs}ep_{args.num_train}_{args.num_val}'
+    if args.fp_config != FP_CONFIG or args.data_root is not None:
+        key = f'{osp.splitext(osp.basename(args.fp_config))[0]}_{key}'
+    return key
+
+
 def fp_model(args, results: dict) -> str:
-    """The full-precision checkpoint of this work dir (trained once, with
-    seed 0); its metrics are stored in ``results['fp']``."""
+    """The full-precision checkpoint: ``--fp-checkpoint``, or the one of
+    this work dir (trained once, with seed 0); its metrics are stored in
+    ``results['fp']``."""
+    if args.fp_checkpoint is not None:
+        if not osp.isfile(args.fp_checkpoint):
+            raise FileNotFoundError(
+                f'--fp-checkpoint {args.fp_checkpoint} does not exist')
+        return args.fp_checkpoint
     from mmacs.datasets import make_synthetic_shapes
     work_dir = osp.join(args.work_dir, f'fp_{args.fp_epochs}ep')
     ckpt = osp.join(work_dir, f'epoch_{args.fp_epochs}.pth')
-    make_synthetic_shapes(args.data_root, num_train=args.num_train,
-                          num_val=args.num_val, seed=0)
-    key = f'{args.fp_epochs}ep_{args.num_train}_{args.num_val}'
+    if args.data_root is None:
+        make_synthetic_shapes(args.data_dir, num_train=args.num_train,
+                              num_val=args.num_val, seed=0)
+    key = fp_key(args)
     stored = results.setdefault('fp', {}).get(key)
     if stored is not None and osp.isfile(ckpt):
         print(f"FP model from {ckpt}: bbox_mAP {stored['bbox_mAP']:.3f}",
               flush=True)
         return ckpt
-    cfg = load_cfg(FP_CONFIG, args, work_dir, seed=0)
-    metrics, seconds = train_and_evaluate(cfg, args.fp_epochs)
+    cfg = load_cfg(args.fp_config, args, work_dir, seed=0)
+    metrics, seconds = evaluate_run(cfg, args.fp_epochs)
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'FP training wrote no checkpoint {ckpt}')
     results['fp'][key] = dict(metrics, train_seconds=seconds)
@@ -215,7 +237,7 @@ def fp_model(args, results: dict) -> str:
 
 def build_qat_cfg(policy: str, fraction: float, seed: int, args,
                   fp_ckpt: str, work_dir: str):
-    cfg = load_cfg(QAT_CONFIG, args, work_dir, seed)
+    cfg = load_cfg(args.qat_config, args, work_dir, seed)
     cfg.model.float_checkpoint = fp_ckpt
     if args.layer_align > 0:
         cfg.model.layer_align = dict(layers=list(ALIGN_LAYERS),
@@ -229,39 +251,23 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
             class_flip=0.5,
             drop_box=0.25,
             jitter_box=0.25)
-    epochs = args.epochs
-    coreset = dict(policy=policy, fraction=fraction, interval=args.interval,
-                   seed=seed)
-    if policy == 'acs':
-        coreset['selection'] = 'topk' if args.selection is None \
-            else args.selection
-        coreset['teacher_filter'] = dict(drop=args.teacher_drop) \
-            if args.teacher_drop > 0 else None
-    elif policy in ('full', 'full_steps'):
-        if policy == 'full_steps':
-            epochs = max(1, int(round(fraction * args.epochs)))
-        coreset.update(policy='full', fraction=1.0, interval=epochs)
+    coreset, epochs = protocol.coreset_overrides(
+        policy, fraction, args.interval, seed, args.epochs, args.selection,
+        dict(drop=args.teacher_drop) if args.teacher_drop > 0 else None)
     cfg.coreset.update(coreset)
     return cfg, epochs
 
 
 def run_one(policy: str, fraction: float, seed: int, args,
             fp_ckpt: str) -> dict:
-    from mmacs.utils import random_draws
     tag = 'all' if policy == 'full' else f'f{fraction}'
     work_dir = osp.join(args.work_dir,
                         f'{policy}_{tag}_seed{seed}_{int(time.time())}')
     cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
                                 work_dir)
-    metrics, seconds = train_and_evaluate(cfg, epochs)
-    rounds = []
-    log = osp.join(work_dir, 'coreset_log.jsonl')
-    if osp.isfile(log):
-        with open(log) as f:
-            rounds = [json.loads(line) for line in f]
-    score_seconds = sum(r.get('score_seconds', 0.0) for r in rounds)
-    noisy = [r['noisy_fraction'] for r in rounds
-             if r.get('noisy_fraction') is not None]
+    metrics, seconds = evaluate_run(cfg, epochs)
+    record = protocol.coreset_record(work_dir, args.noise > 0)
+    noisy = record['noisy_fraction']
     run = dict(
         policy=policy,
         seed=seed,
@@ -269,64 +275,37 @@ def run_one(policy: str, fraction: float, seed: int, args,
         epochs_run=epochs,
         **metrics,
         wall_seconds=seconds,
-        score_seconds=score_seconds,
+        score_seconds=record['score_seconds'],
         noisy_fraction=noisy,
-        noisy_fraction_all=rounds[0].get('noisy_fraction_all')
-        if rounds else None,
-        jaccard_prev=[r['jaccard_prev'] for r in rounds
-                      if r.get('jaccard_prev') is not None],
-        random_draws=random_draws(policy),
+        noisy_fraction_all=record['noisy_fraction_all'],
+        jaccard_prev=record['jaccard_prev'],
+        random_draws=protocol.random_draws(policy),
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'))
     print(f"[{policy} {tag} seed {seed}] bbox_mAP {run['bbox_mAP']:.3f}, "
           f"mAP_50 {run['bbox_mAP_50']:.3f}, {seconds:.0f} s "
-          f'({score_seconds:.0f} s scoring)' +
+          f"({record['score_seconds']:.0f} s scoring)" +
           (f', noisy share {sum(noisy) / len(noisy):.3f}' if noisy else ''),
           flush=True)
     return run
 
 
-#: Recipe keys added after runs were stored, with the value those runs had.
-LATER_KEYS = dict(teacher_drop=0.0, layer_align=0.0)
-
-
-def full_recipe(recipe: dict) -> dict:
-    """``recipe`` with the keys it was stored without (``LATER_KEYS``)."""
-    return dict(LATER_KEYS, **recipe)
-
-
 def find_run(results: dict, policy: str, seed: int, recipe: dict):
     """The stored run of this policy, seed and recipe, or None."""
-    recipe = full_recipe(recipe)
-    for run in results['runs']:
-        if (run['policy'], run['seed'],
-                full_recipe(run['recipe'])) == (policy, seed, recipe):
-            return run
-    return None
+    return STORE.find(results, dict(policy=policy, seed=seed, recipe=recipe))
 
 
 def merge_results(results: dict, others: list) -> int:
     """Add the runs (and FP models) of the files ``others`` that
     ``results`` does not hold, or that replace the one it holds
-    (``merge_run``: a rerun of a random policy with independent draws);
-    the number of runs added or replaced."""
-    from mmacs.utils import load_results, merge_run
-    added = 0
-    for path in others:
-        other = load_results(path)
-        for key, fp in other.get('fp', {}).items():
-            results.setdefault('fp', {}).setdefault(key, fp)
-        for run in other['runs']:
-            stored = find_run(results, run['policy'], run['seed'],
-                              run['recipe'])
-            added += merge_run(results['runs'], stored, run)
-    return added
+    (:meth:`protocol.RunStore.merge`); the number of runs added or replaced."""
+    return STORE.merge(results, others)
 
 
 def label(run: dict) -> str:
     """``policy`` plus what sets its recipe apart (the fraction, a
-    selection rule other than top-k, the noise)."""
-    recipe = run['recipe']
+    selection rule other than top-k, the noise, the configs)."""
+    recipe = STORE.recipe(run)
     parts = [run['policy']]
     if recipe['fraction'] is not None:
         parts.append(f"f={recipe['fraction']}")
@@ -335,18 +314,18 @@ def label(run: dict) -> str:
         parts.append('selection=' + (','.join(
             f'{k}:{v}' for k, v in sel.items()) if isinstance(sel, dict)
             else str(sel)))
-    if recipe.get('teacher_drop'):
-        parts.append(f"teacher_drop={recipe['teacher_drop']}")
-    if recipe.get('layer_align'):
-        parts.append(f"layer_align={recipe['layer_align']}")
-    if recipe['noise']:
-        parts.append(f"noise={recipe['noise']}")
+    for key in ('teacher_drop', 'layer_align', 'noise'):
+        if recipe[key]:
+            parts.append(f'{key}={recipe[key]}')
+    for key in ('fp_config', 'qat_config', 'data_root'):
+        if recipe[key] != STORE.late_defaults[key]:
+            parts.append(f'{key}={recipe[key]}')
     return ' '.join(parts)
 
 
 #: The recipe keys a run shares with the ``full`` runs of its ``kept``.
 FULL_KEYS = ('noise', 'epochs', 'fp_epochs', 'num_train', 'num_val',
-             'layer_align')
+             'layer_align', 'fp_config', 'qat_config', 'data_root')
 
 
 def kept_of(runs: list):
@@ -354,7 +333,7 @@ def kept_of(runs: list):
     the mean of the ``full`` runs among ``runs`` that share its
     ``FULL_KEYS``, or None when there are none."""
     def key(run):
-        recipe = full_recipe(run['recipe'])
+        recipe = STORE.recipe(run)
         return tuple(recipe[k] for k in FULL_KEYS)
 
     fulls = {}
@@ -371,33 +350,24 @@ def kept_of(runs: list):
 
 
 def summarize(runs: list) -> dict:
-    """``{label: stats}`` over the seeds of ``runs``; ``kept`` is the mean
-    bbox_mAP over the mean of ``full`` at the same noise, epochs, layer
-    alignment and FP."""
-    from mmacs.utils import seed_stats
-    groups = {}
-    for run in runs:
-        groups.setdefault(label(run), []).append(run)
-    out = {}
-    for name, rs in groups.items():
-        noisy = [f for r in rs for f in r['noisy_fraction']]
-        out[name] = dict(
-            {m: seed_stats(r[m] for r in rs) for m in METRICS},
-            seeds=sorted(r['seed'] for r in rs),
-            by_seed={r['seed']: r['bbox_mAP'] for r in rs},
-            wall_seconds_mean=sum(r['wall_seconds'] for r in rs) / len(rs),
-            score_seconds_mean=sum(r['score_seconds'] for r in rs) / len(rs),
-            noisy_fraction_mean=sum(noisy) / len(noisy) if noisy else None,
-            noisy_fraction_all=rs[0]['noisy_fraction_all'])
+    """``{label: stats}`` over the seeds of ``runs`` (``report.summarize``
+    of the bbox mAP, with the seed stats of every metric); ``kept`` is the
+    mean bbox_mAP over the mean of ``full`` at the same noise, epochs,
+    layer alignment and FP."""
+    out = report.summarize(runs, label, 'bbox_mAP')
     kept = kept_of(runs)
-    for name, rs in groups.items():
-        out[name]['kept'] = kept(out[name]['bbox_mAP']['mean'], rs[0])
+    for name, stats in out.items():
+        rs = [r for r in runs if label(r) == name]
+        stats.update({m: report.seed_stats(r[m] for r in rs)
+                      for m in METRICS},
+                     noisy_fraction_all=rs[0].get('noisy_fraction_all'),
+                     kept=kept(stats['mean'], rs[0]))
     return out
 
 
 def print_table(summary: dict, fp: dict) -> None:
     for key, metrics in sorted(fp.items()):
-        print(f"FP RetinaNet ({key}): bbox_mAP {metrics['bbox_mAP']:.3f}, "
+        print(f"FP model ({key}): bbox_mAP {metrics['bbox_mAP']:.3f}, "
               f"mAP_50 {metrics['bbox_mAP_50']:.3f}")
     width = max([16] + [len(n) + 2 for n in summary])
     print(f"{'policy':<{width}}{'mAP':>7}{'std':>7}{'min':>7}{'max':>7}"
@@ -421,7 +391,7 @@ ACS_KEYS = ('selection', 'teacher_drop')
 def variant_name(run: dict) -> str:
     """The policy and, for ``acs``, its selection rule and teacher drop,
     e.g. ``acs stratified + teacher drop 0.2``."""
-    recipe = full_recipe(run['recipe'])
+    recipe = STORE.recipe(run)
     if run['policy'] != 'acs':
         return run['policy']
     sel = recipe['selection'] or 'topk'
@@ -442,43 +412,27 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
     coresets (min, max), and, where ``pair`` ran the same condition, the
     seed-by-seed comparison with it and the ratio of the mean wall times.
     ``runs`` holds each run once (``merge_results`` makes it so)."""
-    from mmacs.utils import paired_stats, random_draws, seed_stats
-    groups = {}
-    for run in runs:
-        recipe = full_recipe(run['recipe'])
-        cond = json.dumps({k: v for k, v in recipe.items()
+    def condition(run):
+        return json.dumps({k: v for k, v in STORE.recipe(run).items()
                            if k not in ACS_KEYS}, sort_keys=True)
-        groups.setdefault(cond, {}).setdefault(variant_name(run),
-                                               {})[run['seed']] = run
+
     kept = kept_of(runs)
     rows = []
-    for cond, variants in groups.items():
-        recipe = json.loads(cond)
-        base = variants.get(pair)
-        for name, by_seed in variants.items():
-            mean_ap = {s: r['bbox_mAP'] for s, r in by_seed.items()}
-            stats = seed_stats(mean_ap.values())
-            noisy = [f for r in by_seed.values()
-                     for f in r.get('noisy_fraction') or []]
-            row = dict(
-                fraction=recipe['fraction'], noise=recipe['noise'],
-                layer_align=recipe['layer_align'], variant=name,
-                map=stats, seeds=len(by_seed),
-                per_seed=[mean_ap[s] for s in sorted(mean_ap)],
-                kept=kept(stats['mean'], by_seed[min(by_seed)]),
-                noisy=(min(noisy), max(noisy)) if noisy else None,
-                vs=None, wall_ratio=None,
-                draws=sorted({str(r.get('random_draws') or 'shared')
-                              for r in by_seed.values()})
-                if random_draws(by_seed[min(by_seed)]['policy']) else [])
-            if base is not None and name != pair and (set(by_seed) &
-                                                      set(base)):
-                row['vs'] = paired_stats(
-                    mean_ap, {s: r['bbox_mAP'] for s, r in base.items()})
-                row['wall_ratio'] = statistics.fmean(
-                    r['wall_seconds'] for r in by_seed.values()
-                ) / statistics.fmean(r['wall_seconds'] for r in base.values())
-            rows.append(row)
+    for row in report.paired_rows(runs, condition, variant_name, 'bbox_mAP',
+                                  pair):
+        recipe = STORE.recipe(row['first'])
+        by_seed = [r for r in runs if condition(r) == row['condition']
+                   and variant_name(r) == row['variant']]
+        noisy = [f for r in by_seed for f in r.get('noisy_fraction') or []]
+        rows.append(
+            dict(fraction=recipe['fraction'], noise=recipe['noise'],
+                 layer_align=recipe['layer_align'], variant=row['variant'],
+                 map=row['stats'], seeds=row['seeds'],
+                 per_seed=row['per_seed'],
+                 kept=kept(row['stats']['mean'], row['first']),
+                 noisy=(min(noisy), max(noisy)) if noisy else None,
+                 vs=row['vs'], wall_ratio=row['wall_ratio'],
+                 draws=row['draws']))
     # Per condition: the pair, the other baselines, then the acs variants.
     order = [pair] + [p for p in POLICIES[1:] if p != pair] + ['acs']
     rows.sort(key=lambda r: (r['noise'], r['layer_align'],
@@ -490,102 +444,111 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
 
 def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
     """``verdict_rows`` as a markdown table."""
-    lines = [
-        '| boxes | f | variant | bbox mAP | per seed | kept | diff vs '
-        f'{pair} (min, max) | above | beats | wall / {pair} | noisy share '
-        '| random draws |',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- '
-        '| --- |'
-    ]
+    cells = []
     for r in rows:
         boxes = f"{r['noise']:.0%} noisy" if r['noise'] else 'clean'
         if r['layer_align']:
             boxes += f", align {r['layer_align']:g}"
-        m, vs = r['map'], r['vs']
-        cells = [
+        cells.append([
             boxes, 'all' if r['fraction'] is None else f"{r['fraction']:g}",
-            r['variant'], f"{m['mean']:.3f} ± {m['std']:.3f} ({r['seeds']})",
+            r['variant'],
+            report.mean_std(r['map'], 3, r['seeds']),
             ' / '.join(f'{v:.3f}' for v in r['per_seed']),
             '-' if r['kept'] is None else f"{r['kept']:.2f}"
-        ]
-        if vs is None:
-            cells += ['-'] * 4
-        else:
-            cells += [
-                f"{vs['diff_mean']:+.3f} ({vs['diff_min']:+.3f}, "
-                f"{vs['diff_max']:+.3f})", f"{vs['above']}/{len(vs['seeds'])}",
-                '**yes**' if vs['beats'] else 'no', f"{r['wall_ratio']:.2f}"
-            ]
-        cells += [
+        ] + report.paired_cells(r['vs'], 3) + [
+            '-' if r['wall_ratio'] is None else f"{r['wall_ratio']:.2f}",
             '-' if r['noisy'] is None else
             f"{r['noisy'][0]:.3f}–{r['noisy'][1]:.3f}",
             '/'.join(r['draws']) or '-'
+        ])
+    return report.markdown_table([
+        'boxes', 'f', 'variant', 'bbox mAP', 'per seed', 'kept',
+        f'diff vs {pair} (min, max)', 'above', 'beats', f'wall / {pair}',
+        'noisy share', 'random draws'
+    ], cells)
+
+
+def pages(files: list) -> dict:
+    """The result page of every detection results file: ``{name: (title,
+    markdown)}``."""
+    out = {}
+    for path in files:
+        stem = osp.splitext(osp.basename(path))[0]
+        results = protocol.load_results(path)
+        fp = [
+            f"- FP model `{key}`: bbox mAP {m['bbox_mAP']:.3f}, mAP_50 "
+            f"{m['bbox_mAP_50']:.3f}, {m['train_seconds']:.0f} s"
+            for key, m in sorted(results.get('fp', {}).items())
         ]
-        lines.append('| ' + ' | '.join(cells) + ' |')
-    return '\n'.join(lines)
+        summary = summarize(results['runs'])
+        cells = [[
+            f'`{name}`', report.mean_std(s['bbox_mAP'], 3),
+            f"{s['bbox_mAP']['min']:.3f}", f"{s['bbox_mAP']['max']:.3f}",
+            len(s['seeds']), f"{s['wall_seconds_mean']:.0f} "
+            f"({s['wall_seconds_mean'] - s['score_seconds_mean']:.0f} + "
+            f"{s['score_seconds_mean']:.0f})"
+        ] for name, s in sorted(summary.items())]
+        title = f'Detection runs of `results/{stem}.json`'
+        out[f'{stem}.md'] = (title, '\n'.join([
+            f'# {title}', '',
+            'COCO bbox mAP on the validation images; every variant beside '
+            '`random_dynamic` at the same fraction, noise and alignment, '
+            'seed by seed (beats: the mean difference exceeds both stds); '
+            'kept: the mean over that of `full` on the same data. `python '
+            f'tools/benchmarks/detection.py --verdict results/{stem}.json` '
+            'prints the first table.', ''
+        ] + fp + [
+            '', '## Verdict', '',
+            verdict_table(verdict_rows(results['runs'])), '',
+            '## Every variant', '',
+            report.markdown_table([
+                'variant', 'bbox mAP', 'min', 'max', 'seeds',
+                'wall s (train + scoring)'
+            ], cells), ''
+        ]))
+    return out
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.verdict:
-        held = dict(runs=[])
-        merge_results(held, args.verdict)
-        rows = verdict_rows(held['runs'], args.pair)
-        print(verdict_table(rows, args.pair))
-        print(json.dumps(dict(verdict=rows)))
-        return dict(verdict=rows)
-    import torch
-
+        return protocol.print_verdict(
+            STORE, args.verdict, lambda runs: verdict_rows(runs, args.pair),
+            lambda rows: verdict_table(rows, args.pair))
     import mmacs  # noqa: F401  (registers the components)
-    from mmacs.utils import (benchmark_work_dir, compare_with_baseline,
-                             device_name, finish_benchmark, load_results,
-                             save_results, select_device)
-
-    # The device the Runner will train on (select_device checks it).
-    args.device_name = (f'{device_name(select_device(args.device))}, '
-                        f'{torch.get_num_threads()} threads')
-    start = time.perf_counter()
-    tmp = benchmark_work_dir(args, 'mmacs_detection_')
-    args.data_root = osp.join(args.work_dir, 'data')
-    out = args.out or osp.join(args.work_dir, 'detection.json')
-    results = load_results(out)
-    if args.merge:
-        print(f'merged {merge_results(results, args.merge)} runs into '
-              f'{out}', flush=True)
-        save_results(out, results)
+    results, out, tmp, start = protocol.open_results(STORE, args,
+                                                     'mmacs_detection_',
+                                                     'detection.json')
+    args.data_dir = args.data_root or osp.join(args.work_dir, 'data')
     if args.report:
         summary = summarize(results['runs'])
         print_table(summary, results.get('fp', {}))
         if args.baseline is not None:
-            compare_with_baseline(summary, args.baseline,
-                                  'W4A4 RetinaNet, bbox mAP', digits=3)
-        return finish_benchmark(dict(summary=summary), tmp, start)
+            report.compare_with_baseline(summary, args.baseline,
+                                         'bbox mAP', digits=3)
+        return common.finish_benchmark(dict(summary=summary), tmp, start)
     fp_ckpt = fp_model(args, results)
-    save_results(out, results)
-    mine = []
-    # Seeds outermost: an interrupted study still has every policy.
-    for seed in args.seeds:
-        for fraction in args.fractions:
-            for policy in args.policies:
-                if policy == 'full' and fraction != args.fractions[0]:
-                    continue  # independent of the fraction
-                recipe = recipe_of(args, policy, fraction)
-                run = find_run(results, policy, seed, recipe)
-                if run is None:
-                    run = run_one(policy, fraction, seed, args, fp_ckpt)
-                    results['runs'].append(run)
-                    save_results(out, results)
-                else:
-                    print(f'[{label(run)} seed {seed}] from {out}: '
-                          f"bbox_mAP {run['bbox_mAP']:.3f}", flush=True)
-                mine.append(run)
+    protocol.save_results(out, results)
+    # Seeds outermost: an interrupted study still has every policy; full
+    # does not depend on the fraction.
+    wanted = [
+        dict(policy=policy, seed=seed, fraction=fraction,
+             recipe=recipe_of(args, policy, fraction))
+        for seed in args.seeds for fraction in args.fractions
+        for policy in args.policies
+        if policy != 'full' or fraction == args.fractions[0]
+    ]
+    mine = protocol.run_all(
+        STORE, results, out, wanted,
+        lambda w: run_one(w['policy'], w['fraction'], w['seed'], args,
+                          fp_ckpt),
+        lambda run: (f"[{label(run)} seed {run['seed']}]",
+                     f"bbox_mAP {run['bbox_mAP']:.3f}"))
     summary = summarize(mine)
     print_table(summary, results.get('fp', {}))
-    return finish_benchmark(
-        dict(summary=summary, runs=mine, fp=results.get('fp', {}),
-             device=args.device_name,
-             results_file=None if tmp is not None else osp.abspath(out)),
-        tmp, start)
+    return protocol.finish_study(
+        dict(summary=summary, runs=mine, fp=results.get('fp', {})), args,
+        out, tmp, start)
 
 
 if __name__ == '__main__':

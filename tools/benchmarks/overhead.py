@@ -38,6 +38,7 @@ import contextlib
 import copy
 import json
 import os.path as osp
+import sys
 import time
 
 import torch
@@ -51,10 +52,12 @@ from mmacs.coreset.teacher_cache import TeacherCache
 from mmacs.datasets import make_synthetic_shapes
 from mmacs.engine import CoresetSelectionHook
 from mmacs.quantization import frozen_quantized_weights
-from mmacs.utils import (benchmark_work_dir, device_name, finish_benchmark,
-                         quiet_epochs, release_workers, repo_path,
-                         seeded_subset, select_device, set_coco_data_root,
-                         shared_cifar, shared_root)
+from mmacs.utils import (device_name, repo_path, select_device,
+                         set_coco_data_root, shared_root)
+
+if __package__ in (None, ''):  # a script: import the package beside it
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from benchmarks import common, protocol, report  # noqa: E402
 
 CONFIGS = dict(
     resnet20=repo_path('configs', 'classification',
@@ -99,7 +102,7 @@ def cifar_cfg(shared: str,
     """The W2A2 ResNet-20 ACS config on the shared CIFAR-10 images and
     checkpoint, on ``num_samples`` of the 45k training split and
     ``val_samples`` of the 5k hold-out."""
-    cifar, weights = shared_cifar(shared, CIFAR_TASK)
+    cifar, weights = common.shared_cifar(shared, CIFAR_TASK)
     cfg = Config.fromfile(CONFIGS['resnet20'])
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[key].dataset.data_root = cifar
@@ -109,7 +112,7 @@ def cifar_cfg(shared: str,
     cfg.model.layer_align = None
     for key, total, num in (('train_dataloader', 45000, num_samples),
                             ('val_dataloader', 5000, val_samples)):
-        indices = seeded_subset(total, num)
+        indices = common.seeded_subset(total, num)
         if indices is not None:
             cfg[key].dataset.indices = indices
     return cfg
@@ -117,7 +120,7 @@ def cifar_cfg(shared: str,
 
 def quiet_training(cfg: Config, epochs: int) -> None:
     """``epochs`` epochs, no validation or checkpoint during training."""
-    quiet_epochs(cfg, epochs)
+    common.quiet_epochs(cfg, epochs)
     cfg.default_hooks.logger.interval = 50
 
 
@@ -189,7 +192,7 @@ def run(cfg: Config, name: str, work_dir: str, **coreset) -> tuple:
 
 def release(runner) -> None:
     """Stop the loader workers of a finished run (not beside the next)."""
-    release_workers(runner.train_loop.dataloader)
+    common.release_workers(runner.train_loop.dataloader)
 
 
 def scoring_ablation(runner, batch_factor: int, num: int) -> dict:
@@ -323,6 +326,9 @@ def coreset_parser(doc: str, epochs: int,
     parser.add_argument('--num-samples', type=int, default=45000,
                         help='CIFAR-10 training images (of the 45k split)')
     parser.add_argument('--work-dir', help='defaults to a temporary dir')
+    parser.add_argument('--out', help='also write the result (JSON) there, '
+                        'e.g. results/overhead_<machine>.json: '
+                        'tools/benchmarks/report.py makes its page')
     parser.add_argument('--shared', help='the shared data folder (default '
                         '$MMACS_SHARED or ../shared)')
     return parser
@@ -333,16 +339,16 @@ def prepare(args, need_cifar: bool, prefix: str):
     None when ``--work-dir`` is given)."""
     args.shared = shared_root(args.shared)
     if need_cifar:
-        shared_cifar(args.shared, CIFAR_TASK)
+        common.shared_cifar(args.shared, CIFAR_TASK)
     if not 0 < args.fraction <= args.score_pool <= 1:
         raise ValueError('need 0 < --fraction <= --score-pool <= 1, got '
                          f'{args.fraction} and {args.score_pool}')
-    return benchmark_work_dir(args, prefix)
+    return common.benchmark_work_dir(args, prefix)
 
 
 def finish(result: dict, args, tmp, start: float) -> dict:
     """Add the shared settings to ``result`` and print it (see
-    :func:`finish_benchmark`)."""
+    :func:`common.finish_benchmark`)."""
     device = 'cuda' if torch.cuda.is_available() else 'cpu'
     result.update(
         fraction=args.fraction,
@@ -354,7 +360,75 @@ def finish(result: dict, args, tmp, start: float) -> dict:
         device_name=device_name(device),
         torch=torch.__version__,
         threads=torch.get_num_threads())
-    return finish_benchmark(result, tmp, start)
+    if args.out:
+        protocol.save_results(args.out, result)
+    return common.finish_benchmark(result, tmp, start)
+
+
+#: How the pages name the runs of a task, in order.
+RUN_NAMES = dict(acs='acs (exact)',
+                 acs_pool='acs, `score_pool` (fast mode)')
+
+
+def pages(files: list) -> dict:
+    """The page of every overhead results file (``--out``): ``{name:
+    (title, markdown)}``, per task the seconds of the epoch loop of each
+    run split into training and scoring, each over the random baseline,
+    and the scoring pass ablation."""
+    out = {}
+    for path in files:
+        stem = osp.splitext(osp.basename(path))[0]
+        with open(path) as f:
+            result = json.load(f)
+        title = f'What ACS costs: `results/{stem}.json`'
+        lines = [
+            f'# {title}', '',
+            f"f = {result['fraction']}, R = {result['interval']}, "
+            f"{result['epochs']} epochs, `score_pool` = "
+            f"{result['score_pool']}; {result['device_name']}, torch "
+            f"{result['torch']}, {result['threads']} threads. Seconds of "
+            'the epoch loop (the QAT calibration before it is common to '
+            'all runs); scoring: per selection round.', ''
+        ]
+        for task, t in sorted(result['tasks'].items()):
+            runs, base = t['runs'], t['random_seconds']
+            first, last = (runs[f'random_dynamic_{k}']['loop_seconds']
+                           for k in ('first', 'last'))
+            cells = [[
+                'random_dynamic (first / last; mean)',
+                f'{first:.1f} / {last:.1f}; {base:.1f}', '', '0', '1'
+            ]]
+            for key, name in RUN_NAMES.items():
+                r = runs[key]
+                rounds = ' + '.join(f'{x:.1f}'
+                                    for x in r['score_seconds_per_round'])
+                cells.append([
+                    name, f"{r['loop_seconds']:.1f}",
+                    f"{r['train_seconds']:.1f}",
+                    f"{r['score_seconds']:.1f} ({rounds})",
+                    f"**{r['loop_seconds'] / base:.2f}**"
+                ])
+            full = runs['full_1_epoch']['loop_seconds']
+            f_full = base / t['random_over_f_full']
+            cells.append([
+                f'f x full data (one full epoch: {full:.1f} s)',
+                f'{f_full:.1f}', '', '', f"{t['random_over_f_full']:.2f}"
+            ])
+            ablation = t['scoring_pass_ablation_ms_per_sample']
+            lines += [
+                f"## {task} ({t['num_samples']} training samples)", '',
+                report.markdown_table(
+                    ['run', 'loop s', 'training s', 'scoring s',
+                     '/ random'], cells), '',
+                f"ACS / (f x full): {t['acs_over_f_full']:.2f}, fast mode "
+                f"{t['acs_pool_over_f_full']:.2f}; the random baseline "
+                f"drifted {t['random_drift']:.1%} between its runs.", '',
+                report.markdown_table(
+                    ['scoring pass', 'ms per sample'],
+                    [[k, f'{v:.2f}'] for k, v in ablation.items()]), ''
+            ]
+        out[f'{stem}.md'] = (title, '\n'.join(lines))
+    return out
 
 
 def main(argv=None) -> dict:

@@ -2,8 +2,7 @@
 """What Adaptive Coreset Selection buys over the baselines: a converged,
 multi-seed protocol on real CIFAR-10 images.
 
-LSQ QAT of ResNet-20 from the shared full-precision checkpoint (also the
-teacher) on the seeded 45k split of the shared CIFAR-10 training images,
+LSQ QAT of ResNet-20 from a full-precision checkpoint (also the teacher),
 every policy with the same fraction ``f``, interval ``R``, epochs, cosine
 LR schedule and seeds:
 
@@ -11,24 +10,39 @@ LR schedule and seeds:
 - ``random_static``: one random coreset for the whole run (the paper's
   random baseline);
 - ``random_dynamic``: a fresh random coreset every R epochs;
+- ``random_timed``: ``random_dynamic`` given back the extra wall time of
+  ``acs``: its fraction is ``f`` times the ratio of the mean wall times of
+  ``acs`` (with the given score options) and ``random_dynamic`` stored for
+  the same setting and recipe (or ``--time-ratio``), so it trains on as
+  many more samples per epoch, with the same epochs and schedule;
 - ``el2n``: the error score of the first selection, kept fixed;
 - ``full``: all the data for ``round(f x epochs)`` epochs (the same number
-  of training steps);
+  of training steps; ``full_steps`` of ``detection``);
 - ``acs_pool``: ACS's approximate fast mode (``--score-pool``).
 
-Settings (``--settings``): ``w2a32`` (2-bit weights, FP activations: the
-paper's CIFAR setting), ``w4a4``, ``w2a2``. Reported: top-1 on the seeded
-5k hold-out of the training images (never trained on), mean, sample std,
-min and max over seeds, and per run the wall time split into training and
-scoring.
+The protocol (``--teacher``): ``clean`` (the default) starts from, and
+distils to, the FP ResNet-20 trained on the seeded 40k training split only
+(``configs/classification/resnet20_cifar10-jpeg-40k_scratch.py``, cached
+as ``<cache>/teachers/resnet20_cifar10-jpeg-40k.pth``, cache:
+``$MMACS_CACHE`` or ``~/.cache/mmacs``) and trains on that 40k split;
+``shared`` is the shared FP checkpoint, trained on all 50k images (so it
+saw the hold-out), and the 45k split, the protocol of every run stored
+before the clean teacher existed. Top-1 is measured on ``--eval-split``:
+``val``, the seeded 5k hold-out where recipes are tuned, or ``final`` (the
+clean protocol only), a second seeded 5k split left untouched until the
+defaults are judged. Settings (``--settings``): ``w2a32`` (2-bit
+weights, FP activations: the paper's CIFAR setting), ``w4a4``, ``w2a2``.
+Reported: top-1, mean, sample std, min and max over seeds, and per run the
+wall time split into training and scoring.
 
 Every finished run is written at once to ``--out`` (JSON); a later call
 with the same file skips the runs it already holds, so an interrupted
 benchmark resumes where it stopped, and settings, policies and seeds can be
 run one at a time into one file. Runs are matched by their recipe (all
-options that change training), so ablations (``--distill``,
-``--score-view train``, ``--schedule official``, ...) sit in the same file
-as separate rows. The last printed line is one JSON object.
+options that change training, the teacher and the evaluation split
+included), so ablations (``--distill``, ``--score-view train``,
+``--schedule official``, ...) sit in the same file as separate rows. The
+last printed line is one JSON object.
 
 A run itself survives an interruption too: with a kept ``--work-dir``,
 every run trains in a directory named by its setting, policy, seed and
@@ -39,32 +53,56 @@ it).
 
 Usage: python tools/benchmarks/quality.py [--settings w2a32]
        [--policies acs random_static ...] [--seeds 0 1 2] [--epochs 30]
-       [--interval 10] [--fraction 0.1] [--out FILE] [--quick]
+       [--interval 10] [--fraction 0.1] [--teacher {clean,shared}]
+       [--eval-split {val,final}] [--out FILE] [--quick]
 """
 import argparse
-import hashlib
+import fnmatch
 import json
 import os.path as osp
 import statistics
-import tempfile
+import sys
 import time
 
+if __package__ in (None, ''):  # a script: import the package beside it
+    sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from benchmarks import common, protocol, report  # noqa: E402
+
 SETTINGS = dict(w2a32=(2, None), w4a4=(4, 4), w2a2=(2, 2))
-POLICIES = ('acs', 'random_static', 'random_dynamic', 'el2n', 'full',
-            'acs_pool')
+POLICIES = ('acs', 'random_static', 'random_dynamic', 'random_timed', 'el2n',
+            'full', 'acs_pool')
 CONFIG = osp.join('configs', 'classification',
                   'lsq-w2a2_acs-f0.1_resnet20_cifar10.py')
-#: Options that change what is trained: a run is reused only when all of
-#: them match.
+#: The config of the clean teacher and where its checkpoint is cached.
+CLEAN_CONFIG = osp.join('configs', 'classification',
+                        'resnet20_cifar10-jpeg-40k_scratch.py')
+CLEAN_TEACHER = osp.join('teachers', 'resnet20_cifar10-jpeg-40k.pth')
+#: The training split of each teacher's protocol, its size, and the size
+#: of the second hold-out it carves out of the 45k.
+TRAIN_SIZE = dict(shared=45000, clean=40000)
+FINAL_SIZE = dict(shared=0, clean=5000)
+EVAL_SIZE = 5000
+#: Options that change what is trained or measured: a run is reused only
+#: when all of them match.
 RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
                'step_lr_mult', 'distill', 'score_view', 'schedule',
                'score_pool', 'selection', 'scorer', 'layer_align',
                'num_samples', 'val_samples', 'batch_size', 'label_noise',
-               'teacher_filter', 'step_init', 'class_balance')
+               'teacher_filter', 'step_init', 'class_balance', 'teacher',
+               'eval_split')
+#: The protocol a run belongs to: its tables never mix them.
+PROTOCOL_KEYS = ('teacher', 'eval_split')
+#: Runs stored before a recipe key existed had this value of it.
+STORE = protocol.RunStore(
+    ('setting', 'policy', 'seed'),
+    dict(label_noise=0.0, teacher_filter=0.0, step_init='lsq',
+         class_balance=True, teacher='shared', eval_split='val'))
 #: Recipe keys added after runs got their resumable work directories: each
-#: enters a directory's name only when it differs from its default, so an
-#: interrupted run started before the key existed finds its checkpoint.
-LATE_KEYS = ('class_balance', )
+#: enters a directory's name only when it differs from the value those
+#: runs had, so an interrupted run started before the key existed finds
+#: its checkpoint.
+DIR_LATE_KEYS = ('class_balance', 'teacher', 'eval_split')
 #: Recipe keys only the score-based policies read (the random policies and
 #: ``full`` train the same whatever they are; random draws are global
 #: always): ``--pair`` ignores them when it looks for a variant's
@@ -76,20 +114,32 @@ SETTING_ORDER = ('w2a32', 'w4a4', 'w2a2')
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from mmacs.utils import add_benchmark_args, add_results_args, json_option
     parser = argparse.ArgumentParser(
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--settings', nargs='+', default=['w2a32'],
                         choices=sorted(SETTINGS))
-    parser.add_argument('--policies', nargs='+',
-                        default=['acs', 'random_static', 'random_dynamic',
-                                 'el2n', 'full'], choices=POLICIES)
-    parser.add_argument('--seeds', nargs='+', type=int, default=[0, 1, 2])
-    parser.add_argument('--epochs', type=int, default=30)
-    parser.add_argument('--interval', type=int, default=10,
-                        help='R: epochs between selections')
+    protocol.add_run_args(parser, POLICIES, [
+        'acs', 'random_static', 'random_dynamic', 'el2n', 'full'
+    ], epochs=30, interval=10)
+    parser.add_argument('--teacher', default='clean',
+                        choices=sorted(TRAIN_SIZE),
+                        help="the FP start and teacher: 'clean' (trained on "
+                        "the 40k split only; training on it) or 'shared' "
+                        '(trained on all 50k images, so it saw the hold-out;'
+                        ' training on the 45k split)')
+    parser.add_argument('--eval-split', default='val',
+                        choices=['val', 'final'],
+                        help="where top-1 is measured: 'val' (the 5k "
+                        "hold-out recipes are tuned on) or 'final' (the "
+                        'second 5k hold-out of the clean protocol, for the '
+                        'last judgement)')
     parser.add_argument('--fraction', type=float, default=0.1)
+    parser.add_argument('--time-ratio', type=float, metavar='X',
+                        help='random_timed trains on X times the fraction '
+                        '(default: the wall time of acs over '
+                        'random_dynamic, stored in --out for the same '
+                        'setting and recipe)')
     parser.add_argument('--lr', type=float, default=0.01,
                         help='SGD learning rate (cosine to 0)')
     parser.add_argument('--weight-decay', type=float, default=5e-4,
@@ -110,10 +160,6 @@ def parse_args(argv=None) -> argparse.Namespace:
                                  'ds_only'])
     parser.add_argument('--score-pool', type=float, default=0.3,
                         help='pool fraction of acs_pool')
-    parser.add_argument('--selection', default=None,
-                        help="the coreset's selection rule as JSON, e.g. "
-                        '\'{"type": "mixed", "share": 0.5}\' (default: '
-                        "top-k, the paper's, whatever the config says)")
     parser.add_argument('--scorer', default='softmax',
                         choices=['softmax', 'relative_entropy'],
                         help="the classification scorer ('relative_entropy':"
@@ -121,10 +167,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--layer-align', type=float, default=0.0,
                         help='weight of the stage-output alignment to the '
                         'teacher (layer1-3; 0: off)')
-    parser.add_argument('--num-samples', type=int, default=45000,
-                        help='training images (of the 45k split)')
-    parser.add_argument('--val-samples', type=int, default=5000,
-                        help='hold-out images (of the 5k split)')
+    parser.add_argument('--num-samples', type=int,
+                        help='training images (of the training split: 40k '
+                        'clean, 45k shared; default all)')
+    parser.add_argument('--val-samples', type=int, default=EVAL_SIZE,
+                        help='images of the evaluation split (of its 5k)')
     parser.add_argument('--batch-size', type=int, default=128)
     parser.add_argument('--label-noise', type=float, default=0.0,
                         help='symmetric label noise on the training images '
@@ -139,12 +186,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='select over the whole training set, not a '
                         'quota per class (the ablation of per-class vs '
                         'global; random policies are global always)')
-    add_results_args(
+    protocol.add_results_args(
         parser, 'quality.json',
         'train nothing: print every setting, policy and recipe stored in '
         '--out (and --merge), named by how they differ from the recipe of '
         'the other options')
-    add_benchmark_args(parser)
+    common.add_benchmark_args(parser)
     parser.add_argument('--pair', metavar='POLICY', choices=POLICIES,
                         help='with --report: compare every variant, seed by '
                         'seed, with the runs of POLICY (e.g. random_dynamic) '
@@ -157,7 +204,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         '--teacher-filter, --scorer, ...) and --pair '
                         '(random_dynamic) both ran: their mean +- std, the '
                         'seed-by-seed difference, beats, and the wall-time '
-                        'ratio')
+                        'ratio (a table per teacher and evaluation split)')
     parser.add_argument('--checkpoint-every', type=int, default=5,
                         metavar='N',
                         help='save a checkpoint of each run every N epochs, '
@@ -169,22 +216,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.quick:
         args.num_samples, args.val_samples = 600, 300
         args.epochs, args.interval = 2, 1
-    if not 0 <= args.label_noise < 1:
-        parser.error(f'--label-noise must be in [0, 1), got '
-                     f'{args.label_noise}')
+    if args.num_samples is None:
+        args.num_samples = TRAIN_SIZE[args.teacher]
+    if args.eval_split == 'final' and args.teacher != 'clean':
+        parser.error('--eval-split final is the clean protocol\'s: it needs '
+                     '--teacher clean (the shared teacher saw it)')
+    common.check_shares(parser, args, '--label-noise', '--teacher-filter')
     if args.checkpoint_every < 0:
         parser.error(f'--checkpoint-every must be >= 0, got '
                      f'{args.checkpoint_every}')
     if not 0 < args.fraction <= 1:
         parser.error(f'--fraction must be in (0, 1], got {args.fraction}')
+    if args.time_ratio is not None and not args.time_ratio > 0:
+        parser.error(f'--time-ratio must be > 0, got {args.time_ratio}')
     if 'acs_pool' in args.policies and not (args.fraction <= args.score_pool
                                             <= 1):
         parser.error('need --fraction <= --score-pool <= 1, got '
                      f'{args.fraction} and {args.score_pool}')
-    if not 0 <= args.teacher_filter < 1:
-        parser.error(f'--teacher-filter must be in [0, 1), got '
-                     f'{args.teacher_filter}')
-    args.selection = json_option(parser, '--selection', args.selection)
+    args.selection = common.json_option(parser, '--selection', args.selection)
     if args.pair is not None and args.baseline is not None:
         parser.error('--pair and --baseline exclude each other: give one')
     if args.verdict and (args.report or args.merge):
@@ -199,24 +248,45 @@ def recipe_of(args) -> dict:
     return {k: getattr(args, k) for k in RECIPE_KEYS}
 
 
-def default_recipe() -> dict:
-    """The recipe of the protocol's defaults (no options given)."""
-    return recipe_of(parse_args([]))
+def default_recipe(teacher: str = 'clean') -> dict:
+    """The recipe of the protocol's defaults (no options given) with
+    ``teacher``."""
+    return recipe_of(parse_args(['--teacher', teacher]))
+
+
+def clean_teacher() -> str:
+    """The cached clean teacher's checkpoint; a FileNotFoundError names
+    its path and how to make it."""
+    path = osp.join(common.cache_root(), CLEAN_TEACHER)
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'the clean teacher {path} is missing: train it with `python '
+            f'tools/train.py {CLEAN_CONFIG}` and save the state_dict of its '
+            'best checkpoint there (a torch.save of {"state_dict": ...}; '
+            'the cache is $MMACS_CACHE or ~/.cache/mmacs), or run the old '
+            'protocol with --teacher shared')
+    return path
 
 
 def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
+    """The config of one run and its epochs (``args.time_ratio`` set for
+    ``random_timed``)."""
     from mmengine.config import Config
 
-    from mmacs.utils import (quiet_epochs, repo_path, seeded_subset,
-                             shared_cifar)
+    from mmacs.utils import repo_path
     cfg = Config.fromfile(repo_path(CONFIG))
-    cifar, weights = shared_cifar(args.shared, 'the protocol')
-    for key, total, num in (('train_dataloader', 45000, args.num_samples),
-                            ('val_dataloader', 5000, args.val_samples)):
+    cifar, weights = common.shared_cifar(args.shared, 'the protocol')
+    split = dict(val_size=EVAL_SIZE, final_size=FINAL_SIZE[args.teacher],
+                 split_seed=0)
+    for key, name, total, num in (
+            ('train_dataloader', 'train', TRAIN_SIZE[args.teacher],
+             args.num_samples),
+            ('val_dataloader', args.eval_split, EVAL_SIZE, args.val_samples)):
         dataset = cfg[key].dataset
-        dataset.data_root = cifar
-        dataset.cache_dir = osp.join(args.work_dir, 'data_cache')
-        indices = seeded_subset(total, num)
+        dataset.update(
+            dict(split, split=name, data_root=cifar,
+                 cache_dir=osp.join(args.work_dir, 'data_cache')))
+        indices = common.seeded_subset(total, num)
         if indices is not None:
             dataset.indices = indices
     if args.label_noise > 0:
@@ -225,7 +295,11 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     cfg.test_dataloader = cfg.val_dataloader
     cfg.train_dataloader.batch_size = args.batch_size
     w_bits, a_bits = SETTINGS[setting]
-    cfg.model.float_checkpoint = weights
+    if args.teacher == 'shared':
+        cfg.model.float_checkpoint = weights  # `module.` keys revised
+    else:
+        cfg.model.float_checkpoint = clean_teacher()
+        cfg.model.float_checkpoint_revise_keys = []  # the model's own keys
     # Explicit, whatever the config's default (as the selection rule).
     cfg.model.weight_quant = dict(bits=w_bits, init=args.step_init)
     cfg.model.act_quant = None if a_bits is None else dict(
@@ -238,30 +312,28 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     cfg.optim_wrapper.optimizer.lr = args.lr
     cfg.optim_wrapper.optimizer.weight_decay = args.weight_decay
     cfg.qat.step_lr_mult = args.step_lr_mult
-    coreset = dict(policy=policy, fraction=args.fraction,
-                   interval=args.interval, seed=seed,
-                   schedule=args.schedule, score_view=args.score_view,
-                   scorer=args.scorer, class_balance=args.class_balance)
-    # Explicit, whatever the config's default: no --selection is the
-    # paper's top-k, so stored runs keep their meaning.
-    coreset['selection'] = 'topk' if args.selection is None \
-        else args.selection
-    epochs = args.epochs
+    fraction, kind = args.fraction, policy
     if policy == 'acs_pool':
-        coreset.update(policy='acs', score_pool=args.score_pool)
+        kind = 'acs'
     elif policy == 'full':
-        # The same number of training steps on all the data.
-        epochs = max(1, int(round(args.fraction * args.epochs)))
-        coreset.update(fraction=1.0, interval=epochs)
-        coreset.pop('selection', None)
-    # Explicit too: no --teacher-filter is no filter (the paper).
-    coreset['teacher_filter'] = dict(min_prob=args.teacher_filter) \
-        if args.teacher_filter > 0 else None
-    if policy not in ('acs', 'acs_pool', 'el2n'):
-        coreset.pop('selection', None)
-        coreset['teacher_filter'] = None
+        kind = 'full_steps'
+    elif policy == 'random_timed':
+        if args.time_ratio is None:
+            raise ValueError('random_timed needs the wall-time ratio of acs '
+                             'over random_dynamic (args.time_ratio)')
+        kind, fraction = 'random_dynamic', min(1.0,
+                                               fraction * args.time_ratio)
+    coreset, epochs = protocol.coreset_overrides(
+        kind, fraction, args.interval, seed, args.epochs,
+        args.selection,
+        dict(min_prob=args.teacher_filter) if args.teacher_filter > 0 else
+        None)
+    if policy == 'acs_pool':
+        coreset['score_pool'] = args.score_pool
+    coreset.update(schedule=args.schedule, score_view=args.score_view,
+                   scorer=args.scorer, class_balance=args.class_balance)
     cfg.coreset.update(coreset)
-    quiet_epochs(cfg, epochs)
+    common.quiet_epochs(cfg, epochs)
     if args.checkpoint_every:
         cfg.default_hooks.checkpoint = dict(
             type='CheckpointHook', interval=args.checkpoint_every,
@@ -277,166 +349,119 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
 def run_dir_name(setting: str, policy: str, seed: int, recipe: dict) -> str:
     """The work directory of one run: the same for the same setting,
     policy, seed and recipe, so an interrupted run finds its checkpoint."""
-    defaults = default_recipe()
-    named = {k: v for k, v in recipe.items()
-             if k not in LATE_KEYS or v != defaults[k]}
-    digest = hashlib.sha1(json.dumps(named, sort_keys=True).encode())
-    return f'{setting}_{policy}_seed{seed}_{digest.hexdigest()[:10]}'
+    late = {k: STORE.late_defaults[k] for k in DIR_LATE_KEYS}
+    digest = protocol.recipe_digest(recipe, late)
+    return f'{setting}_{policy}_seed{seed}_{digest}'
 
 
-def epoch_clock(work_dir: str, start: float):
-    """A hook that records in ``clock.json`` of the run's work dir the wall
-    seconds (since ``start``) the run has spent when each epoch ends, so a
-    resumed run adds the seconds spent up to the checkpoint it resumes
-    from; ``seconds()`` is the run's wall time so far."""
-    from mmengine.hooks import Hook
-
-    class EpochClock(Hook):
-        priority = 'LOWEST'  # after the checkpoint is saved
-
-        def __init__(self) -> None:
-            self.path = osp.join(work_dir, 'clock.json')
-            self.before = 0.0  # seconds spent before this process resumed
-            self.resumed_from = 0
-            self.elapsed = {}  # epochs done -> seconds spent by then
-
-        def seconds(self) -> float:
-            return self.before + time.perf_counter() - start
-
-        def before_train(self, runner) -> None:
-            # The runner has resumed by now: runner.epoch is the epochs done;
-            # a fresh run (epoch 0) counts no earlier attempt.
-            self.resumed_from = runner.epoch
-            if runner.epoch and osp.isfile(self.path):
-                with open(self.path) as f:
-                    self.elapsed = json.load(f)
-            self.before = float(self.elapsed.get(str(runner.epoch), 0.0))
-
-        def after_train_epoch(self, runner) -> None:
-            self.elapsed[str(runner.epoch + 1)] = self.seconds()
-            with open(self.path, 'w') as f:
-                json.dump(self.elapsed, f)
-
-    return EpochClock()
+def time_ratio(results: dict, setting: str, args) -> float:
+    """``args.time_ratio``, else the mean wall time of the ``acs`` runs of
+    ``results`` with the recipe of ``args`` over that of the
+    ``random_dynamic`` runs of the same setting and recipe (the options
+    only score-based policies read aside)."""
+    if args.time_ratio is not None:
+        return args.time_ratio
+    recipe = recipe_of(args)
+    key = pairing_key(dict(setting=setting, recipe=recipe))
+    walls = dict(acs=[], random_dynamic=[])
+    for run in results['runs']:
+        if run['setting'] != setting or run['policy'] not in walls:
+            continue
+        if (STORE.recipe(run) == recipe if run['policy'] == 'acs' else
+                pairing_key(run) == key):
+            walls[run['policy']].append(run['wall_seconds'])
+    if not walls['acs'] or not walls['random_dynamic']:
+        raise ValueError(
+            f'random_timed ({setting}) needs acs and random_dynamic runs of '
+            'this recipe in --out to measure their wall-time ratio (run '
+            'them first, before random_timed in --policies) or '
+            '--time-ratio')
+    return statistics.fmean(walls['acs']) / statistics.fmean(
+        walls['random_dynamic'])
 
 
-def run_one(setting: str, policy: str, seed: int, args) -> dict:
+def run_one(setting: str, policy: str, seed: int, args,
+            results: dict) -> dict:
     """Train one (setting, policy, seed), or finish it from its last
     checkpoint; its top-1 and wall times."""
-    from mmengine.registry import RUNNERS
-
-    from mmacs.engine import release_process_group
-    from mmacs.utils import random_draws
     recipe = recipe_of(args)
     work_dir = osp.join(args.work_dir,
                         run_dir_name(setting, policy, seed, recipe))
+    extra = {}
+    if policy == 'random_timed':
+        ratio = time_ratio(results, setting, args)
+        args = argparse.Namespace(**dict(vars(args), time_ratio=ratio))
+        extra = dict(time_ratio=ratio,
+                     fraction_run=min(1.0, args.fraction * ratio))
     cfg, epochs = build_cfg(setting, policy, seed, args, work_dir)
     if cfg.get('resume', False):
         print(f'[{setting} {policy} seed {seed}] resuming from the last '
               f'checkpoint in {work_dir}', flush=True)
-    start = time.perf_counter()
-    runner = RUNNERS.build(cfg)
-    clock = epoch_clock(work_dir, start)
-    runner.register_hook(clock)
-    runner.train()
-    loop_seconds = clock.seconds()
-    metrics = runner.val_loop.run()
-    release_process_group()
-    rounds = []
-    log = osp.join(work_dir, 'coreset_log.jsonl')
-    if osp.isfile(log):
-        with open(log) as f:
-            rounds = [json.loads(line) for line in f]
-    score_seconds = sum(r.get('score_seconds', 0.0) for r in rounds)
-    select_seconds = sum(r.get('select_seconds', 0.0) for r in rounds)
+    metrics, seconds, resumed = protocol.train_and_evaluate(cfg)
+    record = protocol.coreset_record(work_dir, args.label_noise > 0)
     run = dict(
         setting=setting,
         policy=policy,
         seed=seed,
         recipe=recipe,
         epochs_run=epochs,
-        resumed_from_epoch=clock.resumed_from,
+        resumed_from_epoch=resumed,
+        eval_split=args.eval_split,
         top1=float(metrics['accuracy/top1']),
         top5=float(metrics.get('accuracy/top5', float('nan'))),
-        wall_seconds=loop_seconds,
-        score_seconds=score_seconds,
-        train_seconds=loop_seconds - score_seconds - select_seconds,
-        jaccard_prev=[r['jaccard_prev'] for r in rounds
-                      if r.get('jaccard_prev') is not None],
-        noisy_fraction=[r['noisy_fraction'] for r in rounds
-                        if r.get('noisy_fraction') is not None]
-        if args.label_noise > 0 else [],
-        noisy_fraction_all=rounds[0].get('noisy_fraction_all')
-        if rounds and args.label_noise > 0 else None,
-        teacher_filter=[r['teacher_filter'] for r in rounds
-                        if 'teacher_filter' in r],
-        random_draws=random_draws(policy),
+        wall_seconds=seconds,
+        score_seconds=record['score_seconds'],
+        train_seconds=seconds - record['score_seconds'] -
+        record['select_seconds'],
+        jaccard_prev=record['jaccard_prev'],
+        noisy_fraction=record['noisy_fraction'],
+        noisy_fraction_all=record['noisy_fraction_all'],
+        teacher_filter=record['teacher_filter'],
+        random_draws=protocol.random_draws(policy),
         device=args.device_name,
-        finished=time.strftime('%Y-%m-%d %H:%M:%S'))
-    print(f"[{setting} {policy} seed {seed}] top-1 {run['top1']:.2f}%, "
-          f"{loop_seconds:.0f} s ({score_seconds:.0f} s scoring)",
-          flush=True)
+        finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+        **extra)
+    print(f"[{setting} {policy} seed {seed}] top-1 {run['top1']:.2f}% on "
+          f"{args.eval_split}, {seconds:.0f} s "
+          f"({record['score_seconds']:.0f} s scoring)", flush=True)
     return run
-
-
-def load_results(path: str) -> dict:
-    from mmacs.utils import load_results as load
-    return load(path)
-
-
-def save_results(path: str, results: dict) -> None:
-    from mmacs.utils import save_results as save
-    save(path, results)
-
-
-def find_run(results: dict, setting: str, policy: str, seed: int,
-             recipe: dict):
-    """The stored run of this setting, policy, seed and recipe, or None.
-    Recipe keys added after a run was stored count as their defaults."""
-    defaults = default_recipe()
-    for run in results['runs']:
-        stored = dict(defaults, **run['recipe'])
-        if (run['setting'], run['policy'], run['seed'],
-                stored) == (setting, policy, seed, recipe):
-            return run
-    return None
 
 
 def merge_results(results: dict, others: list) -> int:
     """Add the runs of the results files ``others`` that ``results`` does
-    not hold yet (same setting, policy, seed and recipe), or that replace
-    the one it holds (``merge_run``: a rerun of a random policy with
-    independent draws); the number added or replaced."""
-    from mmacs.utils import merge_run
-    added, defaults = 0, default_recipe()
-    for path in others:
-        for run in load_results(path)['runs']:
-            stored = find_run(results, run['setting'], run['policy'],
-                              run['seed'], dict(defaults, **run['recipe']))
-            added += merge_run(results['runs'], stored, run)
-    return added
+    not hold (same setting, policy, seed and recipe) or that replace the
+    one it holds (:meth:`protocol.RunStore.merge`); the number added or
+    replaced."""
+    return STORE.merge(results, others)
 
 
 def variant(run: dict, base: dict) -> str:
     """The policy and the recipe keys where ``run`` differs from the recipe
-    ``base``, e.g. ``acs selection=type:stratified,bins:50,trim:0.0``."""
+    ``base``, e.g. ``acs selection=type:stratified,bins:50,trim:0.0``; a
+    run of another protocol than ``base``'s is compared with ``base`` moved
+    to its protocol (the training-set size following its teacher) and
+    named with it, e.g. ``acs [shared/val]``."""
+    recipe = STORE.recipe(run)
+    own = dict(base, **{k: recipe[k] for k in PROTOCOL_KEYS})
+    if base['num_samples'] == TRAIN_SIZE[base['teacher']]:
+        own['num_samples'] = TRAIN_SIZE[recipe['teacher']]
     diff = []
-    for key, value in sorted(run['recipe'].items()):
-        if value != base.get(key):
+    for key, value in sorted(recipe.items()):
+        if value != own.get(key):
             if isinstance(value, dict):
                 value = ','.join(f'{k}:{v}' for k, v in value.items())
             diff.append(f'{key}={value}')
+    if protocol_of(recipe) != protocol_of(base):
+        diff.append(f"[{'/'.join(protocol_of(recipe))}]")
     return ' '.join([run['policy']] + diff)
 
 
-def pairing_key(run: dict, defaults: dict) -> tuple:
-    """What a run shares with its same-recipe baseline: its setting and
-    its recipe (keys it was stored without read as ``defaults``) but for
-    ``SCORE_KEYS``."""
+def pairing_key(run: dict) -> tuple:
+    """What a run shares with its same-recipe baseline: its setting and its
+    full recipe but for ``SCORE_KEYS``."""
     recipe = {
         k: v
-        for k, v in dict(defaults, **run['recipe']).items()
-        if k not in SCORE_KEYS
+        for k, v in STORE.recipe(run).items() if k not in SCORE_KEYS
     }
     return run['setting'], json.dumps(recipe, sort_keys=True)
 
@@ -447,44 +472,27 @@ def same_recipe_baselines(runs: list, base: dict, policy: str) -> dict:
     trained on the same setting with the same recipe but for
     ``SCORE_KEYS``, or None when there is none (``policy``'s own variants
     are not paired)."""
-
-    defaults = default_recipe()  # runs stored before a key existed
     baselines = {}
     for run in runs:
         if run['policy'] == policy:
-            baselines.setdefault(pairing_key(run, defaults),
-                                 variant(run, base))
+            baselines.setdefault(pairing_key(run), variant(run, base))
     pairs = {}
     for run in runs:
         pairs.setdefault(run['setting'], {})[variant(run, base)] = (
             None if run['policy'] == policy else baselines.get(
-                pairing_key(run, defaults)))
+                pairing_key(run)))
     return pairs
 
 
 def summarize(runs: list, key=lambda run: run['policy']) -> dict:
     """``{setting: {key(run): stats}}`` over the seeds of ``runs``."""
-    from mmacs.utils import seed_stats
-    groups = {}
+    by_setting = {}
     for run in runs:
-        groups.setdefault(run['setting'], {}).setdefault(key(run),
-                                                         []).append(run)
-    out = {}
-    for setting, by_policy in groups.items():
-        out[setting] = {}
-        for policy, rs in by_policy.items():
-            noisy = [f for r in rs for f in r.get('noisy_fraction', [])]
-            out[setting][policy] = dict(
-                seed_stats(r['top1'] for r in rs),
-                seeds=sorted(r['seed'] for r in rs),
-                by_seed={r['seed']: r['top1'] for r in rs},
-                wall_seconds_mean=statistics.fmean(r['wall_seconds']
-                                                   for r in rs),
-                score_seconds_mean=statistics.fmean(r['score_seconds']
-                                                    for r in rs),
-                noisy_fraction_mean=statistics.fmean(noisy)
-                if noisy else None)
-    return out
+        by_setting.setdefault(run['setting'], []).append(run)
+    return {
+        setting: report.summarize(rs, key, 'top1')
+        for setting, rs in by_setting.items()
+    }
 
 
 def print_table(summary: dict, args, title: bool = True) -> None:
@@ -493,7 +501,8 @@ def print_table(summary: dict, args, title: bool = True) -> None:
             print(f'\nResNet-20 {setting}, f = {args.fraction}, R = '
                   f'{args.interval}, {args.epochs} epochs, '
                   f'{args.num_samples} training images, top-1 on '
-                  f'{args.val_samples} hold-out images')
+                  f'{args.val_samples} {args.eval_split} images '
+                  f'({args.teacher} teacher)')
         else:
             print(f'\nResNet-20 {setting}, top-1 on the hold-out')
         width = max([16] + [len(p) + 2 for p in by_policy])
@@ -509,114 +518,241 @@ def print_table(summary: dict, args, title: bool = True) -> None:
                   f"{'-' if noisy is None else f'{noisy:.3f}':>7}")
 
 
+def protocol_of(recipe: dict) -> tuple:
+    """The teacher and the evaluation split of a full recipe."""
+    return tuple(recipe[k] for k in PROTOCOL_KEYS)
+
+
 def verdict_rows(runs: list, args) -> list:
     """For every setting and recipe (the keys only score-based policies
     read aside) where ``acs`` with the score options of ``args`` and the
     baseline policy (``args.pair``, default ``random_dynamic``) both ran, a
-    row: the recipe's differences from the protocol's defaults, both
-    policies' seed stats, their seed-by-seed comparison, the ratio of their
-    mean wall times and how the baseline's random draws were seeded.
-    ``runs`` holds each run once (``merge_results`` makes it so)."""
-    from mmacs.utils import paired_stats, seed_stats
+    row: the protocol (teacher, evaluation split), the recipe's
+    differences from that protocol's defaults, both policies' seed stats,
+    their seed-by-seed comparison, the ratio of their mean wall times and
+    how the baseline's random draws were seeded. ``runs`` holds each run
+    once (``merge_results`` makes it so)."""
     baseline = args.pair or 'random_dynamic'
-    defaults, wanted = default_recipe(), recipe_of(args)
-    groups = {}
-    for run in runs:
-        recipe = dict(defaults, **run['recipe'])
-        if run['policy'] == 'acs':
-            if any(recipe[k] != wanted[k] for k in SCORE_KEYS):
-                continue
-        elif run['policy'] != baseline:
-            continue
-        group = groups.setdefault(pairing_key(run, defaults),
-                                  dict(acs={}, base={}))
-        group['acs' if run['policy'] == 'acs' else 'base'][run['seed']] = run
+    wanted = recipe_of(args)
+
+    def name(run):
+        if run['policy'] == baseline:
+            return baseline
+        if run['policy'] == 'acs' and all(STORE.recipe(run)[k] == wanted[k]
+                                          for k in SCORE_KEYS):
+            return 'acs'
+        return None
+
     rows = []
-    for (setting, recipe), group in groups.items():
-        acs, base = group['acs'], group['base']
-        if not set(acs) & set(base):
+    for row in report.paired_rows(runs, lambda run: str(pairing_key(run)),
+                                  name, 'top1', baseline):
+        if row['variant'] != 'acs' or row['vs'] is None:
             continue
-        recipe = json.loads(recipe)
+        run = row['first']
+        recipe = STORE.recipe(run)
+        defaults = default_recipe(recipe['teacher'])
         other = {
             k: v
-            for k, v in recipe.items()
-            if v != defaults[k] and k not in ('fraction', 'interval')
-        }
-        draws = {
-            base[s].get('random_draws')
-            or ('shared' if baseline.startswith('random') else '-')
-            for s in base
+            for k, v in recipe.items() if v != defaults[k] and k not in (
+                'fraction', 'interval') + PROTOCOL_KEYS + SCORE_KEYS
         }
         rows.append(
-            dict(setting=setting,
+            dict(setting=run['setting'],
+                 protocol='/'.join(protocol_of(recipe)),
                  fraction=recipe['fraction'],
                  interval=recipe['interval'],
                  other=' '.join(f'{k}={v}' for k, v in sorted(other.items())),
-                 acs=seed_stats(r['top1'] for r in acs.values()),
-                 acs_seeds=len(acs),
-                 base=seed_stats(r['top1'] for r in base.values()),
-                 base_seeds=len(base),
-                 vs=paired_stats({s: r['top1'] for s, r in acs.items()},
-                                 {s: r['top1'] for s, r in base.items()}),
-                 wall_ratio=statistics.fmean(r['wall_seconds']
-                                             for r in acs.values()) /
-                 statistics.fmean(r['wall_seconds'] for r in base.values()),
-                 draws='/'.join(sorted(draws))))
+                 acs=row['stats'], acs_seeds=row['seeds'],
+                 base=row['pair_stats'], base_seeds=row['pair_seeds'],
+                 vs=row['vs'], wall_ratio=row['wall_ratio'],
+                 draws=row['pair_draws']))
     order = {s: i for i, s in enumerate(SETTING_ORDER)}
-    rows.sort(key=lambda r: (order.get(r['setting'], len(order)), r['other'],
-                             r['fraction'], r['interval']))
+    rows.sort(key=lambda r: (r['protocol'] != 'shared/val', r['protocol'],
+                             order.get(r['setting'], len(order)), r[
+                                 'other'], r['fraction'], r['interval']))
     return rows
 
 
 def verdict_table(rows: list, baseline: str) -> str:
-    """``verdict_rows`` as a markdown table."""
-    lines = [
-        f'| setting | f | R | other recipe | acs | {baseline} | diff '
-        f'(min, max) | above | beats | wall acs / {baseline} | random draws '
-        '|',
-        '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |'
+    """``verdict_rows`` as markdown: one table per protocol, each under a
+    line naming it when there are several."""
+    protocols = sorted({r['protocol'] for r in rows},
+                       key=lambda p: (p != 'shared/val', p))
+    tables = []
+    for proto in protocols:
+        cells = [[
+            r['setting'], f"{r['fraction']:g}", r['interval'], r['other'] or
+            '-',
+            report.mean_std(r['acs'], 2, r['acs_seeds']),
+            report.mean_std(r['base'], 2, r['base_seeds'])
+        ] + report.paired_cells(r['vs'], 2) + [
+            f"{r['wall_ratio']:.2f}", '/'.join(r['draws']) or '-'
+        ] for r in rows if r['protocol'] == proto]
+        table = report.markdown_table([
+            'setting', 'f', 'R', 'other recipe', 'acs', baseline,
+            'diff (min, max)', 'above', 'beats', f'wall acs / {baseline}',
+            'random draws'
+        ], cells)
+        if len(protocols) > 1:
+            table = f'{protocol_title(proto)}:\n\n{table}'
+        tables.append(table)
+    return '\n\n'.join(tables)
+
+
+def protocol_title(proto: str) -> str:
+    """How a page names a protocol (``teacher/eval split``)."""
+    teacher, split = proto.split('/')
+    who = ('the shared FP teacher (trained on all 50k images: it saw the '
+           'hold-out), 45k training images' if teacher == 'shared' else
+           'the clean FP teacher (trained on the 40k training split only), '
+           '40k training images')
+    return f'Teacher: {who}; top-1 on the {split} split'
+
+
+#: The results files of the verdict page.
+VERDICT_FILES = 'quality_*.json'
+#: The line at the top of every page with runs of the shared teacher.
+SAW_HOLDOUT = ('**Measured against a teacher that saw the hold-out**: the '
+               'shared FP ResNet-20 (the start and teacher of these runs) '
+               'was trained on all 50k images, the 5k hold-out included, '
+               'so a student that imitates it more closely looks better '
+               'here without generalizing better. The clean protocol '
+               '(`--teacher clean`) re-measures them.')
+
+
+def pages(files: list) -> dict:
+    """The result pages of the CIFAR results ``files``: ``{name: (title,
+    markdown)}``, one per file (every setting, protocol and recipe, each
+    variant beside the ``random_dynamic`` run of its recipe) and the
+    verdicts of the configs' default and of the paper's rule."""
+    out = {}
+    held = dict(runs=[])
+    verdict_files = [f for f in files
+                     if fnmatch.fnmatch(osp.basename(f), VERDICT_FILES)]
+    merge_results(held, verdict_files)
+    shared = any(STORE.recipe(r)['teacher'] == 'shared' for r in held['runs'])
+    head = [SAW_HOLDOUT, ''] if shared else []
+    verdicts = []
+    for what, options in (
+            ("The CIFAR configs' default (`stratified` + teacher filter "
+             '0.05)', ['--selection', '{"type": "stratified"}',
+                       '--teacher-filter', '0.05']),
+            ("The paper's rule (top-k, no filter)", [])):
+        rows = verdict_rows(held['runs'], parse_args(['--verdict', 'x'] +
+                                                     options))
+        verdicts += [f'## {what}', '', verdict_table(rows,
+                                                     'random_dynamic'), '']
+    files_list = ', '.join(f'`results/{osp.basename(f)}`'
+                           for f in verdict_files)
+    out['cifar_verdict.md'] = ('CIFAR-10: the default and the paper\'s rule '
+                               'against random', '\n'.join([
+                                   '# CIFAR-10: the default and the paper\'s '
+                                   'rule against random', ''
+                               ] + head + [
+                                   f'Over {files_list}: a row per setting and '
+                                   'recipe where `acs` and `random_dynamic` '
+                                   'both ran; "other recipe" is what differs '
+                                   "from the protocol's defaults besides f "
+                                   'and R; "wall" is the ratio of the mean '
+                                   'wall times. `python '
+                                   'tools/benchmarks/quality.py --verdict '
+                                   'results/quality_*.json [options]` prints '
+                                   'the same tables.', ''
+                               ] + verdicts))
+    for path in files:
+        stem = osp.splitext(osp.basename(path))[0]
+        out[f'{stem}.md'] = (f'CIFAR-10 runs of `results/{stem}.json`',
+                             results_page(path))
+    return out
+
+
+def results_page(path: str) -> str:
+    """Every run of the results file ``path``: per setting and protocol, a
+    table of each variant (named by how its recipe differs from the
+    protocol's defaults) with its top-1 per seed, mean ± std, min and max,
+    the wall time split, and the seed-by-seed difference with the
+    ``random_dynamic`` runs of its recipe."""
+    runs = protocol.load_results(path)['runs']
+    stem = osp.splitext(osp.basename(path))[0]
+    lines = [f'# CIFAR-10 runs of `results/{stem}.json`', '']
+    if any(STORE.recipe(r)['teacher'] == 'shared' for r in runs):
+        lines += [SAW_HOLDOUT, '']
+    lines += [
+        'ResNet-20 LSQ QAT, top-1 (%) on the evaluation split; std: sample '
+        'std over the seeds; wall: mean seconds of the epoch loop (train + '
+        'scoring); vs random_dynamic: the seed-by-seed difference with the '
+        'random_dynamic runs of the same recipe (beats: the mean difference '
+        'exceeds both stds). Printed by `python tools/benchmarks/quality.py '
+        f'--report --pair random_dynamic --out results/{stem}.json` '
+        '(with `--teacher shared` for runs of the shared teacher).', ''
     ]
-    for r in rows:
-        vs = r['vs']
-        lines.append(
-            f"| {r['setting']} | {r['fraction']:g} | {r['interval']} | "
-            f"{r['other'] or '-'} | {r['acs']['mean']:.2f} ± "
-            f"{r['acs']['std']:.2f} ({r['acs_seeds']}) | "
-            f"{r['base']['mean']:.2f} ± {r['base']['std']:.2f} "
-            f"({r['base_seeds']}) | {vs['diff_mean']:+.2f} "
-            f"({vs['diff_min']:+.2f}, {vs['diff_max']:+.2f}) | "
-            f"{vs['above']}/{len(vs['seeds'])} | "
-            f"{'**yes**' if vs['beats'] else 'no'} | "
-            f"{r['wall_ratio']:.2f} | {r['draws']} |")
+    groups = {}
+    for run in runs:
+        recipe = STORE.recipe(run)
+        groups.setdefault((run['setting'], '/'.join(protocol_of(recipe))),
+                          []).append(run)
+    order = {s: i for i, s in enumerate(SETTING_ORDER)}
+    for setting, proto in sorted(
+            groups, key=lambda g: (g[1] != 'shared/val', g[1],
+                                   order.get(g[0], len(order)))):
+        rs = groups[(setting, proto)]
+        base = default_recipe(proto.split('/')[0])
+
+        def name(run):
+            return variant(run, base)
+
+        summary = report.summarize(rs, name, 'top1')
+        pairs = {}
+        for run in rs:
+            if run['policy'] != 'random_dynamic':
+                continue
+            for other in rs:
+                if (other['policy'] != 'random_dynamic' and pairing_key(other)
+                        == pairing_key(run)):
+                    pairs.setdefault(name(other), name(run))
+        seeds = sorted({r['seed'] for r in rs})
+        cells = []
+        for label in sorted(summary):
+            s = summary[label]
+            vs = None
+            if label in pairs and set(s['by_seed']) & set(
+                    summary[pairs[label]]['by_seed']):
+                vs = report.paired_stats(s['by_seed'],
+                                         summary[pairs[label]]['by_seed'])
+            walls = [r for r in rs if name(r) == label]
+            train = statistics.fmean(r['wall_seconds'] - r['score_seconds']
+                                     for r in walls)
+            cells.append([f'`{label}`'] + [
+                f"{s['by_seed'][x]:.2f}" if x in s['by_seed'] else '-'
+                for x in seeds
+            ] + [
+                report.mean_std(s, 2), f"{s['min']:.2f}", f"{s['max']:.2f}",
+                f"{s['wall_seconds_mean']:.0f} ({train:.0f} + "
+                f"{s['score_seconds_mean']:.0f})"
+            ] + report.paired_cells(vs, 2))
+        lines += [
+            f'## {setting}', '', protocol_title(proto) + '.', '',
+            report.markdown_table(
+                ['variant'] + [f'seed {x}' for x in seeds] + [
+                    'mean ± std', 'min', 'max', 'wall s (train + scoring)',
+                    'vs random_dynamic (min, max)', 'above', 'beats'
+                ], cells), ''
+        ]
     return '\n'.join(lines)
 
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.verdict:
-        held = dict(runs=[])
-        merge_results(held, args.verdict)
-        rows = verdict_rows(held['runs'], args)
-        print(verdict_table(rows, args.pair or 'random_dynamic'))
-        print(json.dumps(dict(verdict=rows)))
-        return dict(verdict=rows)
-    import torch
-
+        return protocol.print_verdict(
+            STORE, args.verdict, lambda runs: verdict_rows(runs, args),
+            lambda rows: verdict_table(rows, args.pair or 'random_dynamic'))
     import mmacs  # noqa: F401  (registers the components)
-    from mmacs.utils import device_name, select_device, shared_root
+    from mmacs.utils import shared_root
     args.shared = shared_root(args.shared)
-    args.device_name = (f'{device_name(select_device(args.device))}, '
-                        f'{torch.get_num_threads()} threads')
-    tmp = None
-    if args.work_dir is None:
-        tmp = tempfile.TemporaryDirectory(prefix='mmacs_quality_')
-        args.work_dir = tmp.name
-    out = args.out or osp.join(args.work_dir, 'quality.json')
-    results = load_results(out)
-    if args.merge:
-        print(f'merged {merge_results(results, args.merge)} runs into '
-              f'{out}', flush=True)
-        save_results(out, results)
+    results, out, tmp, start = protocol.open_results(STORE, args,
+                                                     'mmacs_quality_',
+                                                     'quality.json')
     if args.report:
         base = recipe_of(args)
         summary = summarize(results['runs'],
@@ -625,44 +761,30 @@ def main(argv=None) -> dict:
         pairs = same_recipe_baselines(results['runs'], base, args.pair) \
             if args.pair is not None else {}
         if args.baseline is not None or args.pair is not None:
-            from mmacs.utils import compare_with_baseline
             for setting, by_variant in summary.items():
-                compare_with_baseline(by_variant,
-                                      pairs.get(setting, args.baseline),
-                                      f'ResNet-20 {setting}, top-1')
-        print(json.dumps(dict(summary=summary)))
-        return dict(summary=summary)
+                report.compare_with_baseline(
+                    by_variant, pairs.get(setting, args.baseline),
+                    f'ResNet-20 {setting}, top-1')
+        return common.finish_benchmark(dict(summary=summary), tmp, start)
     recipe = recipe_of(args)
-    start = time.perf_counter()
-    mine = []
     # Seeds outermost: an interrupted benchmark still has every policy.
-    for seed in args.seeds:
-        for setting in args.settings:
-            for policy in args.policies:
-                run = find_run(results, setting, policy, seed, recipe)
-                if run is None:
-                    run = run_one(setting, policy, seed, args)
-                    results['runs'].append(run)
-                    save_results(out, results)
-                else:
-                    print(f'[{setting} {policy} seed {seed}] from {out}: '
-                          f"top-1 {run['top1']:.2f}%", flush=True)
-                mine.append(run)
+    wanted = [
+        dict(setting=setting, policy=policy, seed=seed, recipe=recipe)
+        for seed in args.seeds for setting in args.settings
+        for policy in args.policies
+    ]
+    mine = protocol.run_all(
+        STORE, results, out, wanted,
+        lambda w: run_one(w['setting'], w['policy'], w['seed'], args,
+                          results),
+        lambda run: (f"[{run['setting']} {run['policy']} seed "
+                     f"{run['seed']}]", f"top-1 {run['top1']:.2f}%"))
     summary = summarize(mine)
     print_table(summary, args)
-    result = dict(
-        summary=summary,
-        runs=mine,
-        recipe=recipe,
-        settings=args.settings,
-        seeds=args.seeds,
-        device=args.device_name,
-        results_file=None if tmp is not None else osp.abspath(out),
-        total_seconds=time.perf_counter() - start)
-    if tmp is not None:
-        tmp.cleanup()
-    print(json.dumps(result))
-    return result
+    return protocol.finish_study(
+        dict(summary=summary, runs=mine, recipe=recipe,
+             settings=args.settings, seeds=args.seeds), args, out, tmp,
+        start)
 
 
 if __name__ == '__main__':

@@ -1,16 +1,18 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-"""onnxruntime (CPU) latency of the exported W4A4 RetinaNet-R18 against the
+"""onnxruntime (CPU) latency of quantized RetinaNet-R18 exports against the
 FP export of the same network, side by side in one process.
 
-Usage: python tools/deploy/benchmark_onnx.py [--config CONFIG]
-       [--size H W] [--runs N] [--threads N] [--out-json FILE]
+Usage: python tools/deploy/benchmark_onnx.py [--configs CONFIG ...]
+       [--size H W] [--runs N] [--warmup N] [--threads N] [--out-json FILE]
 
-Builds the QAT model of ``--config`` (default: the W4A4 RetinaNet-R18-FPN
-COCO config; random weights, nothing downloaded: latency does not depend
-on the values), calibrates its steps on two random batches, exports the
-student (QuantizeLinear / DequantizeLinear) and the teacher (float), and
-times both with onnxruntime on the same input, alternating the two models
-run by run. Prints the median latencies and their ratio.
+Builds the QAT model of each ``--configs`` entry (default: the W8A8 and
+the W4A4 RetinaNet-R18-FPN COCO configs; random weights, nothing
+downloaded: latency does not depend on the values), calibrates its steps on
+two random batches, exports the student (QuantizeLinear / DequantizeLinear)
+and, once, the FP teacher, and times every graph with onnxruntime on the
+same input, interleaved run by run (the machine's load hits all of them
+alike). Prints the median latencies, their ratios to FP and the kernels
+onnxruntime runs (integer / float convolutions after its graph fusions).
 """
 import argparse
 import json
@@ -21,18 +23,22 @@ import time
 import torch
 
 import mmacs  # noqa: F401  (registers modules)
-from mmacs.deploy import (export_float_onnx, export_qat_model, graph_summary,
-                          load_qat_config, onnx_session, require_onnx)
+from mmacs.deploy import (conv_kernels, export_float_onnx, export_qat_model,
+                          graph_summary, load_qat_config, onnx_session,
+                          optimized_summary, require_onnx)
 from mmacs.utils import REPO_ROOT, repo_path
 
-DEFAULT_CONFIG = repo_path('configs', 'retinanet',
-                           'lsq-w4a4_full_retinanet_r18_fpn_1x_coco.py')
+DEFAULT_CONFIGS = [
+    repo_path('configs', 'retinanet', name) for name in (
+        'lsq-w8a8_full_retinanet_r18_fpn_1x_coco.py',
+        'lsq-w4a4_full_retinanet_r18_fpn_1x_coco.py')
+]
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='onnxruntime latency: quantized vs float export')
-    parser.add_argument('--config', default=DEFAULT_CONFIG)
+    parser.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS)
     parser.add_argument(
         '--size', type=int, nargs=2, default=(512, 512), metavar=('H', 'W'))
     parser.add_argument('--runs', type=int, default=20)
@@ -65,46 +71,84 @@ def build_model(config: str, size):
     return model.eval(), model.data_preprocessor(batches[0], False)['inputs']
 
 
+def recipe_name(model) -> str:
+    """``W8A8``, ``W4A4``, ... from the student's quantizers."""
+    from mmacs.quantization import named_quantizers
+    bits = {'w': set(), 'a': set()}
+    for _, q in named_quantizers(model.student):
+        bits['w' if q.is_weight else 'a'].add(q.bits)
+    return 'W{}A{}'.format(*('/'.join(map(str, sorted(bits[k]))) or '32'
+                             for k in ('w', 'a')))
+
+
+def interleaved_medians(sessions: dict, feed: dict, runs: int,
+                        warmup: int) -> dict:
+    """Median seconds per session, the sessions taking turns run by run
+    (the starting one rotating)."""
+    for _ in range(warmup):
+        for s in sessions.values():
+            s.run(None, feed)
+    names = list(sessions)
+    times = {name: [] for name in names}
+    for i in range(runs):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            start = time.perf_counter()
+            sessions[name].run(None, feed)
+            times[name].append(time.perf_counter() - start)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     _, ort = require_onnx()
-    model, inputs = build_model(args.config, args.size)
-    quant, lowered = export_qat_model(model, inputs)
-    fp = export_float_onnx(model.teacher, model.task, inputs)
+    graphs, exported, teacher = {}, {}, None
+    for config in args.configs:
+        model, inputs = build_model(config, args.size)
+        name = recipe_name(model)
+        if name in graphs:
+            name = osp.basename(config)
+        graphs[name], lowered = export_qat_model(model, inputs)
+        exported[name] = dict(
+            config=osp.relpath(config, REPO_ROOT),
+            quantizers=len(lowered),
+            folded_bn=len(getattr(model, 'folded_layers', [])))
+        if teacher is None:
+            teacher = export_float_onnx(model.teacher, model.task, inputs)
+    graphs = dict(FP=teacher, **graphs)
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if args.threads:
         options.intra_op_num_threads = args.threads
-    sessions = {
-        name: onnx_session(m, options)
-        for name, m in (('w4a4', quant), ('fp', fp))
-    }
-    feed = {'inputs': inputs.numpy()}
-    for _ in range(args.warmup):
-        for s in sessions.values():
-            s.run(None, feed)
-    times = {name: [] for name in sessions}
-    for _ in range(args.runs):
-        for name, s in sessions.items():
-            start = time.perf_counter()
-            s.run(None, feed)
-            times[name].append(time.perf_counter() - start)
-    median = {k: statistics.median(v) for k, v in times.items()}
+    sessions = {name: onnx_session(m, options) for name, m in graphs.items()}
+    median = interleaved_medians(sessions, {'inputs': inputs.numpy()},
+                                 args.runs, args.warmup)
     result = dict(
-        config=osp.relpath(args.config, REPO_ROOT),
         size=list(args.size),
         runs=args.runs,
         threads=args.threads or 'default',
         onnxruntime=ort.__version__,
-        median_ms={k: 1000 * v for k, v in median.items()},
-        ratio_w4a4_over_fp=median['w4a4'] / median['fp'],
-        quantizers=len(lowered),
-        nodes=dict(w4a4=graph_summary(quant), fp=graph_summary(fp)))
-    print(f"RetinaNet {args.size[0]}x{args.size[1]}, onnxruntime "
-          f"{ort.__version__} CPU, median of {args.runs} runs: W4A4 "
-          f"{result['median_ms']['w4a4']:.1f} ms, FP "
-          f"{result['median_ms']['fp']:.1f} ms, ratio W4A4 / FP "
-          f"{result['ratio_w4a4_over_fp']:.2f}")
+        models={})
+    for name, graph in graphs.items():
+        nodes = graph_summary(graph)
+        runtime = optimized_summary(graph, args.threads or 0)
+        result['models'][name] = dict(
+            exported.get(name, {}),
+            median_ms=1000 * median[name],
+            ratio_to_fp=median[name] / median['FP'],
+            batch_norm_nodes=nodes.get('BatchNormalization', 0),
+            qdq_pairs=nodes.get('QuantizeLinear', 0),
+            conv_kernels=conv_kernels(runtime),
+            nodes=nodes,
+            runtime_nodes=runtime)
+    print(f'RetinaNet R18-FPN {args.size[0]}x{args.size[1]}, onnxruntime '
+          f'{ort.__version__} CPU ({result["threads"]} threads), median of '
+          f'{args.runs} interleaved runs:')
+    for name, info in result['models'].items():
+        kernels = info['conv_kernels']
+        print(f'  {name:8s} {info["median_ms"]:8.1f} ms  '
+              f'x{info["ratio_to_fp"]:.2f} of FP  convs: '
+              f'{kernels["integer"]} integer / {kernels["float"]} float, '
+              f'BatchNormalization {info["batch_norm_nodes"]}')
     if args.out_json:
         with open(args.out_json, 'w') as f:
             json.dump(result, f, indent=2)

@@ -3,14 +3,17 @@
 
 Usage: python tools/deploy/export_onnx.py CONFIG CHECKPOINT --out FILE
        [--input-shape H W] [--opset N] [--verify] [--verify-batches N]
-       [--tolerance T] [--report FILE] [--cfg-options k=v ...]
+       [--tolerance T] [--end2end] [--report FILE] [--cfg-options k=v ...]
 
 The graph holds the student's ``tensor``-mode forward (a detector's
 per-level class and box maps, a classifier's logits) on the preprocessed
 batch, every LSQ quantizer as QuantizeLinear -> DequantizeLinear with its
 learned step (see mmacs/deploy/onnx_export.py for the integer types).
 ``--verify`` runs it with onnxruntime (CPU) on batches of the config's test
-set and compares with the PyTorch fake-quant student.
+set and compares with the PyTorch fake-quant student. ``--end2end`` adds box
+decoding, score threshold and NMS to a detector's graph
+(mmacs/deploy/end2end.py): one image of ``--input-shape`` in, ``boxes``,
+``scores`` and ``labels`` out.
 """
 import argparse
 import json
@@ -18,9 +21,9 @@ import json
 import torch
 
 import mmacs  # noqa: F401  (registers modules, safe checkpoint loading)
-from mmacs.deploy import (DEFAULT_OPSET, VERIFY_TOLERANCE, export_qat_model,
-                          graph_summary, load_qat_config, load_qat_model,
-                          verify_onnx)
+from mmacs.deploy import (DEFAULT_OPSET, VERIFY_TOLERANCE, export_end2end,
+                          export_qat_model, graph_summary, load_qat_config,
+                          load_qat_model, verify_onnx)
 from mmacs.engine.cli import add_cfg_options
 
 DEFAULT_SHAPE = (256, 256)
@@ -39,8 +42,9 @@ def parse_args(argv=None):
         nargs=2,
         metavar=('H', 'W'),
         help='example input size for tracing (height and width stay '
-        f'dynamic); defaults to {DEFAULT_SHAPE[0]} {DEFAULT_SHAPE[1]}, or '
-        'the first test batch with --verify')
+        'dynamic, except with --end2end); defaults to '
+        f'{DEFAULT_SHAPE[0]} {DEFAULT_SHAPE[1]}, or the first test batch '
+        'with --verify')
     parser.add_argument(
         '--opset',
         type=int,
@@ -61,12 +65,20 @@ def parse_args(argv=None):
         default=VERIFY_TOLERANCE,
         help='largest max abs output difference --verify accepts, '
         'relative to the largest output')
+    parser.add_argument(
+        '--end2end',
+        action='store_true',
+        help='box decoding, score threshold and NMS inside the graph '
+        '(boxes, scores, labels out; one image of a static size)')
     parser.add_argument('--report', help='write a JSON report here')
     add_cfg_options(parser)
     args = parser.parse_args(argv)
     if args.verify_batches < 1:
         parser.error(f'--verify-batches must be >= 1, got '
                      f'{args.verify_batches}')
+    if args.end2end and args.verify:
+        parser.error('--verify compares the dense export; test an --end2end '
+                     'graph with tools/deploy/test_onnx.py')
     if args.input_shape and min(args.input_shape) < 1:
         parser.error(f'--input-shape must be positive, got '
                      f'{args.input_shape}')
@@ -98,8 +110,12 @@ def main(argv=None) -> dict:
         example = model.data_preprocessor(batches[0], False)['inputs']
     else:
         example = torch.randn(1, 3, *DEFAULT_SHAPE)
-    onnx_model, lowered = export_qat_model(
-        model, example, args.out, opset=args.opset)
+    if args.end2end:
+        onnx_model, lowered = export_end2end(
+            model, example[:1], args.out, opset=args.opset)
+    else:
+        onnx_model, lowered = export_qat_model(
+            model, example, args.out, opset=args.opset)
     report = dict(
         onnx=args.out,
         opset=args.opset,

@@ -8,8 +8,10 @@ Each test batch goes through the model's data preprocessor, then through
 the ONNX graph on onnxruntime (CPU); its per-level class and box maps go to
 the head's own ``predict_by_feat`` (decoding, score threshold, NMS, rescale
 to the original image) and mmdet's ``CocoMetric`` from the config's
-``test_evaluator``. ``--pytorch`` evaluates the PyTorch fake-quant student
-on the same batches too and reports the differences of the metrics.
+``test_evaluator``. An end-to-end graph (``export_onnx.py --end2end``)
+does its own decoding and NMS; only the rescale runs outside.
+``--pytorch`` evaluates the PyTorch fake-quant student on the same batches
+too and reports the differences of the metrics.
 """
 import argparse
 import json
@@ -78,6 +80,39 @@ class OnnxDetector:
         return self.detector.add_pred_to_datasample(data_samples, results)
 
 
+class End2EndOnnxDetector:
+    """Predicts with an end-to-end graph (``export_onnx.py --end2end``:
+    decoding and NMS inside), image by image; the boxes are scaled back to
+    the original image as ``predict(rescale=True)`` does."""
+
+    def __init__(self, onnx_file: str) -> None:
+        self.session = onnx_session(onnx_file)
+        self.shape = tuple(self.session.get_inputs()[0].shape[2:])
+
+    @torch.no_grad()
+    def __call__(self, inputs, data_samples):
+        from mmengine.structures import InstanceData
+        if tuple(inputs.shape[2:]) != self.shape:
+            raise ValueError(
+                f'the end2end graph takes {self.shape} inputs, the batch is '
+                f'{tuple(inputs.shape[2:])}: export it at this size')
+        for image, sample in zip(inputs, data_samples):
+            boxes, scores, labels = run_onnx(self.session, image[None])
+            scale = boxes.new_tensor(sample.metainfo['scale_factor'])
+            sample.pred_instances = InstanceData(
+                bboxes=boxes / scale.repeat(2), scores=scores, labels=labels)
+        return data_samples
+
+
+def onnx_detector(model, onnx_file: str):
+    """The predictor for ``onnx_file``: end-to-end or dense."""
+    from mmacs.deploy import END2END_OUTPUTS
+    names = [o.name for o in onnx_session(onnx_file).get_outputs()]
+    if tuple(names) == END2END_OUTPUTS:
+        return End2EndOnnxDetector(onnx_file)
+    return OnnxDetector(model, onnx_file)
+
+
 def pytorch_detector(model):
     """The PyTorch student's ``predict`` (as the Runner's test loop)."""
 
@@ -136,7 +171,7 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     cfg = load_qat_config(args.config, args.cfg_options)
     model = load_qat_model(cfg, args.checkpoint)
-    predictors = dict(onnx=OnnxDetector(model, args.onnx))
+    predictors = dict(onnx=onnx_detector(model, args.onnx))
     if args.pytorch:
         predictors['pytorch'] = pytorch_detector(model)
     if args.max_batches is not None:

@@ -45,9 +45,9 @@ class CIFARDataset(BaseClsDataset):
     ``data_root`` holds ``cifar-10-batches-py/`` (``data_batch_1`` ...
     ``data_batch_5``, ``test_batch``, ``batches.meta``) or
     ``cifar-100-python/`` (``train``, ``test``, ``meta``), or is that folder
-    itself. 'all', 'train', 'val' and 'final' are taken from the training pickles
-    (with the seeded hold-out of :func:`split_indices`), 'test' is the test
-    pickles. Each data info holds ``img`` (``HWC`` uint8 RGB),
+    itself. 'all', 'train', 'val' and 'final' are taken from the training
+    pickles (with the seeded hold-outs of :func:`split_indices`), 'test' is
+    the test pickles. Each data info holds ``img`` (``HWC`` uint8 RGB),
     ``gt_label`` (int) and, with label noise, ``clean_label``.
 
     Args:
