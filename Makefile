@@ -1,40 +1,52 @@
-# mmacs — set-up, tests and demo. Every target creates .venv and installs
-# what it needs on first use (a second call skips what is done).
+# mmacs — set-up, tests and demo on a CPU machine with PyPI. Every target
+# creates .venv and installs what it needs on first use (a second call
+# skips what is done). The versions are the tested set of
+# requirements/constraints.txt; setup.cfg only states ranges.
+#
+# TORCH_INDEX: where the CPU build of torch comes from. The default is
+# PyTorch's CPU wheel index; on Linux x86-64 PyPI's `torch` is a CUDA build
+# (several GB of nvidia-* wheels). `make install TORCH_INDEX=` takes torch
+# from PyPI (or a machine's own pip configuration) instead.
 PYTHON ?= python3
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+CONSTRAINTS := requirements/constraints.txt
 VENV := .venv
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip install -c $(CONSTRAINTS)
 DEPS := $(VENV)/.mmacs-deps
 DEPLOY := $(VENV)/.mmacs-deploy
+pinned = $(shell sed -n 's/^$(1)==//p' $(CONSTRAINTS))
 
 .PHONY: install deploy test demo lint clean
 
 install: $(DEPS)
 
-$(DEPS): setup.cfg Makefile
+$(DEPS): setup.cfg $(CONSTRAINTS) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade 'pip>=23'
-	# 1. torch first (the CPU wheel; a bare `torch` would pull a CUDA build)
-	$(BIN)/pip install torch==2.13.0
+	# 1. torch first, the CPU build (from $(if $(TORCH_INDEX),$(TORCH_INDEX),PyPI))
+	$(BIN)/pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) \
+	  torch==$(call pinned,torch)
 	# 2. build tools: mmcv's setup.py needs pkg_resources (setuptools < 82)
-	$(BIN)/pip install 'setuptools>=77.0.3,<82' wheel ninja
+	$(PIP) setuptools wheel ninja
 	# 3. mmcv with its compiled ops, built against the torch installed above
-	MMCV_WITH_OPS=1 MAX_JOBS=2 $(BIN)/pip install --no-build-isolation mmcv==2.1.0
+	MMCV_WITH_OPS=1 MAX_JOBS=2 $(PIP) --no-build-isolation mmcv
 	@$(BIN)/python -c 'import mmcv._ext' || { \
 	  echo 'ERROR: mmcv was installed without its compiled ops (mmcv._ext).'; \
 	  echo 'Reinstall it with torch present in the build environment:'; \
-	  echo '  $(BIN)/pip uninstall -y mmcv && MMCV_WITH_OPS=1 $(BIN)/pip install --no-cache-dir --no-build-isolation mmcv==2.1.0'; \
+	  echo '  $(BIN)/pip uninstall -y mmcv && MMCV_WITH_OPS=1 $(PIP) --no-cache-dir --no-build-isolation mmcv'; \
 	  exit 1; }
-	# 4. the rest, then mmacs itself
-	$(BIN)/pip install mmengine==0.10.7 mmdet==3.3.0 pycocotools matplotlib pytest
-	$(BIN)/pip install --no-build-isolation --no-deps -e .
+	# 4. the rest, then mmacs itself (its ranges hold the stack above)
+	$(PIP) mmengine mmdet pycocotools matplotlib pytest
+	$(PIP) --no-build-isolation -e .
 	touch $@
 
-# The `deploy` extra of setup.cfg, same pins (ONNX export; its tests skip
-# without it).
+# The `deploy` extra of setup.cfg, at the tested versions (ONNX export; its
+# tests skip without it).
 deploy: $(DEPLOY)
 
 $(DEPLOY): $(DEPS)
-	$(BIN)/pip install onnx==1.23.2 onnxruntime==1.32.0
+	$(PIP) onnx onnxruntime
 	touch $@
 
 test: $(DEPS) $(DEPLOY)

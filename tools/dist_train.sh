@@ -1,25 +1,4 @@
 #!/usr/bin/env bash
 # Usage: bash tools/dist_train.sh CONFIG NPROC [train.py args...]
-# Runs NPROC processes of tools/train.py on this node with the project's
-# Python: $PYTHON if set, else the repository's .venv, else python3. The
-# process-group backend follows the device (nccl with CUDA, gloo without).
-CONFIG=$1
-NPROC=$2
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-if [ -z "$PYTHON" ]; then
-    if [ -x "$ROOT/.venv/bin/python" ]; then
-        PYTHON="$ROOT/.venv/bin/python"
-    else
-        PYTHON=python3
-    fi
-fi
-
-PYTHONPATH="$ROOT":$PYTHONPATH \
-"$PYTHON" -m torch.distributed.run --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$NPROC" --master_port="$PORT" \
-    "$ROOT/tools/train.py" "$CONFIG" --launcher pytorch "${@:3}"
+# NPROC processes of tools/train.py on this node (see tools/dist_run.sh).
+exec bash "$(dirname "$0")/dist_run.sh" train.py "$2" "$1" "${@:3}"

@@ -2,7 +2,8 @@
 """Evaluate a checkpoint (e.g. COCO bbox mAP through mmdet's CocoMetric).
 
 Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
-       [--out-json FILE] [--cfg-options k=v ...] [--launcher pytorch]
+       [--out FILE.pkl] [--show-dir DIR] [--out-json FILE]
+       [--cfg-options k=v ...] [--launcher pytorch]
 """
 import json
 
@@ -15,8 +16,21 @@ def parse_args(argv=None):
     parser = base_parser('Test a model with mmacs')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
+        '--out',
+        help="dump the predictions to this pickle file (mmdet's "
+        'DumpDetResults) for offline evaluation')
+    parser.add_argument(
+        '--show-dir',
+        help='draw the predictions on the test images into this directory '
+        "(relative to the run's work_dir/timestamp), through the config's "
+        'default_hooks.visualization')
+    parser.add_argument(
         '--out-json', help='write the evaluation metrics to this JSON file')
-    return parse(parser, argv)
+    args = parse(parser, argv)
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        parser.error(f'--out must name a .pkl or .pickle file, got '
+                     f'{args.out!r}')
+    return args
 
 
 #: The keys mmdet's CocoMetric reports per metric when nothing is missing.
@@ -52,11 +66,31 @@ def metrics_json(metrics: dict, evaluator) -> dict:
     return out
 
 
+def show_predictions(cfg, show_dir: str):
+    """Turn on the config's visualization hook (mmdet's
+    ``DetVisualizationHook``) to draw into ``show_dir``; a ValueError when
+    the config has none (classification configs)."""
+    hook = cfg.get('default_hooks', {}).get('visualization')
+    if hook is None:
+        raise ValueError(
+            '--show-dir needs default_hooks.visualization in the config '
+            "(mmdet's DetVisualizationHook, as in mmdet's default_runtime); "
+            f'{cfg.filename} has none')
+    hook.update(draw=True, test_out_dir=show_dir)
+    return cfg
+
+
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_cfg(args)
     cfg.load_from = args.checkpoint
+    if args.show_dir:
+        show_predictions(cfg, args.show_dir)
     runner = build_runner(cfg)
+    if args.out is not None:
+        from mmdet.evaluation import DumpDetResults
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
     metrics = runner.test()
     release_process_group()
     if args.out_json:

@@ -1,9 +1,8 @@
 # W2A2 LSQ QAT of ResNet-20 on CIFAR-10 (45k seeded split of the
 # shared JPEGs; teacher: the shared FP checkpoint), 30% of the
 # training set per epoch chosen by `acs`, re-selected every
-# R = 5 epochs (README, "What ACS buys": at W2A2, f = 0.1, R = 5 is
-# above R = 10 for both policies, and the default selection beats
-# random_dynamic at R = 5 by more than the seed spread).
+# R = 5 epochs (the interval that scored best in the CIFAR study,
+# docs/studies.md, "What ACS buys").
 _base_ = [
     './_base_/lsq-w2a2_resnet20_cifar10-jpeg.py', './_base_/coreset_cifar.py'
 ]

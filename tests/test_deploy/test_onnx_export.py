@@ -17,6 +17,7 @@ from mmengine.config import Config  # noqa: E402
 from mmengine.registry import init_default_scope  # noqa: E402
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
+import mmacs.classification  # noqa: E402,F401  (ImageClassifier, CifarResNet)
 from mmacs.deploy import (VERIFY_TOLERANCE, check_exportable,  # noqa: E402
                           export_qat_model, load_qat_config, load_qat_model,
                           onnx_session, qdq_type, run_onnx, verify_onnx)

@@ -8,6 +8,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+import mmacs.classification  # noqa: F401  (the classification components)
 from mmacs.coreset.scoring import ArrayBatchLoader
 from mmacs.engine import CoresetSelectionHook, QATRunner
 from mmacs.testing import make_images

@@ -30,7 +30,7 @@ from mmdet.registry import MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-import mmacs  # noqa: F401
+import mmacs.classification  # noqa: F401  (detection and the CIFAR ResNet)
 from mmacs.quantization import (LSQ_IMPLS, LSQQuantizer, calibrate,
                                 named_quantizers, quantize_model)
 from mmacs.utils import device_name, repo_path

@@ -1,8 +1,10 @@
-# What every classification config shares: mmacs imported into mmdet's
-# scope, top-1 / top-5 accuracy, epoch-based SGD (each config sets
+# What every classification config shares: mmacs's classification parts
+# imported into mmdet's scope (they are opt-in: `import mmacs` registers
+# detection only), top-1 / top-5 accuracy, epoch-based SGD (each config sets
 # `max_epochs`, `train_cfg.max_epochs` / `val_interval` and its cosine
 # `param_scheduler` from it), logs every 50 iterations, seed 0.
-custom_imports = dict(imports=['mmacs'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmacs.classification'], allow_failed_imports=False)
 default_scope = 'mmdet'
 val_evaluator = dict(type='Accuracy', topk=(1, 5))
 test_evaluator = val_evaluator
