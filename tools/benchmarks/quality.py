@@ -276,10 +276,10 @@ def clean_teacher() -> str:
     if not osp.isfile(path):
         raise FileNotFoundError(
             f'the clean teacher {path} is missing: train it with `python '
-            f'tools/train.py {CLEAN_CONFIG}` and save the state_dict of its '
-            'best checkpoint there (a torch.save of {"state_dict": ...}; '
-            'the cache is $MMACS_CACHE or ~/.cache/mmacs), or run the old '
-            'protocol with --teacher shared')
+            f'tools/train.py {CLEAN_CONFIG}`, then `python '
+            'tools/misc/publish_model.py BEST_CHECKPOINT '
+            f'{path}` (the cache is $MMACS_CACHE or ~/.cache/mmacs), or run '
+            'the old protocol with --teacher shared')
     return path
 
 
