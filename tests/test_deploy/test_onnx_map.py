@@ -72,7 +72,7 @@ def qat_checkpoint(config_name, tag, tmp):
     init_default_scope('mmdet')
     model = MODELS.build(cfg.model)
     model.init_weights()  # the FP checkpoint into student and teacher
-    loader = Runner.build_dataloader(cfg.train_dataloader)
+    loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     assert model.calibrate([b for _, b in zip(range(3), loader)]) > 0
     ckpt = str(tmp / f'{tag}.pth')
     torch.save({'state_dict': model.state_dict()}, ckpt)
