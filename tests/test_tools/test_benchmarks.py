@@ -707,6 +707,9 @@ def test_quality_protocol_clean_teacher_and_splits(tmp_path, monkeypatch):
         'train', 5000, 5000)
     assert 'indices' not in train  # all of the 40k
     assert (val.split, val.final_size) == ('val', 5000)
+    # The sealed final split: measured by the test loop of every run.
+    assert tool.sealed_final(args)
+    assert cfg.test_dataloader.dataset.split == 'final'
     final = tool.parse_args(common + ['--eval-split', 'final'])
     cfg, _ = tool.build_cfg('w2a2', 'acs', 0, final, str(tmp_path))
     assert cfg.val_dataloader.dataset.split == 'final'
@@ -716,6 +719,8 @@ def test_quality_protocol_clean_teacher_and_splits(tmp_path, monkeypatch):
     cfg, _ = tool.build_cfg('w2a2', 'acs', 0, shared, str(tmp_path))
     assert cfg.model.float_checkpoint.endswith('resnet20-12fca82f.th')
     assert cfg.train_dataloader.dataset.final_size == 0
+    assert not tool.sealed_final(shared)
+    assert cfg.test_dataloader.dataset.split == 'val'
     with pytest.raises(SystemExit):  # the shared teacher saw no final split
         tool.parse_args(['--teacher', 'shared', '--eval-split', 'final'])
     # random_timed: random_dynamic on the fraction times the wall ratio.
@@ -761,7 +766,8 @@ def test_quality_protocol_keeps_old_runs_apart_and_loadable(tmp_path):
 
 def test_quality_protocol_quick_clean_run(tmp_path, monkeypatch, capsys):
     """The clean protocol end to end on a stand-in teacher: evaluated on
-    the final split, random_timed given back acs's extra wall time."""
+    val with the final split sealed beside it, random_timed given back
+    acs's extra wall time."""
     need_shared(CIFAR_JPEG)
     tool = load_tool('benchmarks/quality')
     monkeypatch.setenv('MMACS_CACHE', str(tmp_path / 'cache'))
@@ -769,14 +775,20 @@ def test_quality_protocol_quick_clean_run(tmp_path, monkeypatch, capsys):
     out = tmp_path / 'clean.json'
     result = tool.main([
         '--quick', '--settings', 'w2a2', '--seeds', '0', '--policies', 'acs',
-        'random_dynamic', 'random_timed', '--eval-split', 'final',
-        '--work-dir', str(tmp_path), '--out', str(out)
+        'random_dynamic', 'random_timed', '--work-dir', str(tmp_path),
+        '--out', str(out)
     ])
     acs, rd, timed = result['runs']
     for run in result['runs']:
-        assert run['eval_split'] == 'final'
+        assert run['eval_split'] == 'val'
         assert run['recipe']['teacher'] == 'clean'
-        assert 0 <= run['top1'] <= 100
+        assert 0 <= run['top1'] <= 100 and 0 <= run['final_top1'] <= 100
+    # Only --report --final shows the sealed numbers.
+    report = ['--report', '--quick', '--out', str(out)]
+    val = tool.main(report)['summary']['w2a2']
+    final = tool.main(report + ['--final'])['summary']['w2a2']
+    assert val['acs']['by_seed'][0] == pytest.approx(acs['top1'])
+    assert final['acs']['by_seed'][0] == pytest.approx(acs['final_top1'])
     assert timed['time_ratio'] == pytest.approx(acs['wall_seconds'] /
                                                 rd['wall_seconds'])
     assert timed['fraction_run'] == pytest.approx(

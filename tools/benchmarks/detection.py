@@ -200,7 +200,7 @@ def evaluate_run(cfg, epochs: int) -> tuple:
     common.quiet_epochs(cfg, epochs)
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=epochs, save_last=True)
-    metrics, seconds, _ = protocol.train_and_evaluate(cfg)
+    metrics, seconds, _, _ = protocol.train_and_evaluate(cfg)
     if not any(f'coco/{k}' in metrics for k in METRICS):
         # CocoMetric returns nothing when the model detects nothing.
         print(f'{cfg.work_dir}: no detections on the validation images, '

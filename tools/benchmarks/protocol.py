@@ -296,11 +296,13 @@ def epoch_clock(work_dir: str, start: float):
     return EpochClock()
 
 
-def train_and_evaluate(cfg) -> Tuple[dict, float, int]:
+def train_and_evaluate(cfg, test: bool = False
+                       ) -> Tuple[dict, float, int, Optional[dict]]:
     """Train ``cfg`` (or finish it from its last checkpoint when
     ``cfg.resume``), then evaluate it on its validation set: the metrics,
-    the wall seconds of training (:func:`epoch_clock`) and the epoch it
-    resumed from."""
+    the wall seconds of training (:func:`epoch_clock`), the epoch it
+    resumed from and, with ``test``, the metrics on its test set (else
+    None)."""
     from mmacs.engine import release_process_group
     from mmacs.engine.cli import build_runner
     start = time.perf_counter()
@@ -310,8 +312,9 @@ def train_and_evaluate(cfg) -> Tuple[dict, float, int]:
     runner.train()
     seconds = hook.seconds()
     metrics = runner.val_loop.run()
+    test_metrics = runner.test_loop.run() if test else None
     release_process_group()
-    return metrics, seconds, hook.resumed_from
+    return metrics, seconds, hook.resumed_from, test_metrics
 
 
 def coreset_record(work_dir: str, noisy: bool) -> dict:
