@@ -47,7 +47,8 @@ def set_epochs(cfg: Config,
                 scheduler.end = epochs
 
 
-def _innermost(dataset):
+def innermost_dataset(dataset):
+    """The dataset config inside ``dataset``'s wrappers."""
     while 'dataset' in dataset:  # inside dataset wrappers
         dataset = dataset.dataset
     return dataset
@@ -61,9 +62,9 @@ def set_coco_data_root(cfg: Config, root: str) -> None:
     root = osp.join(root, '')
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         if cfg.get(key, None):
-            _innermost(cfg[key].dataset).data_root = root
+            innermost_dataset(cfg[key].dataset).data_root = root
     for key, loader in (('val_evaluator', 'val_dataloader'),
                         ('test_evaluator', 'test_dataloader')):
         if cfg.get(key, None) and cfg.get(loader, None):
-            cfg[key].ann_file = root + _innermost(
+            cfg[key].ann_file = root + innermost_dataset(
                 cfg[loader].dataset).ann_file

@@ -466,7 +466,7 @@ def test_fakequant_benchmark_times_each_impl_on_the_chosen_device(capsys):
 def test_detection_study_records_noise_and_resumes(tmp_path, capsys):
     tool = load_tool('benchmarks/detection')
     common = ['--quick', '--policies', 'acs', 'full', '--noise', '0.2',
-              '--work-dir', str(tmp_path)]
+              '--final-share', '0.5', '--work-dir', str(tmp_path)]
     result = tool.main(common)
     assert last_json(capsys) == json.loads(json.dumps(result))
     acs, full = result['runs']
@@ -484,6 +484,43 @@ def test_detection_study_records_noise_and_resumes(tmp_path, capsys):
     out = capsys.readouterr().out
     assert 'FP model from' in out and out.count('] from ') == 2
     assert again['runs'] == result['runs']
+    # The sealed final split: its metrics stored, shown by --final only.
+    report = ['--report', '--out', str(tmp_path / 'detection.json')]
+    for run in result['runs']:
+        assert set(run['final']) == set(tool.METRICS)
+    shown = tool.main(report)['summary']
+    sealed = tool.main(report + ['--final'])['summary']
+    name = tool.label(full)
+    assert shown[name]['seeds'] == sealed[name]['seeds'] == [0]
+    assert sealed[name]['mean'] == pytest.approx(full['final']['bbox_mAP'])
+    assert shown[name]['mean'] == pytest.approx(full['bbox_mAP'])
+
+
+def test_detection_study_splits_the_validation_set_once(tmp_path):
+    """The sealed final split: a seeded share of the validation images,
+    disjoint from the rest, their boxes with them; the runs score on the
+    rest and test on it."""
+    tool = load_tool('benchmarks/detection')
+    coco = dict(images=[dict(id=i, file_name=f'{i}.jpg') for i in range(10)],
+                annotations=[dict(id=10 + i, image_id=i % 10)
+                             for i in range(25)],
+                categories=[dict(id=1, name='a')])
+    ann = tmp_path / 'val.json'
+    ann.write_text(json.dumps(coco))
+    val, final = tool.split_validation(str(ann), 0.3, str(tmp_path / 'split'))
+    parts = [json.loads(open(p).read()) for p in (val, final)]
+    ids = [{x['id'] for x in part['images']} for part in parts]
+    assert (len(ids[0]), len(ids[1])) == (7, 3) and not ids[0] & ids[1]
+    for part, own in zip(parts, ids):
+        assert {a['image_id'] for a in part['annotations']} <= own
+    assert sum(len(p['annotations']) for p in parts) == 25
+    again = tool.split_validation(str(ann), 0.3, str(tmp_path / 'other'))
+    assert [json.loads(open(p).read()) for p in again] == parts
+    args = tool.parse_args(['--data-root', str(tmp_path / 'hit_uav')])
+    assert args.final_share == 0.5
+    assert tool.parse_args([]).final_share == 0.0
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--final-share', '1'])
 
 
 def test_detection_study_configs(tmp_path):

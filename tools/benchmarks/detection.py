@@ -51,7 +51,9 @@ Usage: python tools/benchmarks/detection.py [--fractions 0.3 0.1]
        [--report] [--verdict FILE...] [--quick]
 """
 import argparse
+import copy
 import json
+import os
 import os.path as osp
 import sys
 import time
@@ -72,12 +74,13 @@ METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
                'fp_epochs', 'num_train', 'num_val', 'teacher_drop',
                'layer_align', 'fp_config', 'qat_config', 'data_root',
-               'scorer')
+               'scorer', 'final_share')
 #: Runs stored before a recipe key existed had this value of it.
 STORE = protocol.RunStore(
     ('policy', 'seed'),
     dict(teacher_drop=0.0, layer_align=0.0, fp_config=FP_CONFIG,
-         qat_config=QAT_CONFIG, data_root=None, scorer=None))
+         qat_config=QAT_CONFIG, data_root=None, scorer=None,
+         final_share=0.0))
 #: The modules ``--layer-align`` aligns to the teacher's.
 ALIGN_LAYERS = ['neck']
 
@@ -102,6 +105,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--data-root',
                         help='the COCO-style data of the configs (default: '
                         'synthetic shapes made in the work dir, the demo)')
+    parser.add_argument('--final-share', type=float, metavar='S',
+                        help="the seeded share of the validation images "
+                        "kept as a sealed 'final' split: runs are scored on "
+                        'the rest and store the final split\'s metrics, '
+                        'which only --report --final shows (default 0.5 '
+                        'with --data-root, 0 for the demo)')
+    parser.add_argument('--final', action='store_true',
+                        help='with --report: the metrics of the sealed '
+                        'final split')
     parser.add_argument('--teacher-drop', type=float, default=0.0,
                         metavar='Q',
                         help="acs never selects the share Q of the images "
@@ -160,6 +172,13 @@ def parse_args(argv=None) -> argparse.Namespace:
         if getattr(args, key) < 1:
             parser.error(f"--{key.replace('_', '-')} must be >= 1, got "
                          f'{getattr(args, key)}')
+    if args.final_share is None:
+        args.final_share = 0.5 if args.data_root is not None else 0.0
+    if not 0 <= args.final_share < 1:
+        parser.error(f'--final-share must lie in [0, 1), got '
+                     f'{args.final_share}')
+    if args.final and not args.report:
+        parser.error('--final is a view of --report')
     args.selection = common.json_option(parser, '--selection', args.selection)
     args.scorer = common.json_option(parser, '--scorer', args.scorer)
     return args
@@ -194,19 +213,71 @@ def load_cfg(path: str, args, work_dir: str, seed: int):
     return cfg
 
 
-def evaluate_run(cfg, epochs: int) -> tuple:
+def split_validation(ann_file: str, share: float, out_dir: str) -> tuple:
+    """The COCO annotation files of the two seeded parts of the
+    validation set ``ann_file``: ``(val, final)``, ``final`` holding the
+    ``share`` of its images (written once into ``out_dir``)."""
+    import numpy as np
+    paths = tuple(osp.join(out_dir, f'{name}_{share:g}.json')
+                  for name in ('val', 'final'))
+    if all(osp.isfile(p) for p in paths):
+        return paths
+    with open(ann_file) as f:
+        coco = json.load(f)
+    ids = sorted(img['id'] for img in coco['images'])
+    order = np.random.default_rng(0).permutation(len(ids))
+    final = {ids[i] for i in order[:round(share * len(ids))]}
+    os.makedirs(out_dir, exist_ok=True)
+    for path, keep in zip(paths, (lambda i: i not in final,
+                                  lambda i: i in final)):
+        part = dict(coco,
+                    images=[x for x in coco['images'] if keep(x['id'])],
+                    annotations=[a for a in coco['annotations']
+                                 if keep(a['image_id'])])
+        with open(path + '.tmp', 'w') as f:
+            json.dump(part, f)
+        os.replace(path + '.tmp', path)
+    return paths
+
+
+def seal_final_split(cfg, args) -> None:
+    """Score ``cfg``'s runs on the validation images outside the sealed
+    final split (``args.final_share``), and test them on that split."""
+    if not args.final_share:
+        return
+    from mmacs.utils import innermost_dataset
+    dataset = innermost_dataset(cfg.val_dataloader.dataset)
+    ann_file = osp.join(dataset.data_root, dataset.ann_file)
+    val, final = split_validation(ann_file, args.final_share,
+                                  osp.join(args.work_dir, 'val_split'))
+    cfg.test_dataloader = copy.deepcopy(cfg.val_dataloader)
+    cfg.test_evaluator = copy.deepcopy(cfg.val_evaluator)
+    for loader, evaluator, path in (
+            (cfg.val_dataloader, cfg.val_evaluator, val),
+            (cfg.test_dataloader, cfg.test_evaluator, final)):
+        innermost_dataset(loader.dataset).ann_file = path
+        evaluator.ann_file = path
+
+
+def coco_metrics(metrics: dict, where: str) -> dict:
+    """The ``METRICS`` of CocoMetric's ``metrics`` (0 when it returned
+    none: the model detected nothing on ``where``)."""
+    if not any(f'coco/{k}' in metrics for k in METRICS):
+        print(f'{where}: no detections, mAP 0', flush=True)
+        return {k: 0.0 for k in METRICS}
+    return {k: float(metrics[f'coco/{k}']) for k in METRICS}
+
+
+def evaluate_run(cfg, epochs: int, test: bool = False) -> tuple:
     """Train ``cfg`` for ``epochs`` (saving the last checkpoint); its COCO
-    metrics on the validation images and the seconds training took."""
+    metrics on the validation images, the seconds training took and, with
+    ``test``, its metrics on the test images (else None)."""
     common.quiet_epochs(cfg, epochs)
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=epochs, save_last=True)
-    metrics, seconds, _, _ = protocol.train_and_evaluate(cfg)
-    if not any(f'coco/{k}' in metrics for k in METRICS):
-        # CocoMetric returns nothing when the model detects nothing.
-        print(f'{cfg.work_dir}: no detections on the validation images, '
-              'mAP 0', flush=True)
-        return {k: 0.0 for k in METRICS}, seconds
-    return {k: float(metrics[f'coco/{k}']) for k in METRICS}, seconds
+    metrics, seconds, _, tested = protocol.train_and_evaluate(cfg, test)
+    return (coco_metrics(metrics, cfg.work_dir), seconds,
+            None if tested is None else coco_metrics(tested, cfg.work_dir))
 
 
 def fp_key(args) -> str:
@@ -239,7 +310,7 @@ def fp_model(args, results: dict) -> str:
               flush=True)
         return ckpt
     cfg = load_cfg(args.fp_config, args, work_dir, seed=0)
-    metrics, seconds = evaluate_run(cfg, args.fp_epochs)
+    metrics, seconds, _ = evaluate_run(cfg, args.fp_epochs)
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'FP training wrote no checkpoint {ckpt}')
     results['fp'][key] = dict(metrics, train_seconds=seconds)
@@ -270,6 +341,7 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
     cfg.coreset.update(coreset)
     if policy == 'acs' and args.scorer is not None:
         cfg.coreset.scorer = args.scorer
+    seal_final_split(cfg, args)
     return cfg, epochs
 
 
@@ -280,7 +352,8 @@ def run_one(policy: str, fraction: float, seed: int, args,
                         f'{policy}_{tag}_seed{seed}_{int(time.time())}')
     cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
                                 work_dir)
-    metrics, seconds = evaluate_run(cfg, epochs)
+    metrics, seconds, final = evaluate_run(cfg, epochs,
+                                           test=bool(args.final_share))
     record = protocol.coreset_record(work_dir, args.noise > 0)
     noisy = record['noisy_fraction']
     run = dict(
@@ -297,6 +370,8 @@ def run_one(policy: str, fraction: float, seed: int, args,
         random_draws=protocol.random_draws(policy),
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'))
+    if final is not None:
+        run['final'] = final  # sealed: only --report --final shows it
     print(f"[{policy} {tag} seed {seed}] bbox_mAP {run['bbox_mAP']:.3f}, "
           f"mAP_50 {run['bbox_mAP_50']:.3f}, {seconds:.0f} s "
           f"({record['score_seconds']:.0f} s scoring)" +
@@ -350,7 +425,8 @@ def label(run: dict) -> str:
 
 #: The recipe keys a run shares with the ``full`` runs of its ``kept``.
 FULL_KEYS = ('noise', 'epochs', 'fp_epochs', 'num_train', 'num_val',
-             'layer_align', 'fp_config', 'qat_config', 'data_root')
+             'layer_align', 'fp_config', 'qat_config', 'data_root',
+             'final_share')
 
 
 def kept_of(runs: list):
@@ -548,7 +624,9 @@ def main(argv=None) -> dict:
                                                      'detection.json')
     args.data_dir = args.data_root or osp.join(args.work_dir, 'data')
     if args.report:
-        summary = summarize(results['runs'])
+        summary = summarize([dict(r, **r['final']) for r in results['runs']
+                             if 'final' in r] if args.final else
+                            results['runs'])
         print_table(summary, results.get('fp', {}))
         if args.baseline is not None:
             report.compare_with_baseline(summary, args.baseline,
