@@ -3,7 +3,7 @@ from .filters import (apply_teacher_filter, check_teacher_filter,
                       teacher_drop_pool, teacher_filter_pool)
 from .policies import (Policy, draw_seed, get_policy, register_policy,
                        select_coreset)
-from .reuse import ScoreRecorder, merge_scores
+from .reuse import ScoreRecorder, ScoreStore, merge_scores
 from .schedules import beta_schedule, check_schedule
 from .scorers import build_scorer
 from .scores import (anchor_l2_scores, combine_scores, disagreement_score,
@@ -24,5 +24,5 @@ __all__ = [
     'find_dataset_attr', 'pop_scoring_args', 'check_selection',
     'register_rule', 'CoresetSelector', 'Plan', 'Selection',
     'dataset_labels', 'selection_record', 'TeacherCache', 'ScoreRecorder',
-    'merge_scores'
+    'ScoreStore', 'merge_scores'
 ]

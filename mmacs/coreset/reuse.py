@@ -9,8 +9,9 @@ scoring pass, on the same logits), and the teacher's outputs of the same
 batch (shared with distillation and layer alignment when they run, else one
 extra teacher forward). The scoring pass then scores only a rotating block
 of the other samples (:meth:`~mmacs.coreset.CoresetSelector.plan`), and
-every other sample keeps its last score (:func:`merge_scores`, which also
-records each score's round, so its age is known).
+every other sample keeps its last score in the run's :class:`ScoreStore`
+(:func:`merge_scores`, which also records each score's round, so its age
+is known).
 
 What a reused score is not: the scoring pass's ``score_view='clean'`` sees
 the test pipeline with the networks in eval mode and one set of weights;
@@ -28,7 +29,7 @@ from mmengine.dist import all_gather_object
 from torch import Tensor
 
 from mmacs.tasks import sample_indices
-from .scores import check_finite
+from .scores import check_finite, combine_scores
 
 
 class ScoreRecorder:
@@ -128,3 +129,101 @@ def merge_scores(stored: Optional[dict],
                      what=f'{key.upper()} scores' if key in ('evs', 'ds')
                      else f'{key} values')
     return out, rounds
+
+
+class ScoreStore:
+    """The scores a run keeps between rounds, and what a checkpoint saves
+    of them.
+
+    Without ``reuse`` it holds the last scoring pass's scores (a static
+    policy keeps its coreset on them). With ``reuse`` it holds every
+    sample's last score and the round it was computed in (``rounds``, -1:
+    never): the scoring pass refreshes the plan's pool and the training
+    step of each round's last epoch scores the coreset (a
+    :class:`ScoreRecorder` on the model, :meth:`listen` / :meth:`collect`).
+
+    Args:
+        reuse (bool): ``score_reuse`` (of the
+            :class:`~mmacs.coreset.CoresetSelector`).
+    """
+
+    def __init__(self, reuse: bool = False) -> None:
+        self.reuse = reuse
+        self.scores = self.rounds = self.recorder = self.model = None
+        self.num_samples = 0
+
+    def setup(self, model, scoring, num_samples: int) -> None:
+        """Record the training steps of ``model`` (a
+        :class:`~mmacs.models.QATModel`) with ``scoring``'s scorer (a
+        :class:`~mmacs.coreset.ScoringPass`, None when nothing is scored)
+        over a training set of ``num_samples``."""
+        self.model, self.num_samples = model, num_samples
+        # Always with the teacher: a stored score is used in later rounds,
+        # whose beta may weigh DS.
+        self.recorder = ScoreRecorder(scoring.scorer, True) \
+            if self.reuse else None
+
+    def complete(self) -> bool:
+        """Every sample has a score (with ``reuse``: a stored one)."""
+        if self.scores is None or not self.reuse:
+            return self.scores is not None
+        return self.rounds is not None and bool((self.rounds >= 0).all())
+
+    def fresh(self, round_idx: int) -> Optional[Tensor]:
+        """The samples scored for round ``round_idx`` (the training step's
+        since the last round), or None without stored rounds."""
+        if self.rounds is None:
+            return None
+        return (self.rounds == round_idx).nonzero().flatten()
+
+    def score(self, plan, scoring) -> dict:
+        """Score ``plan``'s pool with ``scoring``: the scores replace the
+        stored ones, or with ``reuse`` are merged into them and weighed
+        with the plan's ``beta``. Returns what the log records of it."""
+        if not plan.reuse:
+            self.scores, info = scoring.score_round(
+                plan.pool, plan.beta, need_teacher=plan.with_teacher)
+            return info
+        scores, info, num = {}, {}, int(plan.pool.numel())
+        if num:
+            scores, info = scoring.score_round(plan.pool, plan.beta,
+                                               need_teacher=True)
+        self.record(plan.pool, scores, plan.round_idx)
+        evs, ds = self.scores['evs'], self.scores.setdefault('ds', None)
+        self.scores['combined'] = evs if ds is None or plan.beta == 1 \
+            else combine_scores(evs, ds, plan.beta)
+        fresh = int((self.rounds == plan.round_idx).sum())
+        age = plan.round_idx - self.rounds.float()
+        return dict(info, scored=num, reused=fresh - num,
+                    mean_score_age=float(age.mean()))
+
+    def record(self, indices: Tensor, values: dict, round_idx: int) -> None:
+        """Merge ``values`` of ``indices`` as round ``round_idx``'s scores
+        (:func:`merge_scores`)."""
+        self.scores, self.rounds = merge_scores(self.scores, self.rounds,
+                                                [(indices, values)],
+                                                round_idx, self.num_samples)
+
+    def listen(self) -> None:
+        """Score the model's training steps until :meth:`collect` (with
+        ``reuse``)."""
+        if self.recorder is not None:
+            self.model.score_recorder = self.recorder
+
+    def collect(self, round_idx: int) -> None:
+        """Stop listening, if listening, and merge what the training steps
+        recorded, on all ranks, as round ``round_idx``'s scores."""
+        if self.recorder is None or self.model.score_recorder is None:
+            return
+        self.model.score_recorder = None
+        indices, values = self.recorder.gather()
+        self.recorder.clear()
+        self.record(indices, values, round_idx)
+
+    def state_dict(self) -> dict:
+        return dict(scores=self.scores, score_rounds=self.rounds)
+
+    def load_state_dict(self, state: dict) -> None:
+        self.scores = state['scores']
+        # Absent from checkpoints saved before score_reuse.
+        self.rounds = state.get('score_rounds')

@@ -24,6 +24,7 @@ from torch import Tensor
 from mmacs.datasets.coreset_sampler import IndexSampler
 from mmacs.quantization.convert import frozen_quantized_weights
 from mmacs.tasks import sample_indices
+from .scorers import build_scorer
 from .scores import check_finite, combine_scores
 from .teacher_cache import TeacherCache
 
@@ -192,6 +193,21 @@ class ScoringPass:
             if teacher_cache_mb > 0 and view == 'clean' else None
         return cls(model, scorer, loader, len(dataset), cache,
                    augment=view == 'train', embedding=embedding)
+
+    @classmethod
+    def for_selector(cls, runner, model, selector, scorer=None,
+                     **kwargs) -> Optional['ScoringPass']:
+        """The pass a set-up :class:`~mmacs.coreset.CoresetSelector` needs
+        (None: its policy scores nothing): ``scorer`` (a config, None: the
+        task's default) scores what a teacher filter reads, and the pass
+        gives the teacher's embedding to a rule that reads it. ``kwargs``:
+        those of :meth:`from_runner`."""
+        if not selector.needs_scores:
+            return None
+        scorer = build_scorer(scorer, model.task,
+                              bool(selector.teacher_filter))
+        return cls.from_runner(runner, model, scorer,
+                               embedding=selector.needs_embedding, **kwargs)
 
     def score_batch(self,
                     data: dict,

@@ -5,10 +5,10 @@ import torch
 from mmdet.registry import HOOKS
 from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from torch.utils.data import DataLoader
 
 from mmacs.datasets.coreset_sampler import IndexSampler
+from mmacs.models import find_qat_model
 from mmacs.quantization import quantizer_summary
 from mmacs.quantization.calibration import uninitialized_quantizers
 
@@ -44,32 +44,20 @@ class QATCalibrationHook(Hook):
         self.num_batches = num_batches
 
     def before_train(self, runner) -> None:
-        model = self._model(runner)
-        loader = None
-        if uninitialized_quantizers(getattr(model, 'student', model)):
+        model = find_qat_model(runner, 'QATCalibrationHook')
+        loader = []
+        if uninitialized_quantizers(model.student):
             loader = calibration_loader(runner.train_dataloader,
                                         self.num_batches, runner.seed)
-        self._calibrate(runner, loader)
-
-    def _calibrate(self, runner, dataloader: Optional[object]) -> None:
-        model = self._model(runner)
-        if not hasattr(model, 'calibrate'):
-            raise TypeError('QATCalibrationHook needs a QATModel, got '
-                            f'{type(model).__name__}')
-        num = model.calibrate(dataloader if dataloader is not None else [])
+        num = model.calibrate(loader)
         summary = quantizer_summary(model.student)
         if num:
             runner.logger.info(
                 f'QAT calibration: initialised {num} LSQ quantizers from '
-                f'{len(dataloader)} batches ({summary})')
+                f'{len(loader)} batches ({summary})')
         else:
             runner.logger.info(
                 f'QAT calibration: all steps already initialised ({summary})')
-
-    @staticmethod
-    def _model(runner):
-        return runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
 
 
 def calibration_loader(train_loader: DataLoader, num_batches: int,

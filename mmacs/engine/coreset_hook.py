@@ -5,12 +5,11 @@ import time
 
 from mmdet.registry import HOOKS
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 
-from mmacs.coreset import (CoresetSelector, ScoreRecorder, ScoringPass,
-                           build_scorer, combine_scores, merge_scores,
+from mmacs.coreset import (CoresetSelector, ScoreStore, ScoringPass,
                            pop_scoring_args)
 from mmacs.datasets import find_coreset_sampler, set_coreset
+from mmacs.models import find_qat_model
 from mmacs.quantization.calibration import check_calibrated
 from mmacs.utils.checks import check_int
 from .coreset_log import log_selection, start_log
@@ -22,15 +21,12 @@ class CoresetSelectionHook(Hook):
 
     Before training epochs ``0, R, 2R, ...`` the
     :class:`~mmacs.coreset.CoresetSelector` plans the round, a
-    :class:`~mmacs.coreset.ScoringPass` scores the planned samples (the same
-    on every rank) and the selector chooses; the hook hands the coreset to
-    the train dataloader's :class:`~mmacs.datasets.CoresetSampler` (whose
-    ``fraction`` sets its size). The coreset and its scores are saved in
-    checkpoints; a resumed run replaces the log lines of selections made
-    after its checkpoint. With ``score_reuse``, the last epoch of each
-    round also scores the training step's outputs (a
-    :class:`~mmacs.coreset.reuse.ScoreRecorder` on the model), merged into
-    the stored scores at the epoch's end, before its checkpoint.
+    :class:`~mmacs.coreset.ScoringPass` scores the planned samples into a
+    :class:`~mmacs.coreset.ScoreStore` and the selector chooses; the hook
+    hands the coreset to the train dataloader's
+    :class:`~mmacs.datasets.CoresetSampler` (whose ``fraction`` sets its
+    size). The coreset and its scores are saved in checkpoints; a resumed
+    run replaces the log lines of selections made after its checkpoint.
 
     Args:
         interval (int): Epochs between selections ``R``. Defaults to 1.
@@ -45,8 +41,8 @@ class CoresetSelectionHook(Hook):
     # Before IterTimerHook (NORMAL), which must not time the scoring pass;
     # after QATCalibrationHook (VERY_HIGH), which initialises the steps.
     priority = 'ABOVE_NORMAL'
-    #: What a checkpoint saves (under 'coreset', with the policy's name).
-    STATE = ('indices', 'scores', 'round_idx', 'last_epoch', 'score_rounds')
+    #: Saved under 'coreset' in checkpoints, with the store's state.
+    STATE = ('indices', 'round_idx', 'last_epoch')
 
     def __init__(self,
                  interval: int = 1,
@@ -57,34 +53,21 @@ class CoresetSelectionHook(Hook):
         self.scorer_cfg = cfg.pop('scorer', None)
         self.scoring_cfg = pop_scoring_args(cfg)
         self.selector = CoresetSelector(**cfg)
-        self.indices = self.scores = self.loaded_epoch = None
-        # With score_reuse: the round each stored score was computed in.
-        self.score_rounds = self.recorder = None
+        self.store = ScoreStore(self.selector.score_reuse)
+        self.indices = self.loaded_epoch = None
         self.round_idx = self.last_epoch = -1
 
     def before_train(self, runner) -> None:
         """Check the set-up, set up the selector, build the scoring pass."""
-        model = runner.model.module if is_model_wrapper(
-            runner.model) else runner.model
-        if not hasattr(model, 'teacher_outputs'):
-            raise TypeError('CoresetSelectionHook needs a QATModel (student '
-                            f'and teacher), got {type(model).__name__}')
+        model = find_qat_model(runner, 'CoresetSelectionHook')
         self.sampler = find_coreset_sampler(runner.train_dataloader)
         self.batch_sampler = runner.train_dataloader.batch_sampler
         check_calibrated(model.student, 'the first selection')
         self.selector.setup(runner.train_dataloader.dataset, self.sampler,
                             model.adapter)
-        self.scoring = ScoringPass.from_runner(
-            runner, model,
-            build_scorer(self.scorer_cfg, model.task,
-                         bool(self.selector.teacher_filter)),
-            embedding=self.selector.needs_embedding,
-            **self.scoring_cfg) if self.selector.needs_scores else None
-        self.model = model
-        if self.selector.score_reuse:
-            # Always with the teacher: a stored score is used in later
-            # rounds, whose beta may weigh DS.
-            self.recorder = ScoreRecorder(self.scoring.scorer, True)
+        self.scoring = ScoringPass.for_selector(
+            runner, model, self.selector, self.scorer_cfg, **self.scoring_cfg)
+        self.store.setup(model, self.scoring, self.selector.num_samples)
         start_log(runner, self.log_file, self.loaded_epoch)
 
     def before_train_epoch(self, runner) -> None:
@@ -94,43 +77,27 @@ class CoresetSelectionHook(Hook):
         elif self.indices is not None:
             set_coreset(self.sampler, self.batch_sampler, self.indices,
                         runner.logger)
-        next_epoch = epoch + 1
-        if self.recorder is not None and next_epoch % self.interval == 0 \
-                and next_epoch < runner.max_epochs and \
+        if self.store.reuse and (epoch + 1) % self.interval == 0 and \
+                epoch + 1 < runner.max_epochs and \
                 not self.selector.policy.static:
             # The round's last epoch: score what the training step sees.
-            self.model.score_recorder = self.recorder
+            self.store.listen()
 
     def after_train_epoch(self, runner) -> None:
-        if self.recorder is None or self.model.score_recorder is None:
-            return
-        self.model.score_recorder = None
-        indices, values = self.recorder.gather()
-        self.recorder.clear()
-        self.scores, self.score_rounds = merge_scores(
-            self.scores, self.score_rounds, [(indices, values)],
-            (runner.epoch + 1) // self.interval, self.selector.num_samples)
+        self.store.collect((runner.epoch + 1) // self.interval)
 
     def new_round(self, runner, epoch: int) -> None:
         """A selection round at ``epoch``: plan, score, select, hand over."""
         round_idx = epoch // self.interval
-        fresh = None if self.score_rounds is None else \
-            (self.score_rounds == round_idx).nonzero().flatten()
-        scored = self.indices is not None and self.scores is not None
-        if self.selector.score_reuse:  # and every sample has a score
-            scored = scored and self.score_rounds is not None and \
-                bool((self.score_rounds >= 0).all())
-        plan = self.selector.plan(epoch, runner.max_epochs, round_idx,
-                                  scored, fresh)
-        t0, info = time.perf_counter(), {}
-        if plan.score and plan.reuse:
-            info = self.refresh_scores(plan)
-        elif plan.score:
-            self.scores, info = self.scoring.score_round(
-                plan.pool, plan.beta, need_teacher=plan.with_teacher)
+        plan = self.selector.plan(
+            epoch, runner.max_epochs, round_idx,
+            self.indices is not None and self.store.complete(),
+            self.store.fresh(round_idx))
+        t0 = time.perf_counter()
+        info = self.store.score(plan, self.scoring) if plan.score else {}
         t1 = time.perf_counter()
         selection = self.selector.select(
-            plan, self.scores if plan.score else None, self.indices)
+            plan, self.store.scores if plan.score else None, self.indices)
         timing = dict(score_seconds=t1 - t0,
                       select_seconds=time.perf_counter() - t1, **info)
         self.indices, self.round_idx, self.last_epoch = \
@@ -139,31 +106,10 @@ class CoresetSelectionHook(Hook):
                     runner.logger)
         log_selection(runner, selection.stats, timing, self.log_file)
 
-    def refresh_scores(self, plan) -> dict:
-        """Score the plan's pool (``score_reuse``), merge it into the
-        stored scores and weigh them with the plan's ``beta``; what the
-        log records of it."""
-        info = {}
-        updates = []
-        if plan.pool.numel():
-            scores, info = self.scoring.score_round(
-                plan.pool, plan.beta, need_teacher=True)
-            updates.append((plan.pool, scores))
-        self.scores, self.score_rounds = merge_scores(
-            self.scores, self.score_rounds, updates, plan.round_idx,
-            self.selector.num_samples)
-        evs, ds = self.scores['evs'], self.scores.setdefault('ds', None)
-        self.scores['combined'] = evs if ds is None or plan.beta == 1 \
-            else combine_scores(evs, ds, plan.beta)
-        fresh = int((self.score_rounds == plan.round_idx).sum())
-        age = plan.round_idx - self.score_rounds.float()
-        return dict(info, scored=int(plan.pool.numel()),
-                    reused=fresh - int(plan.pool.numel()),
-                    mean_score_age=float(age.mean()))
-
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         state = {key: getattr(self, key) for key in self.STATE}
-        checkpoint['coreset'] = dict(state, policy=self.selector.policy.name)
+        checkpoint['coreset'] = dict(state, **self.store.state_dict(),
+                                     policy=self.selector.policy.name)
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         self.loaded_epoch = checkpoint.get('meta', {}).get('epoch')
@@ -178,6 +124,5 @@ class CoresetSelectionHook(Hook):
             runner.logger.warning(f"the checkpoint's coreset came from "
                                   f'policy {old!r}, this run uses {name!r}')
         for key in self.STATE:
-            # score_rounds: absent from checkpoints before score_reuse.
-            setattr(self, key, state.get(key) if key == 'score_rounds'
-                    else state[key])
+            setattr(self, key, state[key])
+        self.store.load_state_dict(state)

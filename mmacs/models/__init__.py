@@ -1,4 +1,4 @@
 # Copyright (c) mmacs contributors. All rights reserved.
-from .qat_model import DEFAULT_FP_LAYERS, QATModel
+from .qat_model import DEFAULT_FP_LAYERS, QATModel, find_qat_model
 
-__all__ = ['QATModel', 'DEFAULT_FP_LAYERS']
+__all__ = ['QATModel', 'DEFAULT_FP_LAYERS', 'find_qat_model']

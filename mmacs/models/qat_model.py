@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from mmdet.registry import MODELS
 from mmengine.logging import MMLogger
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, is_model_wrapper
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmacs.quantization import calibrate, quantize_model
@@ -246,6 +246,17 @@ class QATModel(BaseModel):
             return calibrate(self.student, batches, step)
         finally:
             self.student.train(was_training)
+
+
+def find_qat_model(runner, needed_by: str) -> QATModel:
+    """The runner's :class:`QATModel`, unwrapped from a DDP wrapper; a
+    TypeError says that ``needed_by`` (a hook) needs one."""
+    model = runner.model.module if is_model_wrapper(
+        runner.model) else runner.model
+    if not isinstance(model, QATModel):
+        raise TypeError(f'{needed_by} needs a QATModel (student and '
+                        f'teacher), got {type(model).__name__}')
+    return model
 
 
 def _check_fold_bn(cfg: Optional[dict]) -> Optional[dict]:

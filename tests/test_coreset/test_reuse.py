@@ -3,13 +3,22 @@
 scores into the stored ones, and the recorder of the training step's
 scores against the scoring pass."""
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
 
-from mmacs.coreset import ScoreRecorder, build_scorer, merge_scores
+from mmacs.coreset import ScoreRecorder, ScoreStore, build_scorer, merge_scores
 from mmacs.tasks import DetectionTask
 from tests.test_coreset.test_selector import scored, selector
+
+
+class Sample:
+    """A classification data sample: its index and label."""
+
+    def __init__(self, idx, label):
+        self.metainfo = dict(sample_idx=idx)
+        self.gt_label = torch.tensor([label])
 
 
 @pytest.mark.parametrize('pool', [0.3, 0.25, 0.5, 1.0])
@@ -90,11 +99,6 @@ def test_merge_keeps_old_scores_and_marks_the_round_of_new_ones():
 def test_recorder_keeps_each_samples_last_record():
     rec = ScoreRecorder(build_scorer(None, 'classification'), False)
 
-    class Sample:
-        def __init__(self, idx, label):
-            self.metainfo = dict(sample_idx=idx)
-            self.gt_label = torch.tensor([label])
-
     logits = torch.tensor([[2., 0.], [0., 2.], [0., 0.]])
     rec(None, dict(logits=logits), None,
         [Sample(4, 0), Sample(1, 0), Sample(0, 1)])
@@ -107,3 +111,47 @@ def test_recorder_keeps_each_samples_last_record():
     assert 'ds' not in values
     rec.clear()
     assert rec.gather()[0].numel() == 0
+
+
+def values(*evs):
+    """Scores as the classification scorer gives them with the teacher."""
+    n = len(evs)
+    return dict(evs=torch.tensor(evs), ds=torch.zeros(n),
+                label_prob=torch.ones(n))
+
+
+def test_store_dates_its_scores_and_loads_checkpoints_without_rounds():
+    n = 4
+    store = ScoreStore(reuse=True)
+    model = SimpleNamespace(score_recorder=None)
+    store.setup(model,
+                SimpleNamespace(scorer=build_scorer(None, 'classification')),
+                n)
+    assert not store.complete() and store.fresh(0) is None
+    store.record(torch.tensor([0, 2]), values(1., 3.), 1)
+    assert not store.complete()  # samples 1 and 3 have no score yet
+    store.record(torch.tensor([1, 3]), values(2., 4.), 2)
+    assert store.complete()
+    assert store.fresh(2).tolist() == [1, 3]
+    # The training step's records, collected as the next round's.
+    store.collect(3)  # not listening: nothing changes
+    assert store.rounds.tolist() == [1, 2, 1, 2]
+    store.listen()
+    logits = dict(logits=torch.tensor([[0., 0.]]))
+    model.score_recorder(None, logits, lambda: logits, [Sample(2, 1)])
+    store.collect(3)
+    assert model.score_recorder is None
+    assert store.rounds.tolist() == [1, 2, 3, 2]
+    assert store.scores['evs'][2] == pytest.approx(math.sqrt(0.5))
+    assert store.scores['ds'][2] == pytest.approx(0.)  # same outputs
+    state = store.state_dict()
+    assert set(state) == {'scores', 'score_rounds'}
+    # A checkpoint saved before score_reuse has no rounds: the scores load
+    # and are not complete for reuse (the next round scores all samples).
+    old = ScoreStore(reuse=True)
+    old.load_state_dict(dict(scores=state['scores']))
+    assert old.rounds is None and not old.complete()
+    assert torch.equal(old.scores['evs'], store.scores['evs'])
+    plain = ScoreStore(reuse=False)
+    plain.load_state_dict(dict(scores=state['scores']))
+    assert plain.complete()

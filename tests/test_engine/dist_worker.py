@@ -36,7 +36,7 @@ def main(work_dir, reuse=False):
         seen.append(
             dict(epoch=epoch, indices=self.indices.tolist(),
                  shard=list(self.sampler),
-                 scores=self.scores['combined'].tolist()))
+                 scores=self.store.scores['combined'].tolist()))
 
     with mock.patch.object(CoresetSelectionHook, 'new_round', new_round):
         runner = QATRunner.from_cfg(cfg)

@@ -67,7 +67,8 @@ def test_resume_restores_indices_and_scores(tmp_path):
     resumed = run(cfg)
     hook2 = hook_of(resumed)
     assert torch.equal(hook2.indices, hook.indices)
-    assert torch.allclose(hook2.scores['combined'], hook.scores['combined'])
+    assert torch.allclose(hook2.store.scores['combined'],
+                          hook.store.scores['combined'])
     # The resumed run replaced the line of the selection it made again.
     after = [r for r in read_log(tmp_path) if r['epoch'] == 2]
     assert len(before) == len(after) == 1
@@ -89,7 +90,8 @@ def test_resume_between_selections_keeps_coreset(tmp_path):
         resumed = run(cfg)
     hook = hook_of(resumed)
     assert torch.equal(hook.indices, ckpt['indices'])
-    assert torch.equal(hook.scores['combined'], ckpt['scores']['combined'])
+    assert torch.equal(hook.store.scores['combined'],
+                       ckpt['scores']['combined'])
     assert torch.equal(hook.sampler.indices, ckpt['indices'])
 
 
@@ -195,7 +197,7 @@ def test_selection_rule_reaches_the_policy_and_the_log(tmp_path):
     log = read_log(tmp_path)
     assert all(r['selection'] == dict(type='mixed', share=0.5) for r in log)
     hook = hook_of(runner)
-    scores = hook.scores['combined']
+    scores = hook.store.scores['combined']
     chosen = set(hook.indices.tolist())
     # Per class, half of the quota is the class's top scores, the rest is
     # drawn at random: the coreset is not the per-class top-k.

@@ -37,7 +37,7 @@ def test_kcenter_on_object_scores(shapes_root, tmp_path):
     # outputs (the embedding with them) come from the cache after.
     assert log[0]['teacher_seconds'] > 0 and log[0]['ds'] is not None
     assert log[1]['teacher_cache_hits'] == 16
-    emb = hook.scores['embedding']
+    emb = hook.store.scores['embedding']
     assert emb.shape[0] == 16 and torch.isfinite(emb).all()
     assert emb.shape[1] == sum(
         hook.scoring.model.teacher.neck.out_channels

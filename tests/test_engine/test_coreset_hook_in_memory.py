@@ -181,7 +181,7 @@ def test_teacher_filter_keeps_contradicted_labels_out(tmp_path, images):
         assert 8 <= info['candidates'] < 32
         assert 'dropped_noisy_fraction' in info
     # The last coreset holds only samples the teacher supports.
-    prob = hook.scores['label_prob']
+    prob = hook.store.scores['label_prob']
     assert log[-1]['teacher_filter']['passed'] >= 8
     assert (prob[hook.indices] >= min_prob).all()
 

@@ -64,7 +64,7 @@ def test_a_run_scores_all_once_then_a_rotating_block(tmp_path, images):
     assert [r['epoch'] for r in log] == [0, 1, 2, 3]
     # 32 samples, coreset 8, score_pool 0.5: 16 per block.
     assert log[0]['scored'] == 32 and log[0]['reused'] == 0
-    hook = [h for h in runner.hooks if hasattr(h, 'score_rounds')][0]
+    hook = [h for h in runner.hooks if hasattr(h, 'store')][0]
     blocks = [hook.selector.rotating_block(r) for r in (1, 2, 3)]
     for r, entry in zip((1, 2, 3), log[1:]):
         # The previous coreset comes from the training step; the pass
@@ -75,7 +75,7 @@ def test_a_run_scores_all_once_then_a_rotating_block(tmp_path, images):
     assert torch.equal(torch.cat(blocks[:2]).sort().values,
                        torch.arange(32))
     assert log[-1]['mean_score_age'] < 1.0
-    assert hook.score_rounds.min() >= 1  # every score refreshed since 0
+    assert hook.store.rounds.min() >= 1  # every score refreshed since 0
 
 
 def test_resume_keeps_the_stored_scores(tmp_path, images):

@@ -1,9 +1,11 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 import io
+from types import SimpleNamespace
 
 import pytest
 import torch
 
+from mmacs.models import find_qat_model
 from mmacs.quantization import QConv2d, quantizer_summary
 from mmacs.testing import build_qat, det_batch
 
@@ -96,3 +98,12 @@ def test_steps_of_frozen_stages_are_frozen_at_construction():
     assert frozen and all(not steps[n].requires_grad for n in frozen)
     assert all(p.requires_grad for n, p in steps.items()
                if n.startswith('backbone.layer2.'))
+
+
+def test_hooks_find_the_qat_model_behind_a_wrapper(qat):
+    wrapped = SimpleNamespace(model=torch.nn.DataParallel(qat))
+    assert find_qat_model(wrapped, 'SomeHook') is qat
+    assert find_qat_model(SimpleNamespace(model=qat), 'SomeHook') is qat
+    with pytest.raises(TypeError, match='SomeHook needs a QATModel.*Linear'):
+        find_qat_model(SimpleNamespace(model=torch.nn.Linear(1, 1)),
+                       'SomeHook')
