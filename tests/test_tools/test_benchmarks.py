@@ -496,6 +496,39 @@ def test_detection_study_records_noise_and_resumes(tmp_path, capsys):
     assert shown[name]['mean'] == pytest.approx(full['bbox_mAP'])
 
 
+def test_detection_study_resumes_an_interrupted_run(tmp_path, monkeypatch):
+    """A QAT run killed after its first epoch's checkpoint finishes from it
+    on the next call, with the mAP of a run never interrupted."""
+    tool = load_tool('benchmarks/detection')
+    args = ['--quick', '--policies', 'acs', '--work-dir']
+    whole = tool.main(args + [str(tmp_path / 'whole')])['runs'][0]
+    assert whole['resumed_from_epoch'] == 0
+    clock = tool.protocol.epoch_clock
+
+    def dies_after_a_qat_epoch(work_dir, start):
+        hook = clock(work_dir, start)
+        record = hook.after_train_epoch
+
+        def after_train_epoch(runner):
+            record(runner)
+            if '/acs_' in work_dir:  # the FP model finishes
+                raise Interrupted
+
+        hook.after_train_epoch = after_train_epoch
+        return hook
+
+    cut = str(tmp_path / 'cut')
+    monkeypatch.setattr(tool.protocol, 'epoch_clock', dies_after_a_qat_epoch)
+    with pytest.raises(Interrupted):
+        tool.main(args + [cut])
+    monkeypatch.setattr(tool.protocol, 'epoch_clock', clock)
+    run = tool.main(args + [cut])['runs'][0]
+    assert run['resumed_from_epoch'] == 1
+    for key in tool.METRICS:
+        assert run[key] == pytest.approx(whole[key], abs=1e-6)
+    assert len(run['jaccard_prev']) == len(whole['jaccard_prev'])
+
+
 def test_detection_study_splits_the_validation_set_once(tmp_path):
     """The sealed final split: a seeded share of the validation images,
     disjoint from the rest, their boxes with them; the runs score on the

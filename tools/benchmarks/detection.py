@@ -209,7 +209,7 @@ def load_cfg(path: str, args, work_dir: str, seed: int):
     cfg.experiment_name = osp.basename(work_dir)
     cfg.randomness = dict(seed=seed)
     # One visualizer per run: a shared name logs to the first run's dir.
-    cfg.visualizer.name = f'visualizer_{osp.basename(work_dir)}'
+    cfg.visualizer.name = f'visualizer_{osp.abspath(work_dir)}'
     return cfg
 
 
@@ -269,14 +269,21 @@ def coco_metrics(metrics: dict, where: str) -> dict:
 
 
 def evaluate_run(cfg, epochs: int, test: bool = False) -> tuple:
-    """Train ``cfg`` for ``epochs`` (saving the last checkpoint); its COCO
-    metrics on the validation images, the seconds training took and, with
-    ``test``, its metrics on the test images (else None)."""
+    """Train ``cfg`` for ``epochs``, checkpointing every epoch, or finish
+    it from the last checkpoint in its work dir; its COCO metrics on the
+    validation images, the seconds training took (the interrupted
+    attempts' included), the epoch it resumed from and, with ``test``, its
+    metrics on the test images (else None)."""
     common.quiet_epochs(cfg, epochs)
     cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', interval=epochs, save_last=True)
-    metrics, seconds, _, tested = protocol.train_and_evaluate(cfg, test)
-    return (coco_metrics(metrics, cfg.work_dir), seconds,
+        type='CheckpointHook', interval=1, max_keep_ckpts=1, save_last=True)
+    cfg.resume = osp.isfile(osp.join(cfg.work_dir, 'last_checkpoint'))
+    if cfg.resume:
+        print(f'{cfg.work_dir}: resuming from its last checkpoint',
+              flush=True)
+    metrics, seconds, resumed, tested = protocol.train_and_evaluate(
+        cfg, test)
+    return (coco_metrics(metrics, cfg.work_dir), seconds, resumed,
             None if tested is None else coco_metrics(tested, cfg.work_dir))
 
 
@@ -310,7 +317,7 @@ def fp_model(args, results: dict) -> str:
               flush=True)
         return ckpt
     cfg = load_cfg(args.fp_config, args, work_dir, seed=0)
-    metrics, seconds, _ = evaluate_run(cfg, args.fp_epochs)
+    metrics, seconds, _, _ = evaluate_run(cfg, args.fp_epochs)
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'FP training wrote no checkpoint {ckpt}')
     results['fp'][key] = dict(metrics, train_seconds=seconds)
@@ -348,19 +355,23 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
 def run_one(policy: str, fraction: float, seed: int, args,
             fp_ckpt: str) -> dict:
     tag = 'all' if policy == 'full' else f'f{fraction}'
-    work_dir = osp.join(args.work_dir,
-                        f'{policy}_{tag}_seed{seed}_{int(time.time())}')
+    recipe = recipe_of(args, policy, fraction)
+    # Named by the recipe: an interrupted run finds its checkpoint.
+    work_dir = osp.join(
+        args.work_dir,
+        f'{policy}_{tag}_seed{seed}_{protocol.recipe_digest(recipe, {})}')
     cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
                                 work_dir)
-    metrics, seconds, final = evaluate_run(cfg, epochs,
-                                           test=bool(args.final_share))
+    metrics, seconds, resumed, final = evaluate_run(
+        cfg, epochs, test=bool(args.final_share))
     record = protocol.coreset_record(work_dir, args.noise > 0)
     noisy = record['noisy_fraction']
     run = dict(
         policy=policy,
         seed=seed,
-        recipe=recipe_of(args, policy, fraction),
+        recipe=recipe,
         epochs_run=epochs,
+        resumed_from_epoch=resumed,
         **metrics,
         wall_seconds=seconds,
         score_seconds=record['score_seconds'],
