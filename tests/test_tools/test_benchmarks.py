@@ -932,3 +932,30 @@ def test_detection_study_runs_the_detection_aware_options(tmp_path):
     assert tool.variant_name(old) == 'acs topk (the paper)'
     with pytest.raises(SystemExit):
         tool.parse_args(['--scorer', '{no'])
+
+
+def test_detection_study_passes_more_acs_options(tmp_path):
+    """--acs-options reach acs's coreset config alone (e.g. a scoring
+    pool, the cheaper scoring the equal-cost rows need) and name its row;
+    runs stored before the key read as none."""
+    tool = load_tool('benchmarks/detection')
+    args = tool.parse_args(['--acs-options', '{"score_pool": 0.3}'])
+    args.data_dir = str(tmp_path / 'data')
+    cfg, _ = tool.build_qat_cfg('acs', 0.1, 0, args, 'fp.pth',
+                                str(tmp_path / 'run'))
+    assert cfg.coreset.score_pool == 0.3
+    cfg, _ = tool.build_qat_cfg('random_dynamic', 0.1, 0, args, 'fp.pth',
+                                str(tmp_path / 'run'))
+    assert cfg.coreset.score_pool == 1.0  # the config's
+    recipe = tool.recipe_of(args, 'acs', 0.1)
+    assert recipe['acs_options'] == dict(score_pool=0.3)
+    assert tool.recipe_of(args, 'full_steps', 0.1)['acs_options'] is None
+    run = dict(policy='acs', seed=0, recipe=recipe)
+    assert tool.variant_name(run) == 'acs topk (the paper) (score_pool 0.3)'
+    plain = tool.recipe_of(tool.parse_args([]), 'acs', 0.1)
+    old = dict(policy='acs', seed=0, recipe={
+        k: v for k, v in plain.items() if k != 'acs_options'})
+    assert tool.find_run(dict(runs=[old]), 'acs', 0, plain) is old
+    for bad in ('[0.3]', '{no'):
+        with pytest.raises(SystemExit):
+            tool.parse_args(['--acs-options', bad])

@@ -74,13 +74,13 @@ METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
                'fp_epochs', 'num_train', 'num_val', 'teacher_drop',
                'layer_align', 'fp_config', 'qat_config', 'data_root',
-               'scorer', 'final_share')
+               'scorer', 'final_share', 'acs_options')
 #: Runs stored before a recipe key existed had this value of it.
 STORE = protocol.RunStore(
     ('policy', 'seed'),
     dict(teacher_drop=0.0, layer_align=0.0, fp_config=FP_CONFIG,
          qat_config=QAT_CONFIG, data_root=None, scorer=None,
-         final_share=0.0))
+         final_share=0.0, acs_options=None))
 #: The modules ``--layer-align`` aligns to the teacher's.
 ALIGN_LAYERS = ['neck']
 
@@ -124,6 +124,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="acs's scorer as JSON, e.g. '\"object_loss\"' "
                         'or \'{"type": "object_loss", "pool": "max"}\' '
                         "(default: the QAT config's)")
+    parser.add_argument('--acs-options', default=None, metavar='JSON',
+                        help="more of acs's coreset config as a JSON object, "
+                        'e.g. \'{"score_pool": 0.3}\' (score a random 30%% '
+                        'of the images per selection, select among them) or '
+                        "a cheaper 'score_pipeline'")
     parser.add_argument('--layer-align', type=float, default=0.0,
                         metavar='W',
                         help='weight of the alignment of the student\'s FPN '
@@ -181,19 +186,26 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error('--final is a view of --report')
     args.selection = common.json_option(parser, '--selection', args.selection)
     args.scorer = common.json_option(parser, '--scorer', args.scorer)
+    args.acs_options = common.json_option(parser, '--acs-options',
+                                          args.acs_options)
+    if args.acs_options is not None and not isinstance(args.acs_options,
+                                                       dict):
+        parser.error(f'--acs-options must be a JSON object, got '
+                     f'{args.acs_options!r}')
     return args
 
 
 def recipe_of(args, policy: str, fraction: float) -> dict:
     """What a run of ``policy`` at ``fraction`` trains. ``full`` does not
-    depend on the fraction, and only ``acs`` on the selection rule and the
-    scorer."""
+    depend on the fraction, and only ``acs`` on the selection rule, the
+    scorer and its other options."""
     recipe = {k: getattr(args, k) for k in RECIPE_KEYS if k != 'fraction'}
     recipe['fraction'] = None if policy == 'full' else fraction
     if policy != 'acs':
         recipe['selection'] = None
         recipe['teacher_drop'] = 0.0
         recipe['scorer'] = None
+        recipe['acs_options'] = None
     return recipe
 
 
@@ -348,6 +360,8 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
     cfg.coreset.update(coreset)
     if policy == 'acs' and args.scorer is not None:
         cfg.coreset.scorer = args.scorer
+    if policy == 'acs' and args.acs_options:
+        cfg.coreset.update(args.acs_options)
     seal_final_split(cfg, args)
     return cfg, epochs
 
@@ -411,6 +425,19 @@ def rule_text(cfg) -> str:
     return str(cfg.get('type')) + (f' ({rest})' if rest else '')
 
 
+def options_text(options: dict) -> str:
+    """``--acs-options`` as ``key value, ...`` (a pipeline by its
+    transforms' types)."""
+    def text(value):
+        if isinstance(value, list):
+            return '[' + ', '.join(
+                v.get('type', '?') if isinstance(v, dict) else str(v)
+                for v in value) + ']'
+        return str(value)
+
+    return ', '.join(f'{k} {text(v)}' for k, v in sorted(options.items()))
+
+
 def label(run: dict) -> str:
     """``policy`` plus what sets its recipe apart (the fraction, a
     selection rule other than top-k, a scorer, the noise, the configs)."""
@@ -425,6 +452,8 @@ def label(run: dict) -> str:
             else str(sel)))
     if recipe['scorer'] is not None:
         parts.append('scorer=' + rule_text(recipe['scorer']))
+    if recipe['acs_options']:
+        parts.append('options=' + options_text(recipe['acs_options']))
     for key in ('teacher_drop', 'layer_align', 'noise'):
         if recipe[key]:
             parts.append(f'{key}={recipe[key]}')
@@ -497,7 +526,7 @@ def print_table(summary: dict, fp: dict) -> None:
 
 
 #: Recipe keys that only ``acs`` reads: the rest make a verdict's condition.
-ACS_KEYS = ('selection', 'teacher_drop', 'scorer')
+ACS_KEYS = ('selection', 'teacher_drop', 'scorer', 'acs_options')
 
 
 def variant_name(run: dict) -> str:
@@ -515,6 +544,8 @@ def variant_name(run: dict) -> str:
         name += ' on ' + rule_text(recipe['scorer'])
     if recipe['teacher_drop']:
         name += f" + teacher drop {recipe['teacher_drop']:g}"
+    if recipe['acs_options']:
+        name += f" ({options_text(recipe['acs_options'])})"
     return name
 
 
