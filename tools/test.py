@@ -1,9 +1,14 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 """Evaluate a checkpoint (e.g. COCO bbox mAP through mmdet's CocoMetric).
 
-Usage: python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
+Usage: python tools/test.py CONFIG {CHECKPOINT | --ptq} [--work-dir DIR]
        [--out FILE.pkl] [--show-dir DIR] [--out-json FILE]
        [--cfg-options k=v ...] [--launcher pytorch]
+
+``--ptq`` evaluates a QAT config without training: post-training
+quantization of its ``float_checkpoint``, the LSQ steps calibrated on
+``qat.calibration_batches`` training batches (with the config's step
+``init``, e.g. 'mse'), the baseline a QAT recipe has to beat.
 """
 import json
 
@@ -14,7 +19,11 @@ from mmacs.engine.runner import release_process_group
 
 def parse_args(argv=None):
     parser = base_parser('Test a model with mmacs')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('checkpoint', nargs='?', help='checkpoint file')
+    parser.add_argument(
+        '--ptq', action='store_true',
+        help='no checkpoint: quantize the QAT config\'s float model after '
+        'training, calibrated on training batches, and evaluate it')
     parser.add_argument(
         '--out',
         help="dump the predictions to this pickle file (mmdet's "
@@ -27,6 +36,10 @@ def parse_args(argv=None):
     parser.add_argument(
         '--out-json', help='write the evaluation metrics to this JSON file')
     args = parse(parser, argv)
+    if (args.checkpoint is None) != args.ptq:
+        parser.error('give a CHECKPOINT or --ptq (a QAT config calibrated '
+                     'from its float model), not both, got '
+                     f'checkpoint={args.checkpoint!r} ptq={args.ptq}')
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
         parser.error(f'--out must name a .pkl or .pickle file, got '
                      f'{args.out!r}')
@@ -83,6 +96,9 @@ def show_predictions(cfg, show_dir: str):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_cfg(args)
+    if args.ptq and cfg.model.get('type') != 'QATModel':
+        raise ValueError(f'--ptq needs a QAT config (model type QATModel), '
+                         f"{cfg.filename} has {cfg.model.get('type')!r}")
     cfg.load_from = args.checkpoint
     if args.show_dir:
         show_predictions(cfg, args.show_dir)

@@ -44,6 +44,20 @@ class QATCalibrationHook(Hook):
         self.num_batches = num_batches
 
     def before_train(self, runner) -> None:
+        self.calibrate(runner)
+
+    def before_val(self, runner) -> None:
+        """A model evaluated before any training (post-training
+        quantization: ``tools/test.py --ptq``) is calibrated first; during
+        training and from a QAT checkpoint this does nothing."""
+        model = find_qat_model(runner, 'QATCalibrationHook')
+        if uninitialized_quantizers(model.student):
+            self.calibrate(runner)
+
+    before_test = before_val
+
+    def calibrate(self, runner) -> None:
+        """Initialise the steps not initialised yet from training data."""
         model = find_qat_model(runner, 'QATCalibrationHook')
         loader = []
         if uninitialized_quantizers(model.student):

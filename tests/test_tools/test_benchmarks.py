@@ -4,6 +4,7 @@ their results as one JSON object on the last line. (Their figures are read
 from their own runs, not asserted here: timings are not unit-testable.)"""
 import hashlib
 import json
+import os
 
 import pytest
 import torch
@@ -527,6 +528,21 @@ def test_detection_study_resumes_an_interrupted_run(tmp_path, monkeypatch):
     for key in tool.METRICS:
         assert run[key] == pytest.approx(whole[key], abs=1e-6)
     assert len(run['jaccard_prev']) == len(whole['jaccard_prev'])
+
+
+def test_detection_study_ptq_row_trains_nothing(tmp_path):
+    """The PTQ row: the FP model calibrated and evaluated, no epoch, no
+    scoring, no fraction."""
+    tool = load_tool('benchmarks/detection')
+    result = tool.main(['--quick', '--policies', 'ptq', '--work-dir',
+                        str(tmp_path)])
+    (run, ) = result['runs']
+    assert run['epochs_run'] == 0 and run['recipe']['fraction'] is None
+    assert run['score_seconds'] == 0 and run['wall_seconds'] > 0
+    assert set(tool.METRICS) <= set(run)
+    (log, ) = (tmp_path / next(d for d in os.listdir(tmp_path)
+                               if d.startswith('ptq_all'))).glob('*/*.log')
+    assert 'QAT calibration: initialised' in log.read_text()
 
 
 def test_detection_study_splits_the_validation_set_once(tmp_path):

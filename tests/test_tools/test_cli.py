@@ -1,6 +1,7 @@
 # Copyright (c) mmacs contributors. All rights reserved.
 """mmdet's command line in mmacs's tools: train.py --auto-scale-lr and
 --amp, test.py --out and --show-dir, dist_test.sh with CPU processes."""
+import json
 import os
 import pickle
 import socket
@@ -107,6 +108,31 @@ def test_out_and_show_dir(qat_run, tmp_path):
     assert len(drawn) == NUM_VAL
     with pytest.raises(SystemExit):  # mmdet's rule: a pickle file
         test_tool.parse_args(['cfg.py', 'ckpt.pth', '--out', 'preds.json'])
+
+
+def test_ptq_calibrates_the_float_model_before_testing(qat_run, tmp_path):
+    """--ptq: no checkpoint, the LSQ steps calibrated from training batches
+    before the test loop; from a QAT checkpoint nothing is recalibrated."""
+    def run(*args, name):
+        work = tmp_path / name
+        test_tool.main([str(qat_run.cfg_file), *args, '--work-dir',
+                        str(work), '--out-json', str(work / 'm.json'),
+                        '--cfg-options', f'visualizer.name=vis_{name}'])
+        (log, ) = work.glob('*/*.log')
+        return log.read_text(), json.loads((work / 'm.json').read_text())
+
+    log, metrics = run('--ptq', name='ptq')
+    assert 'QAT calibration: initialised' in log
+    assert 'coco/bbox_mAP' in metrics
+    log, _ = run(str(qat_run.ckpt), name='ckpt')
+    assert 'QAT calibration: initialised' not in log
+    for bad in ([], ['ckpt.pth', '--ptq']):
+        with pytest.raises(SystemExit):
+            test_tool.parse_args(['cfg.py', *bad])
+    fp = Config(dict(model=dict(type='RetinaNet')))
+    fp.dump(str(tmp_path / 'fp.py'))
+    with pytest.raises(ValueError, match='QATModel'):
+        test_tool.main([str(tmp_path / 'fp.py'), '--ptq'])
 
 
 def test_show_dir_needs_a_visualization_hook():

@@ -24,7 +24,9 @@ configs there instead (e.g. HIT-UAV). For every fraction, policy and seed:
 - ``full``: all the images for all the epochs (the reference for the share
   of full-data mAP a coreset keeps; independent of the fraction);
 - ``full_steps``: all the images for ``round(f x epochs)`` epochs (the same
-  number of training steps as a coreset run).
+  number of training steps as a coreset run);
+- ``ptq``: no training, the FP model quantized with steps calibrated on
+  training batches (the QAT config's ``init``): what QAT has to beat.
 
 ``--layer-align W`` adds, to every QAT run whatever its policy, the mean
 squared error between the student's and the teacher's FPN outputs
@@ -63,7 +65,10 @@ if __package__ in (None, ''):  # a script: import the package beside it
 
 from benchmarks import common, protocol, report  # noqa: E402
 
-POLICIES = ('acs', 'random_static', 'random_dynamic', 'full', 'full_steps')
+POLICIES = ('acs', 'random_static', 'random_dynamic', 'full', 'full_steps',
+            'ptq')
+#: Policies that do not depend on the fraction.
+WHOLE = ('full', 'ptq')
 #: The demo's configs, the defaults of --fp-config and --qat-config.
 FP_CONFIG = 'configs/demo/retinanet_r18-tiny_fpn_shapes-128.py'
 QAT_CONFIG = ('configs/demo/'
@@ -153,7 +158,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'noise and layer alignment, seed by seed')
     parser.add_argument('--pair', metavar='POLICY', default='random_dynamic',
                         choices=[p for p in POLICIES
-                                 if p not in ('acs', 'full')],
+                                 if p not in ('acs', ) + WHOLE],
                         help='with --verdict: the policy every variant is '
                         'compared with (default random_dynamic)')
     common.add_benchmark_args(parser)
@@ -200,7 +205,7 @@ def recipe_of(args, policy: str, fraction: float) -> dict:
     depend on the fraction, and only ``acs`` on the selection rule, the
     scorer and its other options."""
     recipe = {k: getattr(args, k) for k in RECIPE_KEYS if k != 'fraction'}
-    recipe['fraction'] = None if policy == 'full' else fraction
+    recipe['fraction'] = None if policy in WHOLE else fraction
     if policy != 'acs':
         recipe['selection'] = None
         recipe['teacher_drop'] = 0.0
@@ -354,8 +359,10 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
             class_flip=0.5,
             drop_box=0.25,
             jitter_box=0.25)
+    # ptq trains nothing: its coreset config is never used.
     coreset, epochs = protocol.coreset_overrides(
-        policy, fraction, args.interval, seed, args.epochs, args.selection,
+        'full' if policy == 'ptq' else policy, fraction, args.interval,
+        seed, args.epochs, args.selection,
         dict(drop=args.teacher_drop) if args.teacher_drop > 0 else None)
     cfg.coreset.update(coreset)
     if policy == 'acs' and args.scorer is not None:
@@ -368,7 +375,7 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
 
 def run_one(policy: str, fraction: float, seed: int, args,
             fp_ckpt: str) -> dict:
-    tag = 'all' if policy == 'full' else f'f{fraction}'
+    tag = 'all' if policy in WHOLE else f'f{fraction}'
     recipe = recipe_of(args, policy, fraction)
     # Named by the recipe: an interrupted run finds its checkpoint.
     work_dir = osp.join(
@@ -376,8 +383,15 @@ def run_one(policy: str, fraction: float, seed: int, args,
         f'{policy}_{tag}_seed{seed}_{protocol.recipe_digest(recipe, {})}')
     cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
                                 work_dir)
-    metrics, seconds, resumed, final = evaluate_run(
-        cfg, epochs, test=bool(args.final_share))
+    if policy == 'ptq':
+        epochs, resumed = 0, 0
+        metrics, seconds, final = protocol.evaluate_untrained(
+            cfg, test=bool(args.final_share))
+        metrics, final = coco_metrics(metrics, work_dir), (
+            None if final is None else coco_metrics(final, work_dir))
+    else:
+        metrics, seconds, resumed, final = evaluate_run(
+            cfg, epochs, test=bool(args.final_share))
     record = protocol.coreset_record(work_dir, args.noise > 0)
     noisy = record['noisy_fraction']
     run = dict(
@@ -677,13 +691,13 @@ def main(argv=None) -> dict:
     fp_ckpt = fp_model(args, results)
     protocol.save_results(out, results)
     # Seeds outermost: an interrupted study still has every policy; full
-    # does not depend on the fraction.
+    # and ptq do not depend on the fraction.
     wanted = [
         dict(policy=policy, seed=seed, fraction=fraction,
              recipe=recipe_of(args, policy, fraction))
         for seed in args.seeds for fraction in args.fractions
         for policy in args.policies
-        if policy != 'full' or fraction == args.fractions[0]
+        if policy not in WHOLE or fraction == args.fractions[0]
     ]
     mine = protocol.run_all(
         STORE, results, out, wanted,

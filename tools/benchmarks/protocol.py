@@ -317,6 +317,22 @@ def train_and_evaluate(cfg, test: bool = False
     return metrics, seconds, hook.resumed_from, test_metrics
 
 
+def evaluate_untrained(cfg, test: bool = False
+                       ) -> Tuple[dict, float, Optional[dict]]:
+    """Evaluate ``cfg``'s model without training it (a QAT model's steps
+    are calibrated first: post-training quantization): its validation
+    metrics, the wall seconds and, with ``test``, its test metrics."""
+    from mmacs.engine import release_process_group
+    from mmacs.engine.cli import build_runner
+    start = time.perf_counter()
+    runner = build_runner(cfg)
+    metrics = runner.val()
+    seconds = time.perf_counter() - start
+    test_metrics = runner.test_loop.run() if test else None
+    release_process_group()
+    return metrics, seconds, test_metrics
+
+
 def coreset_record(work_dir: str, noisy: bool) -> dict:
     """What the coreset log of the run in ``work_dir`` adds to its record:
     the seconds spent scoring and selecting, each selection's Jaccard
