@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import os.path as osp
+import statistics
 import time
 from typing import Callable, Iterable, Optional, Sequence, Tuple
 
@@ -245,6 +246,24 @@ def coreset_overrides(policy: str,
             epochs = max(1, int(round(fraction * epochs)))
         coreset.update(policy='full', fraction=1.0, interval=epochs)
     return coreset, epochs
+
+
+def wall_ratio(runs: Iterable[dict], first: Callable[[dict], bool],
+               second: Callable[[dict], bool], what: str) -> float:
+    """The mean wall seconds of the ``runs`` that ``first`` picks over
+    those of the runs ``second`` picks (``random_timed``'s time given
+    back); a ValueError names ``what`` needs them when either is empty."""
+    walls = ([], [])
+    for run in runs:
+        for picked, pick in zip(walls, (first, second)):
+            if pick(run):
+                picked.append(run['wall_seconds'])
+    if not all(walls):
+        raise ValueError(
+            f'{what} needs acs and random_dynamic runs of this recipe in '
+            '--out to measure their wall-time ratio (run them first, before '
+            'random_timed in --policies) or --time-ratio')
+    return statistics.fmean(walls[0]) / statistics.fmean(walls[1])
 
 
 def recipe_digest(recipe: dict, omit_defaults: dict) -> str:

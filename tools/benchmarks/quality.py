@@ -400,21 +400,15 @@ def time_ratio(results: dict, setting: str, args) -> float:
         return args.time_ratio
     recipe = recipe_of(args)
     key = pairing_key(dict(setting=setting, recipe=recipe))
-    walls = dict(acs=[], random_dynamic=[])
-    for run in results['runs']:
-        if run['setting'] != setting or run['policy'] not in walls:
-            continue
-        if (STORE.recipe(run) == recipe if run['policy'] == 'acs' else
-                pairing_key(run) == key):
-            walls[run['policy']].append(run['wall_seconds'])
-    if not walls['acs'] or not walls['random_dynamic']:
-        raise ValueError(
-            f'random_timed ({setting}) needs acs and random_dynamic runs of '
-            'this recipe in --out to measure their wall-time ratio (run '
-            'them first, before random_timed in --policies) or '
-            '--time-ratio')
-    return statistics.fmean(walls['acs']) / statistics.fmean(
-        walls['random_dynamic'])
+
+    def ours(policy):
+        return lambda run: run['setting'] == setting and run[
+            'policy'] == policy and (STORE.recipe(run) == recipe if policy
+                                     == 'acs' else pairing_key(run) == key)
+
+    return protocol.wall_ratio(results['runs'], ours('acs'),
+                               ours('random_dynamic'),
+                               f'random_timed ({setting})')
 
 
 def run_one(setting: str, policy: str, seed: int, args,
