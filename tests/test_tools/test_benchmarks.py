@@ -530,6 +530,39 @@ def test_detection_study_resumes_an_interrupted_run(tmp_path, monkeypatch):
     assert len(run['jaccard_prev']) == len(whole['jaccard_prev'])
 
 
+def test_detection_study_gives_random_the_time_of_acs(tmp_path):
+    """random_timed: random_dynamic on the fraction times the wall ratio
+    of the acs variant it is matched with (stored runs of the same
+    recipe, or --time-ratio)."""
+    tool = load_tool('benchmarks/detection')
+    args = tool.parse_args(['--acs-options', '{"score_pool": 0.3}'])
+    args.data_dir = str(tmp_path / 'data')
+    with pytest.raises(ValueError, match='wall-time ratio'):
+        tool.build_qat_cfg('random_timed', 0.1, 0, args, 'fp.pth',
+                           str(tmp_path / 'run'))
+    runs = [dict(policy=p, seed=s, recipe=tool.recipe_of(args, p, 0.1),
+                 wall_seconds=w)
+            for p, s, w in (('acs', 0, 13.0), ('acs', 1, 11.0),
+                            ('random_dynamic', 0, 10.0),
+                            ('random_dynamic', 1, 6.0))]
+    other = tool.parse_args([])  # another acs variant: not counted
+    runs.append(dict(policy='acs', seed=0, wall_seconds=99.0,
+                     recipe=tool.recipe_of(other, 'acs', 0.1)))
+    results = dict(runs=runs)
+    assert tool.time_ratio(results, 0.1, args) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match='--time-ratio'):
+        tool.time_ratio(results, 0.3, args)
+    args.time_ratio = 1.5
+    cfg, _ = tool.build_qat_cfg('random_timed', 0.1, 0, args, 'fp.pth',
+                                str(tmp_path / 'run'))
+    assert cfg.coreset.policy == 'random_dynamic'
+    assert cfg.coreset.fraction == pytest.approx(0.15)
+    run = dict(policy='random_timed', seed=0,
+               recipe=tool.recipe_of(args, 'random_timed', 0.1))
+    assert tool.variant_name(run) == ('random_timed (the time of acs topk '
+                                      '(the paper) (score_pool 0.3))')
+
+
 def test_detection_study_ptq_row_trains_nothing(tmp_path):
     """The PTQ row: the FP model calibrated and evaluated, no epoch, no
     scoring, no fraction."""

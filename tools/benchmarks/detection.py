@@ -25,6 +25,10 @@ configs there instead (e.g. HIT-UAV). For every fraction, policy and seed:
   of full-data mAP a coreset keeps; independent of the fraction);
 - ``full_steps``: all the images for ``round(f x epochs)`` epochs (the same
   number of training steps as a coreset run);
+- ``random_timed``: ``random_dynamic`` given back the extra wall time of
+  ``acs`` (with the given score options): its fraction is ``f`` times the
+  ratio of their mean wall times stored for the same recipe (or
+  ``--time-ratio``);
 - ``ptq``: no training, the FP model quantized with steps calibrated on
   training batches (the QAT config's ``init``): what QAT has to beat.
 
@@ -66,7 +70,7 @@ if __package__ in (None, ''):  # a script: import the package beside it
 from benchmarks import common, protocol, report  # noqa: E402
 
 POLICIES = ('acs', 'random_static', 'random_dynamic', 'full', 'full_steps',
-            'ptq')
+            'random_timed', 'ptq')
 #: Policies that do not depend on the fraction.
 WHOLE = ('full', 'ptq')
 #: The demo's configs, the defaults of --fp-config and --qat-config.
@@ -134,6 +138,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'e.g. \'{"score_pool": 0.3}\' (score a random 30%% '
                         'of the images per selection, select among them) or '
                         "a cheaper 'score_pipeline'")
+    parser.add_argument('--time-ratio', type=float, metavar='X',
+                        help='random_timed trains on X times the fraction '
+                        '(default: the wall time of acs over random_dynamic '
+                        'stored in --out for the same recipe)')
     parser.add_argument('--layer-align', type=float, default=0.0,
                         metavar='W',
                         help='weight of the alignment of the student\'s FPN '
@@ -158,7 +166,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'noise and layer alignment, seed by seed')
     parser.add_argument('--pair', metavar='POLICY', default='random_dynamic',
                         choices=[p for p in POLICIES
-                                 if p not in ('acs', ) + WHOLE],
+                                 if p not in ('acs', 'random_timed') + WHOLE],
                         help='with --verdict: the policy every variant is '
                         'compared with (default random_dynamic)')
     common.add_benchmark_args(parser)
@@ -187,6 +195,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.final_share < 1:
         parser.error(f'--final-share must lie in [0, 1), got '
                      f'{args.final_share}')
+    if args.time_ratio is not None and not args.time_ratio > 0:
+        parser.error(f'--time-ratio must be > 0, got {args.time_ratio}')
     if args.final and not args.report:
         parser.error('--final is a view of --report')
     args.selection = common.json_option(parser, '--selection', args.selection)
@@ -202,11 +212,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def recipe_of(args, policy: str, fraction: float) -> dict:
     """What a run of ``policy`` at ``fraction`` trains. ``full`` does not
-    depend on the fraction, and only ``acs`` on the selection rule, the
-    scorer and its other options."""
+    depend on the fraction, and only ``acs`` (and ``random_timed``, given
+    back the time of that ``acs``) on the selection rule, the scorer and
+    its other options."""
     recipe = {k: getattr(args, k) for k in RECIPE_KEYS if k != 'fraction'}
     recipe['fraction'] = None if policy in WHOLE else fraction
-    if policy != 'acs':
+    if policy not in ('acs', 'random_timed'):
         recipe['selection'] = None
         recipe['teacher_drop'] = 0.0
         recipe['scorer'] = None
@@ -359,10 +370,15 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
             class_flip=0.5,
             drop_box=0.25,
             jitter_box=0.25)
-    # ptq trains nothing: its coreset config is never used.
+    kind = dict(ptq='full',  # trains nothing: its coreset is never used
+                random_timed='random_dynamic').get(policy, policy)
+    if policy == 'random_timed':
+        if args.time_ratio is None:
+            raise ValueError('random_timed needs the wall-time ratio of acs '
+                             'over random_dynamic (args.time_ratio)')
+        fraction = min(1.0, fraction * args.time_ratio)
     coreset, epochs = protocol.coreset_overrides(
-        'full' if policy == 'ptq' else policy, fraction, args.interval,
-        seed, args.epochs, args.selection,
+        kind, fraction, args.interval, seed, args.epochs, args.selection,
         dict(drop=args.teacher_drop) if args.teacher_drop > 0 else None)
     cfg.coreset.update(coreset)
     if policy == 'acs' and args.scorer is not None:
@@ -373,10 +389,31 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
     return cfg, epochs
 
 
+def time_ratio(results: dict, fraction: float, args) -> float:
+    """``args.time_ratio``, else the mean wall time of the stored ``acs``
+    runs of this recipe over that of the ``random_dynamic`` runs of the
+    same recipe."""
+    if args.time_ratio is not None:
+        return args.time_ratio
+    acs = recipe_of(args, 'acs', fraction)
+    rd = recipe_of(args, 'random_dynamic', fraction)
+    return protocol.wall_ratio(
+        results['runs'],
+        lambda r: r['policy'] == 'acs' and STORE.recipe(r) == acs,
+        lambda r: r['policy'] == 'random_dynamic' and STORE.recipe(r) == rd,
+        f'random_timed (f = {fraction})')
+
+
 def run_one(policy: str, fraction: float, seed: int, args,
-            fp_ckpt: str) -> dict:
+            fp_ckpt: str, results: dict) -> dict:
     tag = 'all' if policy in WHOLE else f'f{fraction}'
     recipe = recipe_of(args, policy, fraction)
+    extra = {}
+    if policy == 'random_timed':
+        ratio = time_ratio(results, fraction, args)
+        args = argparse.Namespace(**dict(vars(args), time_ratio=ratio))
+        extra = dict(time_ratio=ratio,
+                     fraction_run=min(1.0, fraction * ratio))
     # Named by the recipe: an interrupted run finds its checkpoint.
     work_dir = osp.join(
         args.work_dir,
@@ -408,7 +445,8 @@ def run_one(policy: str, fraction: float, seed: int, args,
         jaccard_prev=record['jaccard_prev'],
         random_draws=protocol.random_draws(policy),
         device=args.device_name,
-        finished=time.strftime('%Y-%m-%d %H:%M:%S'))
+        finished=time.strftime('%Y-%m-%d %H:%M:%S'),
+        **extra)
     if final is not None:
         run['final'] = final  # sealed: only --report --final shows it
     print(f"[{policy} {tag} seed {seed}] bbox_mAP {run['bbox_mAP']:.3f}, "
@@ -547,6 +585,9 @@ def variant_name(run: dict) -> str:
     """The policy and, for ``acs``, its selection rule, scorer and teacher
     drop, e.g. ``acs stratified + teacher drop 0.2``."""
     recipe = STORE.recipe(run)
+    if run['policy'] == 'random_timed':
+        timed = variant_name(dict(run, policy='acs'))
+        return f'random_timed (the time of {timed})'
     if run['policy'] != 'acs':
         return run['policy']
     sel = recipe['selection'] or 'topk'
@@ -702,7 +743,7 @@ def main(argv=None) -> dict:
     mine = protocol.run_all(
         STORE, results, out, wanted,
         lambda w: run_one(w['policy'], w['fraction'], w['seed'], args,
-                          fp_ckpt),
+                          fp_ckpt, results),
         lambda run: (f"[{label(run)} seed {run['seed']}]",
                      f"bbox_mAP {run['bbox_mAP']:.3f}"))
     summary = summarize(mine)
