@@ -124,6 +124,24 @@ class Interrupted(Exception):
     pass
 
 
+def dying_clock(clock, dies=lambda work_dir: True):
+    """``protocol.epoch_clock`` whose hook raises Interrupted after
+    recording the first epoch of a run whose work dir ``dies``."""
+    def make(work_dir, start):
+        hook = clock(work_dir, start)
+        record = hook.after_train_epoch
+
+        def after_train_epoch(runner):
+            record(runner)
+            if dies(work_dir):
+                raise Interrupted
+
+        hook.after_train_epoch = after_train_epoch
+        return hook
+
+    return make
+
+
 def test_quality_protocol_resumes_an_interrupted_run(tmp_path, monkeypatch):
     """A run killed after its first epoch's checkpoint finishes from it on
     the next call, with the top-1 of a run never interrupted."""
@@ -136,20 +154,8 @@ def test_quality_protocol_resumes_an_interrupted_run(tmp_path, monkeypatch):
     assert whole['runs'][0]['resumed_from_epoch'] == 0
 
     clock = tool.protocol.epoch_clock
-
-    def dies_after_epoch_1(work_dir, start):
-        hook = clock(work_dir, start)
-        record = hook.after_train_epoch
-
-        def after_train_epoch(runner):
-            record(runner)
-            raise Interrupted
-
-        hook.after_train_epoch = after_train_epoch
-        return hook
-
     work_dir = tmp_path / 'cut'
-    monkeypatch.setattr(tool.protocol, 'epoch_clock', dies_after_epoch_1)
+    monkeypatch.setattr(tool.protocol, 'epoch_clock', dying_clock(clock))
     with pytest.raises(Interrupted):
         tool.main(args + ['--work-dir', str(work_dir)])
     assert not (work_dir / 'quality.json').exists()  # no run finished
@@ -505,21 +511,10 @@ def test_detection_study_resumes_an_interrupted_run(tmp_path, monkeypatch):
     whole = tool.main(args + [str(tmp_path / 'whole')])['runs'][0]
     assert whole['resumed_from_epoch'] == 0
     clock = tool.protocol.epoch_clock
-
-    def dies_after_a_qat_epoch(work_dir, start):
-        hook = clock(work_dir, start)
-        record = hook.after_train_epoch
-
-        def after_train_epoch(runner):
-            record(runner)
-            if '/acs_' in work_dir:  # the FP model finishes
-                raise Interrupted
-
-        hook.after_train_epoch = after_train_epoch
-        return hook
-
     cut = str(tmp_path / 'cut')
-    monkeypatch.setattr(tool.protocol, 'epoch_clock', dies_after_a_qat_epoch)
+    # The FP model finishes; the QAT run dies after its first epoch.
+    monkeypatch.setattr(tool.protocol, 'epoch_clock',
+                        dying_clock(clock, lambda d: '/acs_' in d))
     with pytest.raises(Interrupted):
         tool.main(args + [cut])
     monkeypatch.setattr(tool.protocol, 'epoch_clock', clock)
