@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2] / 'configs'
 CONFIGS = sorted(
     p for p in ROOT.rglob('*.py') if '_base_' not in p.relative_to(ROOT).parts)
 NAME = re.compile(r'^lsq-w(?P<w>\d+)a(?P<a>\d+)_'
-                  r'(?P<policy>acs|full|random-static|random-dynamic)'
+                  r'(?P<policy>acs|full-steps|full|random-static|'
+                  r'random-dynamic)'
                   r'(?P<paper>-paper)?(-f(?P<f>[\d.]+))?_')
 
 
@@ -41,6 +42,15 @@ def test_config_matches_its_name(path):
     else:
         assert cfg.model.act_quant.bits == act_bits
     coreset = cfg.get('coreset')
+    if match['policy'] == 'full-steps':
+        # All the data for the steps of the coreset config of its name.
+        assert coreset is None or coreset.get('policy') == 'full', coreset
+        twin = Config.fromfile(str(path).replace('_full-steps-', '_acs-'))
+        epochs = cfg.train_cfg.max_epochs
+        assert epochs == round(float(match['f']) *
+                               twin.train_cfg.max_epochs)
+        assert cfg.param_scheduler[-1].T_max == epochs
+        return
     if match['policy'] == 'full':
         assert coreset is None or coreset.get('policy') == 'full', coreset
         return
