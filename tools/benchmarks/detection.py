@@ -298,10 +298,24 @@ def coco_metrics(metrics: dict, where: str) -> dict:
 
 def evaluate_run(cfg, epochs: int, test: bool = False) -> tuple:
     """Train ``cfg`` for ``epochs``, checkpointing every epoch, or finish
-    it from the last checkpoint in its work dir; its COCO metrics on the
+    it from the last checkpoint in its work dir (0 epochs: evaluate it
+    untrained, post-training quantization); its COCO metrics on the
     validation images, the seconds training took (the interrupted
     attempts' included), the epoch it resumed from and, with ``test``, its
     metrics on the test images (else None)."""
+    if epochs == 0:
+        metrics, seconds, tested = protocol.evaluate_untrained(cfg, test)
+        resumed = 0
+    else:
+        metrics, seconds, resumed, tested = train(cfg, epochs, test)
+    return (coco_metrics(metrics, cfg.work_dir), seconds, resumed,
+            None if tested is None else coco_metrics(tested, cfg.work_dir))
+
+
+def train(cfg, epochs: int, test: bool) -> tuple:
+    """``protocol.train_and_evaluate`` of ``cfg`` for ``epochs``,
+    checkpointing every epoch and resuming from its work dir's last
+    checkpoint."""
     common.quiet_epochs(cfg, epochs)
     cfg.default_hooks.checkpoint = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=1, save_last=True)
@@ -309,10 +323,7 @@ def evaluate_run(cfg, epochs: int, test: bool = False) -> tuple:
     if cfg.resume:
         print(f'{cfg.work_dir}: resuming from its last checkpoint',
               flush=True)
-    metrics, seconds, resumed, tested = protocol.train_and_evaluate(
-        cfg, test)
-    return (coco_metrics(metrics, cfg.work_dir), seconds, resumed,
-            None if tested is None else coco_metrics(tested, cfg.work_dir))
+    return protocol.train_and_evaluate(cfg, test)
 
 
 def fp_key(args) -> str:
@@ -421,14 +432,9 @@ def run_one(policy: str, fraction: float, seed: int, args,
     cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
                                 work_dir)
     if policy == 'ptq':
-        epochs, resumed = 0, 0
-        metrics, seconds, final = protocol.evaluate_untrained(
-            cfg, test=bool(args.final_share))
-        metrics, final = coco_metrics(metrics, work_dir), (
-            None if final is None else coco_metrics(final, work_dir))
-    else:
-        metrics, seconds, resumed, final = evaluate_run(
-            cfg, epochs, test=bool(args.final_share))
+        epochs = 0
+    metrics, seconds, resumed, final = evaluate_run(
+        cfg, epochs, test=bool(args.final_share))
     record = protocol.coreset_record(work_dir, args.noise > 0)
     noisy = record['noisy_fraction']
     run = dict(
