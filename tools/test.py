@@ -108,7 +108,7 @@ def main(argv=None):
         runner.test_evaluator.metrics.append(
             DumpDetResults(out_file_path=args.out))
     metrics = runner.test()
-    release_process_group()
+    release_process_group(runner)
     if args.out_json:
         out = metrics_json(metrics, runner.test_evaluator)
         if 'note' in out:

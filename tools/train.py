@@ -70,7 +70,7 @@ def main(argv=None):
     cfg = apply_train_args(load_cfg(args), args)
     runner = build_runner(cfg)
     runner.train()
-    release_process_group()
+    release_process_group(runner)
     return runner
 
 

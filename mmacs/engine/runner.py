@@ -22,6 +22,7 @@ random generators where the interrupted run left them.
 """
 import copy
 import datetime
+import gc
 import logging
 import os
 from typing import Optional
@@ -31,6 +32,7 @@ import torch.distributed as torch_dist
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import is_distributed
 from mmengine.logging import print_log
+from mmengine.model import is_model_wrapper
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -147,19 +149,27 @@ def check_dataset(dataset) -> None:
             level=logging.INFO)
 
 
-def release_process_group() -> None:
-    """End a finished distributed run: wait for every rank, then destroy the
-    default process group.
+def release_process_group(runner: Optional[Runner] = None) -> None:
+    """End a finished distributed run: wait for every rank, destroy the
+    default process group and free what still holds it.
 
     Call it once per process after the last collective, on success only (a
-    failed rank may leave the others inside a collective). A gloo group left
-    alive at interpreter exit can abort the process from its worker threads
-    (``terminate called without an active exception``, SIGABRT) although the
-    run itself completed. No-op when no group is initialised.
+    failed rank may leave the others inside a collective). A gloo group
+    that outlives the interpreter's finalization can abort a rank whose run
+    completed (``terminate called without an active exception``, SIGABRT).
+    ``destroy_process_group`` only drops torch's own reference: the
+    runner's DDP wrapper keeps the group, and the runner sits in reference
+    cycles that only the collector, or finalization, breaks. So the
+    runner's model is unwrapped and the collector run here, while the
+    interpreter is whole. No-op when no group is initialised.
     """
-    if torch_dist.is_available() and torch_dist.is_initialized():
-        torch_dist.barrier()
-        torch_dist.destroy_process_group()
+    if not (torch_dist.is_available() and torch_dist.is_initialized()):
+        return
+    torch_dist.barrier()
+    torch_dist.destroy_process_group()
+    if runner is not None and is_model_wrapper(runner.model):
+        runner.model = runner.model.module
+    gc.collect()
 
 
 # In mmengine's root registry: `tools/train.py` (ours and mmdet's) build

@@ -45,7 +45,7 @@ def main(work_dir, reuse=False):
     rank = int(os.environ['RANK'])
     with open(os.path.join(work_dir, f'rank{rank}.json'), 'w') as f:
         json.dump(dict(selections=seen, wrapper=wrapped), f)
-    release_process_group()
+    release_process_group(runner)
 
 
 if __name__ == '__main__':

@@ -4,9 +4,12 @@ import os
 import socket
 import subprocess
 import sys
+import weakref
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+import torch
 import torch.distributed as torch_dist
 
 from mmacs.engine import release_process_group
@@ -73,6 +76,27 @@ def test_release_process_group_ends_the_default_group(tmp_path):
         assert torch_dist.is_initialized()
         release_process_group()
         assert not torch_dist.is_initialized()
+    finally:
+        if torch_dist.is_initialized():
+            torch_dist.destroy_process_group()
+
+
+def test_release_process_group_frees_the_runners_ddp_wrapper(tmp_path):
+    """The DDP wrapper holds the group after destroy_process_group; a
+    runner in a reference cycle would keep it until finalization."""
+    from torch.nn.parallel import DistributedDataParallel
+    torch_dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+        world_size=1)
+    try:
+        inner = torch.nn.Linear(2, 2)
+        runner = SimpleNamespace(model=DistributedDataParallel(inner))
+        runner.cycle = runner
+        wrapper = weakref.ref(runner.model)
+        release_process_group(runner)
+        assert not torch_dist.is_initialized()
+        assert runner.model is inner
+        assert wrapper() is None
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()

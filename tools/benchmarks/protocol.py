@@ -332,7 +332,7 @@ def train_and_evaluate(cfg, test: bool = False
     seconds = hook.seconds()
     metrics = runner.val_loop.run()
     test_metrics = runner.test_loop.run() if test else None
-    release_process_group()
+    release_process_group(runner)
     return metrics, seconds, hook.resumed_from, test_metrics
 
 
@@ -348,7 +348,7 @@ def evaluate_untrained(cfg, test: bool = False
     metrics = runner.val()
     seconds = time.perf_counter() - start
     test_metrics = runner.test_loop.run() if test else None
-    release_process_group()
+    release_process_group(runner)
     return metrics, seconds, test_metrics
 
 
