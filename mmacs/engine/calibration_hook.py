@@ -49,10 +49,19 @@ class QATCalibrationHook(Hook):
     def before_val(self, runner) -> None:
         """A model evaluated before any training (post-training
         quantization: ``tools/test.py --ptq``) is calibrated first; during
-        training and from a QAT checkpoint this does nothing."""
+        training and from a QAT checkpoint this does nothing.
+
+        The runner initialises weights only when it trains, so with no
+        checkpoint to load the float weights (``float_checkpoint``) are
+        loaded here, before calibration: a model evaluated untrained would
+        otherwise keep its random initialisation.
+        """
         model = find_qat_model(runner, 'QATCalibrationHook')
-        if uninitialized_quantizers(model.student):
-            self.calibrate(runner)
+        if not uninitialized_quantizers(model.student):
+            return
+        if runner._load_from is None and not model.is_init:
+            model.init_weights()
+        self.calibrate(runner)
 
     before_test = before_val
 

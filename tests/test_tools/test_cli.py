@@ -111,21 +111,34 @@ def test_out_and_show_dir(qat_run, tmp_path):
 
 
 def test_ptq_calibrates_the_float_model_before_testing(qat_run, tmp_path):
-    """--ptq: no checkpoint, the LSQ steps calibrated from training batches
-    before the test loop; from a QAT checkpoint nothing is recalibrated."""
+    """--ptq: no checkpoint, the float model loaded and its LSQ steps
+    calibrated from training batches before the test loop; from a QAT
+    checkpoint nothing is reloaded or recalibrated."""
+    # A float checkpoint: the trained run's teacher, under plain names.
+    state = torch.load(qat_run.ckpt, map_location='cpu',
+                       weights_only=False)['state_dict']
+    fp = {k[len('teacher.'):]: v for k, v in state.items()
+          if k.startswith('teacher.')}
+    torch.save(dict(state_dict=fp), tmp_path / 'fp.pth')
+
     def run(*args, name):
         work = tmp_path / name
         test_tool.main([str(qat_run.cfg_file), *args, '--work-dir',
                         str(work), '--out-json', str(work / 'm.json'),
-                        '--cfg-options', f'visualizer.name=vis_{name}'])
+                        '--cfg-options', f'visualizer.name=vis_{name}',
+                        f"model.float_checkpoint={tmp_path / 'fp.pth'}"])
         (log, ) = work.glob('*/*.log')
         return log.read_text(), json.loads((work / 'm.json').read_text())
 
     log, metrics = run('--ptq', name='ptq')
-    assert 'QAT calibration: initialised' in log
+    # The runner initialises weights only to train: the float model is
+    # loaded before calibration, not left at its random initialisation.
+    assert log.index('loaded float checkpoint') < log.index(
+        'QAT calibration: initialised')
     assert 'coco/bbox_mAP' in metrics
     log, _ = run(str(qat_run.ckpt), name='ckpt')
     assert 'QAT calibration: initialised' not in log
+    assert 'loaded float checkpoint' not in log
     for bad in ([], ['ckpt.pth', '--ptq']):
         with pytest.raises(SystemExit):
             test_tool.parse_args(['cfg.py', *bad])
