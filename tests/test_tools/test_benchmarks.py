@@ -494,7 +494,7 @@ def test_detection_study_records_noise_and_resumes(tmp_path, capsys):
     # The sealed final split: its metrics stored, shown by --final only.
     report = ['--report', '--out', str(tmp_path / 'detection.json')]
     for run in result['runs']:
-        assert set(run['final']) == set(tool.METRICS)
+        assert set(run['final']) == {k for k in run if k.startswith('bbox')}
     shown = tool.main(report)['summary']
     sealed = tool.main(report + ['--final'])['summary']
     name = tool.label(full)
@@ -570,7 +570,46 @@ def test_detection_study_ptq_row_trains_nothing(tmp_path):
     assert set(tool.METRICS) <= set(run)
     (log, ) = (tmp_path / next(d for d in os.listdir(tmp_path)
                                if d.startswith('ptq_all'))).glob('*/*.log')
-    assert 'QAT calibration: initialised' in log.read_text()
+    text = log.read_text()
+    assert text.index('loaded float checkpoint') < text.index(
+        'QAT calibration: initialised')
+
+
+def test_detection_study_keeps_cocometrics_whole_output():
+    """AP by object size and per class stay with a run (the rare class and
+    small objects are what a detection coreset is judged on); a model that
+    detects nothing gets 0 for the main metrics."""
+    tool = load_tool('benchmarks/detection')
+    metrics = {'coco/bbox_mAP': 0.2, 'coco/bbox_mAP_50': 0.4,
+               'coco/bbox_mAP_75': 0.1, 'coco/bbox_mAP_s': 0.15,
+               'coco/OtherVehicle_precision': 0.01, 'data_time': 0.3}
+    assert tool.coco_metrics(metrics, 'run') == {
+        'bbox_mAP': 0.2, 'bbox_mAP_50': 0.4, 'bbox_mAP_75': 0.1,
+        'bbox_mAP_s': 0.15, 'OtherVehicle_precision': 0.01}
+    assert tool.coco_metrics({'data_time': 0.3}, 'run') == dict.fromkeys(
+        tool.METRICS, 0.0)
+
+
+def test_detection_study_keeps_runs_of_other_teachers_apart(tmp_path):
+    """--fp-checkpoint is part of the recipe: a run from one FP model is
+    never reused for another."""
+    tool = load_tool('benchmarks/detection')
+    ckpts = [tmp_path / 'a.pth', tmp_path / 'b.pth']
+    recipes = [
+        tool.recipe_of(tool.parse_args(['--fp-checkpoint', str(c)]), 'acs',
+                       0.1) for c in ckpts
+    ]
+    assert [r['fp_checkpoint'] for r in recipes] == [str(c) for c in ckpts]
+    results = dict(runs=[dict(policy='acs', seed=0, recipe=recipes[0])])
+    assert tool.find_run(results, 'acs', 0, recipes[0]) is not None
+    assert tool.find_run(results, 'acs', 0, recipes[1]) is None
+    # Runs stored before the key existed came from the study's own FP run.
+    old = {k: v for k, v in tool.recipe_of(tool.parse_args([]), 'acs',
+                                           0.1).items()
+           if k != 'fp_checkpoint'}
+    results = dict(runs=[dict(policy='acs', seed=0, recipe=old)])
+    assert tool.find_run(results, 'acs', 0, tool.recipe_of(
+        tool.parse_args([]), 'acs', 0.1)) is not None
 
 
 def test_detection_study_splits_the_validation_set_once(tmp_path):

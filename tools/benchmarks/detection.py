@@ -83,13 +83,13 @@ METRICS = ('bbox_mAP', 'bbox_mAP_50', 'bbox_mAP_75')
 RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
                'fp_epochs', 'num_train', 'num_val', 'teacher_drop',
                'layer_align', 'fp_config', 'qat_config', 'data_root',
-               'scorer', 'final_share', 'acs_options')
+               'scorer', 'final_share', 'acs_options', 'fp_checkpoint')
 #: Runs stored before a recipe key existed had this value of it.
 STORE = protocol.RunStore(
     ('policy', 'seed'),
     dict(teacher_drop=0.0, layer_align=0.0, fp_config=FP_CONFIG,
          qat_config=QAT_CONFIG, data_root=None, scorer=None,
-         final_share=0.0, acs_options=None))
+         final_share=0.0, acs_options=None, fp_checkpoint=None))
 #: The modules ``--layer-align`` aligns to the teacher's.
 ALIGN_LAYERS = ['neck']
 
@@ -288,12 +288,18 @@ def seal_final_split(cfg, args) -> None:
 
 
 def coco_metrics(metrics: dict, where: str) -> dict:
-    """The ``METRICS`` of CocoMetric's ``metrics`` (0 when it returned
-    none: the model detected nothing on ``where``)."""
+    """CocoMetric's ``metrics`` without the ``coco/`` prefix: the
+    ``METRICS``, AP by object size (``bbox_mAP_s`` ...) and, with
+    ``classwise``, the AP of every class (``<class>_precision``); the
+    ``METRICS`` are 0 when it returned none (the model detected nothing on
+    ``where``)."""
     if not any(f'coco/{k}' in metrics for k in METRICS):
         print(f'{where}: no detections, mAP 0', flush=True)
         return {k: 0.0 for k in METRICS}
-    return {k: float(metrics[f'coco/{k}']) for k in METRICS}
+    return {
+        k[len('coco/'):]: float(v)
+        for k, v in metrics.items() if k.startswith('coco/')
+    }
 
 
 def evaluate_run(cfg, epochs: int, test: bool = False) -> tuple:
