@@ -748,22 +748,29 @@ def test_detection_verdict_pairs_every_variant_with_random_per_condition(
     random_draws = tool.protocol.random_draws
     save_results = tool.protocol.save_results
 
-    def run(policy, seed, mAP, *options, fraction=0.3, wall=1.0, noisy=()):
+    def run(policy, seed, mAP, *options, fraction=0.3, wall=1.0, noisy=(),
+            **more):
         args = tool.parse_args(list(options))
         return dict(policy=policy, seed=seed,
                     recipe=tool.recipe_of(args, policy, fraction),
                     bbox_mAP=mAP, bbox_mAP_50=mAP, bbox_mAP_75=mAP,
                     wall_seconds=wall, score_seconds=0.0,
                     noisy_fraction=list(noisy), noisy_fraction_all=None,
-                    random_draws=random_draws(policy))
+                    random_draws=random_draws(policy), **more)
+
+    def sealed(mAP):
+        return dict(final=dict(bbox_mAP=mAP, bbox_mAP_50=mAP,
+                               bbox_mAP_75=mAP))
 
     strat = ['--selection', '{"type": "stratified"}']
     noisy = ['--noise', '0.2']
     runs = [run('full', s, 0.30) for s in range(3)]
-    runs += [run('random_dynamic', s, 0.27 + 0.01 * s, wall=1.0)
-             for s in range(3)]
-    runs += [run('acs', s, 0.30 + 0.01 * s, *strat, wall=2.0)
-             for s in range(3)]
+    runs += [run('random_dynamic', s, 0.27 + 0.01 * s, wall=1.0,
+                 **sealed(0.25)) for s in range(3)]
+    # AP of small objects and per class: shown where every seed has it.
+    runs += [run('acs', s, 0.30 + 0.01 * s, *strat, wall=2.0,
+                 bbox_mAP_s=0.1, Rare_precision=0.05 + 0.01 * s,
+                 **sealed(0.24)) for s in range(3)]
     runs += [run('acs', s, 0.20, fraction=0.1) for s in range(2)]
     runs += [run('random_dynamic', s, 0.25, *noisy, noisy=(0.2, 0.1))
              for s in range(2)]
@@ -782,9 +789,19 @@ def test_detection_verdict_pairs_every_variant_with_random_per_condition(
     assert row['vs']['beats'] and row['vs']['above'] == 3
     assert row['wall_ratio'] == pytest.approx(2.0)
     assert row['kept'] == pytest.approx(0.31 / 0.30)
+    assert row['detail'] == pytest.approx(dict(bbox_mAP_s=0.1,
+                                               Rare_precision=0.06))
+    assert '| kept | AP_s | AP Rare | diff vs random_dynamic' in table
     assert '| clean | 0.3 | acs stratified | 0.310 ± 0.010 (3) | 0.300 / ' \
-        '0.310 / 0.320 | 1.03 | +0.030 (+0.030, +0.030) | 3/3 | **yes** | ' \
-        '2.00 | - | - |' in table
+        '0.310 / 0.320 | 1.03 | 0.100 | 0.060 | +0.030 (+0.030, +0.030) | ' \
+        '3/3 | **yes** | 2.00 | - | - |' in table
+    assert '| clean | 0.3 | random_dynamic | 0.280 ± 0.010 (3) | 0.270 / ' \
+        '0.280 / 0.290 | 0.93 | - | - |' in table
+    # --final: the sealed split's metrics, of the runs that hold them.
+    final = tool.main(['--verdict', str(a), '--final'])['verdict']
+    capsys.readouterr()
+    (row, ) = [r for r in final if r['variant'] == 'acs stratified']
+    assert len(final) == 2 and row['vs']['diff_mean'] == pytest.approx(-0.01)
     # No random run at f = 0.1: nothing to pair with; full has no fraction.
     assert by[(0.0, 0.1, 'acs topk (the paper)')]['vs'] is None
     assert by[(0.0, None, 'full')]['kept'] == pytest.approx(1.0)

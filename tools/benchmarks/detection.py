@@ -61,6 +61,7 @@ import copy
 import json
 import os
 import os.path as osp
+import statistics
 import sys
 import time
 
@@ -121,8 +122,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         'which only --report --final shows (default 0.5 '
                         'with --data-root, 0 for the demo)')
     parser.add_argument('--final', action='store_true',
-                        help='with --report: the metrics of the sealed '
-                        'final split')
+                        help='with --report or --verdict: the metrics of '
+                        'the sealed final split')
     parser.add_argument('--teacher-drop', type=float, default=0.0,
                         metavar='Q',
                         help="acs never selects the share Q of the images "
@@ -197,8 +198,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                      f'{args.final_share}')
     if args.time_ratio is not None and not args.time_ratio > 0:
         parser.error(f'--time-ratio must be > 0, got {args.time_ratio}')
-    if args.final and not args.report:
-        parser.error('--final is a view of --report')
+    if args.final and not (args.report or args.verdict):
+        parser.error('--final is a view of --report or --verdict')
     args.selection = common.json_option(parser, '--selection', args.selection)
     args.scorer = common.json_option(parser, '--scorer', args.scorer)
     args.acs_options = common.json_option(parser, '--acs-options',
@@ -640,6 +641,7 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
             dict(fraction=recipe['fraction'], noise=recipe['noise'],
                  layer_align=recipe['layer_align'], variant=row['variant'],
                  map=row['stats'], seeds=row['seeds'],
+                 detail=detail_means(by_seed),
                  per_seed=row['per_seed'],
                  kept=kept(row['stats']['mean'], row['first']),
                  noisy=(min(noisy), max(noisy)) if noisy else None,
@@ -654,8 +656,22 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
     return rows
 
 
+def detail_means(runs: list) -> dict:
+    """The means over ``runs`` of the COCO metrics beyond ``METRICS``
+    that all of them hold: AP of small objects (``bbox_mAP_s``) and of
+    every class (``<class>_precision``), in CocoMetric's order."""
+    keys = [k for k in runs[0]
+            if k == 'bbox_mAP_s' or k.endswith('_precision')]
+    return {k: statistics.fmean(r[k] for r in runs) for k in keys
+            if all(k in r for r in runs)}
+
+
 def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
     """``verdict_rows`` as a markdown table."""
+    classes = []
+    for r in rows:
+        classes += [k for k in r.get('detail', {})
+                    if k.endswith('_precision') and k not in classes]
     cells = []
     for r in rows:
         boxes = f"{r['noise']:.0%} noisy" if r['noise'] else 'clean'
@@ -667,6 +683,9 @@ def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
             report.mean_std(r['map'], 3, r['seeds']),
             ' / '.join(f'{v:.3f}' for v in r['per_seed']),
             '-' if r['kept'] is None else f"{r['kept']:.2f}"
+        ] + [
+            '-' if k not in r.get('detail', {}) else f"{r['detail'][k]:.3f}"
+            for k in ['bbox_mAP_s'] + classes
         ] + report.paired_cells(r['vs'], 3) + [
             '-' if r['wall_ratio'] is None else f"{r['wall_ratio']:.2f}",
             '-' if r['noisy'] is None else
@@ -674,7 +693,8 @@ def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
             '/'.join(r['draws']) or '-'
         ])
     return report.markdown_table([
-        'boxes', 'f', 'variant', 'bbox mAP', 'per seed', 'kept',
+        'boxes', 'f', 'variant', 'bbox mAP', 'per seed', 'kept', 'AP_s'
+    ] + [f"AP {k[:-len('_precision')]}" for k in classes] + [
         f'diff vs {pair} (min, max)', 'above', 'beats', f'wall / {pair}',
         'noisy share', 'random draws'
     ], cells)
@@ -721,11 +741,19 @@ def pages(files: list) -> dict:
     return out
 
 
+def sealed(runs: list) -> list:
+    """The ``runs`` that tested on the sealed final split, with those
+    metrics in place of the validation ones."""
+    return [dict(r, **r['final']) for r in runs if 'final' in r]
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if args.verdict:
         return protocol.print_verdict(
-            STORE, args.verdict, lambda runs: verdict_rows(runs, args.pair),
+            STORE, args.verdict,
+            lambda runs: verdict_rows(sealed(runs) if args.final else runs,
+                                      args.pair),
             lambda rows: verdict_table(rows, args.pair))
     import mmacs  # noqa: F401  (registers the components)
     results, out, tmp, start = protocol.open_results(STORE, args,
@@ -733,8 +761,7 @@ def main(argv=None) -> dict:
                                                      'detection.json')
     args.data_dir = args.data_root or osp.join(args.work_dir, 'data')
     if args.report:
-        summary = summarize([dict(r, **r['final']) for r in results['runs']
-                             if 'final' in r] if args.final else
+        summary = summarize(sealed(results['runs']) if args.final else
                             results['runs'])
         print_table(summary, results.get('fp', {}))
         if args.baseline is not None:
