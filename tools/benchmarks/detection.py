@@ -668,10 +668,10 @@ def detail_means(runs: list) -> dict:
 
 def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
     """``verdict_rows`` as a markdown table."""
-    classes = []
+    extra = []  # the detail metrics of any row, in their order
     for r in rows:
-        classes += [k for k in r.get('detail', {})
-                    if k.endswith('_precision') and k not in classes]
+        extra += [k for k in r.get('detail', {}) if k not in extra]
+    extra.sort(key=lambda k: k != 'bbox_mAP_s')
     cells = []
     for r in rows:
         boxes = f"{r['noise']:.0%} noisy" if r['noise'] else 'clean'
@@ -685,7 +685,7 @@ def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
             '-' if r['kept'] is None else f"{r['kept']:.2f}"
         ] + [
             '-' if k not in r.get('detail', {}) else f"{r['detail'][k]:.3f}"
-            for k in ['bbox_mAP_s'] + classes
+            for k in extra
         ] + report.paired_cells(r['vs'], 3) + [
             '-' if r['wall_ratio'] is None else f"{r['wall_ratio']:.2f}",
             '-' if r['noisy'] is None else
@@ -693,8 +693,11 @@ def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
             '/'.join(r['draws']) or '-'
         ])
     return report.markdown_table([
-        'boxes', 'f', 'variant', 'bbox mAP', 'per seed', 'kept', 'AP_s'
-    ] + [f"AP {k[:-len('_precision')]}" for k in classes] + [
+        'boxes', 'f', 'variant', 'bbox mAP', 'per seed', 'kept'
+    ] + [
+        'AP_s' if k == 'bbox_mAP_s' else f"AP {k[:-len('_precision')]}"
+        for k in extra
+    ] + [
         f'diff vs {pair} (min, max)', 'above', 'beats', f'wall / {pair}',
         'noisy share', 'random draws'
     ], cells)
