@@ -177,6 +177,7 @@ class ScoringPass:
                         f'config has no {source} to take it from')
                 pipeline = pipeline_with_sample_idx(
                     loader_cfg.dataset.pipeline)
+            pipeline = annotations_first(pipeline)
             loader = runner.build_dataloader(
                 dict(
                     dataset=dataset_with_pipeline(dataset, pipeline),
@@ -368,6 +369,28 @@ def dataset_with_pipeline(dataset, pipeline: Sequence[dict]):
     new = copy.copy(dataset)
     new.pipeline = Compose(copy.deepcopy(list(pipeline)))
     return new
+
+
+def annotations_first(pipeline: Sequence[dict]) -> List[dict]:
+    """``pipeline`` with its loading transforms (``Load*``: image, then
+    annotations) moved ahead of the others, in their own order.
+
+    mmdet's test pipelines load the boxes after ``Resize``, as evaluation
+    compares predictions rescaled to the original image with the original
+    boxes. A score computed from a loss needs the boxes in the frame of the
+    image the model sees, so they must pass through ``Resize`` too, as in
+    a training pipeline.
+    """
+    def loads(transform):
+        name = transform.get('type')
+        name = name if isinstance(name, str) else getattr(name, '__name__',
+                                                          '')
+        return name.split('.')[-1].startswith('Load')
+
+    pipeline = copy.deepcopy(list(pipeline))
+    return [t for t in pipeline if loads(t)] + [
+        t for t in pipeline if not loads(t)
+    ]
 
 
 def pipeline_with_sample_idx(pipeline: Sequence[dict]) -> List[dict]:
