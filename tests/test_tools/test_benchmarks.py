@@ -612,6 +612,28 @@ def test_detection_study_keeps_runs_of_other_teachers_apart(tmp_path):
         tool.parse_args([]), 'acs', 0.1)) is not None
 
 
+def test_detection_study_evaluates_a_given_fp_checkpoint_once(tmp_path,
+                                                              capsys):
+    """--fp-checkpoint: the FP model is evaluated once on the validation
+    and the sealed final split, and stored under its path."""
+    tool = load_tool('benchmarks/detection')
+    first = tool.main(['--quick', '--policies', 'ptq', '--work-dir',
+                       str(tmp_path / 'a')])
+    (ckpt, ) = (tmp_path / 'a').glob('fp_*/epoch_*.pth')
+    args = ['--quick', '--policies', 'ptq', '--work-dir',
+            str(tmp_path / 'b'), '--fp-checkpoint', str(ckpt),
+            '--final-share', '0.5']
+    fp = tool.main(args)['fp'][str(ckpt)]
+    assert set(tool.METRICS) <= set(fp) and set(tool.METRICS) <= set(
+        fp['final'])
+    assert first['fp'] and str(ckpt) not in first['fp']
+    capsys.readouterr()
+    again = tool.main(args)['fp'][str(ckpt)]
+    assert again == fp
+    assert f'FP model {ckpt}: bbox_mAP' in capsys.readouterr().out
+    assert len(list((tmp_path / 'b').glob('fp_eval_*/*/*.log'))) == 1
+
+
 def test_detection_study_splits_the_validation_set_once(tmp_path):
     """The sealed final split: a seeded share of the validation images,
     disjoint from the rest, their boxes with them; the runs score on the

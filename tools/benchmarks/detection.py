@@ -344,18 +344,31 @@ def fp_key(args) -> str:
 def fp_model(args, results: dict) -> str:
     """The full-precision checkpoint: ``--fp-checkpoint``, or the one of
     this work dir (trained once, with seed 0); its metrics are stored in
-    ``results['fp']``."""
-    if args.fp_checkpoint is not None:
-        if not osp.isfile(args.fp_checkpoint):
-            raise FileNotFoundError(
-                f'--fp-checkpoint {args.fp_checkpoint} does not exist')
-        return args.fp_checkpoint
+    ``results['fp']`` (a given checkpoint's, by its path: evaluated once,
+    on the sealed final split too)."""
     from mmacs.datasets import make_synthetic_shapes
-    work_dir = osp.join(args.work_dir, f'fp_{args.fp_epochs}ep')
-    ckpt = osp.join(work_dir, f'epoch_{args.fp_epochs}.pth')
     if args.data_root is None:
         make_synthetic_shapes(args.data_dir, num_train=args.num_train,
                               num_val=args.num_val, seed=0)
+    if args.fp_checkpoint is not None:
+        ckpt = args.fp_checkpoint
+        if not osp.isfile(ckpt):
+            raise FileNotFoundError(f'--fp-checkpoint {ckpt} does not exist')
+        if ckpt not in results.setdefault('fp', {}):
+            digest = protocol.recipe_digest(dict(ckpt=ckpt), {})
+            cfg = load_cfg(args.fp_config, args,
+                           osp.join(args.work_dir, f'fp_eval_{digest}'), 0)
+            cfg.load_from = ckpt
+            metrics, seconds, _, final = evaluate_run(
+                cfg, 0, test=bool(args.final_share))
+            results['fp'][ckpt] = dict(metrics, eval_seconds=seconds)
+            if final is not None:
+                results['fp'][ckpt]['final'] = final
+        print(f"FP model {ckpt}: bbox_mAP "
+              f"{results['fp'][ckpt]['bbox_mAP']:.3f}", flush=True)
+        return ckpt
+    work_dir = osp.join(args.work_dir, f'fp_{args.fp_epochs}ep')
+    ckpt = osp.join(work_dir, f'epoch_{args.fp_epochs}.pth')
     key = fp_key(args)
     stored = results.setdefault('fp', {}).get(key)
     if stored is not None and osp.isfile(ckpt):
@@ -712,8 +725,9 @@ def pages(files: list) -> dict:
         results = protocol.load_results(path)
         fp = [
             f"- FP model `{key}`: bbox mAP {m['bbox_mAP']:.3f}, mAP_50 "
-            f"{m['bbox_mAP_50']:.3f}, {m['train_seconds']:.0f} s"
-            for key, m in sorted(results.get('fp', {}).items())
+            f"{m['bbox_mAP_50']:.3f}" +
+            (f", {m['train_seconds']:.0f} s" if 'train_seconds' in m else
+             '') for key, m in sorted(results.get('fp', {}).items())
         ]
         summary = summarize(results['runs'])
         cells = [[
