@@ -1083,3 +1083,25 @@ def test_detection_study_passes_more_acs_options(tmp_path):
     for bad in ('[0.3]', '{no'):
         with pytest.raises(SystemExit):
             tool.parse_args(['--acs-options', bad])
+    # A smaller scoring input from JSON: its lists become the tuples mmcv's
+    # Resize takes, and the row names the scale.
+    pipeline = [dict(type='LoadImageFromFile'),
+                dict(type='LoadAnnotations', with_bbox=True),
+                dict(type='Resize', scale=[64, 48], keep_ratio=True),
+                dict(type='PackDetInputs', meta_keys=['img_id', 'img_shape'])]
+    args = tool.parse_args(['--acs-options',
+                            json.dumps(dict(score_pipeline=pipeline))])
+    args.data_dir = str(tmp_path / 'data')
+    cfg, _ = tool.build_qat_cfg('acs', 0.1, 0, args, 'fp.pth',
+                                str(tmp_path / 'run'))
+    resize = cfg.coreset.score_pipeline[2]
+    assert resize['scale'] == (64, 48)
+    assert cfg.coreset.score_pipeline[3]['meta_keys'] == ('img_id',
+                                                          'img_shape')
+    from mmdet.registry import TRANSFORMS
+    assert TRANSFORMS.build(resize).scale == (64, 48)
+    run = dict(policy='acs', seed=0,
+               recipe=tool.recipe_of(args, 'acs', 0.1))
+    assert tool.variant_name(run) == (
+        'acs topk (the paper) (score_pipeline [LoadImageFromFile, '
+        'LoadAnnotations, Resize 64x48, PackDetInputs])')

@@ -385,6 +385,25 @@ def fp_model(args, results: dict) -> str:
     return ckpt
 
 
+def json_to_cfg(options: dict) -> dict:
+    """``options`` parsed from JSON, with the lists inside a
+    ``score_pipeline``'s transforms as tuples (JSON has none; mmcv's
+    ``Resize`` takes its ``scale`` as a tuple only)."""
+    def tuples(value):
+        if isinstance(value, dict):
+            return {k: tuples(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return tuple(tuples(v) for v in value)
+        return value
+
+    options = copy.deepcopy(options)
+    if 'score_pipeline' in options:
+        options['score_pipeline'] = [
+            tuples(t) for t in options['score_pipeline']
+        ]
+    return options
+
+
 def build_qat_cfg(policy: str, fraction: float, seed: int, args,
                   fp_ckpt: str, work_dir: str):
     cfg = load_cfg(args.qat_config, args, work_dir, seed)
@@ -415,7 +434,7 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
     if policy == 'acs' and args.scorer is not None:
         cfg.coreset.scorer = args.scorer
     if policy == 'acs' and args.acs_options:
-        cfg.coreset.update(args.acs_options)
+        cfg.coreset.update(json_to_cfg(args.acs_options))
     seal_final_split(cfg, args)
     return cfg, epochs
 
@@ -505,12 +524,19 @@ def rule_text(cfg) -> str:
 
 def options_text(options: dict) -> str:
     """``--acs-options`` as ``key value, ...`` (a pipeline by its
-    transforms' types)."""
+    transforms' types, and the scales they resize to)."""
+    def transform(t):
+        if not isinstance(t, dict):
+            return str(t)
+        scale = t.get('scale')
+        return t.get('type', '?') + (
+            '' if scale is None else ' ' +
+            ('x'.join(map(str, scale)) if isinstance(scale, (list, tuple))
+             else str(scale)))
+
     def text(value):
         if isinstance(value, list):
-            return '[' + ', '.join(
-                v.get('type', '?') if isinstance(v, dict) else str(v)
-                for v in value) + ']'
+            return '[' + ', '.join(transform(v) for v in value) + ']'
         return str(value)
 
     return ', '.join(f'{k} {text(v)}' for k, v in sorted(options.items()))
