@@ -626,6 +626,11 @@ def test_detection_study_evaluates_a_given_fp_checkpoint_once(tmp_path,
     fp = tool.main(args)['fp'][str(ckpt)]
     assert set(tool.METRICS) <= set(fp) and set(tool.METRICS) <= set(
         fp['final'])
+    # On the two halves of the validation images, as the QAT runs.
+    (log, ) = (tmp_path / 'b').glob('fp_eval_*/*/*.log')
+    text = log.read_text()
+    for part in ('val', 'final'):
+        assert f"val_split/{part}_0.5.json'" in text
     assert first['fp'] and str(ckpt) not in first['fp']
     capsys.readouterr()
     again = tool.main(args)['fp'][str(ckpt)]

@@ -343,9 +343,10 @@ def fp_key(args) -> str:
 
 def fp_model(args, results: dict) -> str:
     """The full-precision checkpoint: ``--fp-checkpoint``, or the one of
-    this work dir (trained once, with seed 0); its metrics are stored in
-    ``results['fp']`` (a given checkpoint's, by its path: evaluated once,
-    on the sealed final split too)."""
+    this work dir (trained once, with seed 0); its metrics on the
+    validation images the QAT runs score on, and on the sealed final split
+    under 'final', are stored in ``results['fp']`` (a given checkpoint's
+    by its path, evaluated once)."""
     from mmacs.datasets import make_synthetic_shapes
     if args.data_root is None:
         make_synthetic_shapes(args.data_dir, num_train=args.num_train,
@@ -359,6 +360,7 @@ def fp_model(args, results: dict) -> str:
             cfg = load_cfg(args.fp_config, args,
                            osp.join(args.work_dir, f'fp_eval_{digest}'), 0)
             cfg.load_from = ckpt
+            seal_final_split(cfg, args)
             metrics, seconds, _, final = evaluate_run(
                 cfg, 0, test=bool(args.final_share))
             results['fp'][ckpt] = dict(metrics, eval_seconds=seconds)
@@ -376,10 +378,14 @@ def fp_model(args, results: dict) -> str:
               flush=True)
         return ckpt
     cfg = load_cfg(args.fp_config, args, work_dir, seed=0)
-    metrics, seconds, _, _ = evaluate_run(cfg, args.fp_epochs)
+    seal_final_split(cfg, args)
+    metrics, seconds, _, final = evaluate_run(cfg, args.fp_epochs,
+                                              test=bool(args.final_share))
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'FP training wrote no checkpoint {ckpt}')
     results['fp'][key] = dict(metrics, train_seconds=seconds)
+    if final is not None:
+        results['fp'][key]['final'] = final
     print(f"FP model: bbox_mAP {metrics['bbox_mAP']:.3f}, {seconds:.0f} s",
           flush=True)
     return ckpt
