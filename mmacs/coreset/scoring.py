@@ -372,16 +372,19 @@ def dataset_with_pipeline(dataset, pipeline: Sequence[dict]):
 
 
 def annotations_first(pipeline: Sequence[dict]) -> List[dict]:
-    """``pipeline`` with its loading transforms (``Load*``: image, then
-    annotations) moved ahead of the others, in their own order.
+    """``pipeline`` with its loading transforms (type ``Load*``) moved
+    ahead of the others, each group in its own order.
 
     mmdet's test pipelines load the boxes after ``Resize``, as evaluation
     compares predictions rescaled to the original image with the original
     boxes. A score computed from a loss needs the boxes in the frame of the
     image the model sees, so they must pass through ``Resize`` too, as in
-    a training pipeline.
+    a training pipeline. Applied to every scoring pipeline, a
+    ``score_pipeline`` of the config included.
     """
     def loads(transform):
+        if not isinstance(transform, dict):
+            return False  # a callable: where the user put it
         name = transform.get('type')
         name = name if isinstance(name, str) else getattr(name, '__name__',
                                                           '')

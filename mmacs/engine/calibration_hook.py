@@ -21,7 +21,8 @@ class QATCalibrationHook(Hook):
     loaded the weights (``load_from``, ``--resume``) and before any epoch
     begins, so neither training nor a coreset scoring pass ever sees an
     uninitialised step. A resumed model, whose steps are marked initialised
-    in its checkpoint, is left as it is.
+    in its checkpoint, is left as it is. A model validated or tested
+    without training is calibrated before its loop (:meth:`before_val`).
 
     The batches come from a loader of the hook's own over the training
     dataset (its pipeline, batch size and collate function; a seeded random
@@ -51,16 +52,17 @@ class QATCalibrationHook(Hook):
         quantization: ``tools/test.py --ptq``) is calibrated first; during
         training and from a QAT checkpoint this does nothing.
 
-        The runner initialises weights only when it trains, so with no
-        checkpoint to load the float weights (``float_checkpoint``) are
-        loaded here, before calibration: a model evaluated untrained would
-        otherwise keep its random initialisation.
+        The runner initialises weights only when it trains: when it has
+        loaded no checkpoint, the model's weights are initialised here
+        first, as training would (from ``float_checkpoint``, the same on
+        every rank), or the model would be evaluated at its random
+        initialisation.
         """
         model = find_qat_model(runner, 'QATCalibrationHook')
         if not uninitialized_quantizers(model.student):
             return
-        if runner._load_from is None and not model.is_init:
-            model.init_weights()
+        if not runner._has_loaded and not model.is_init:
+            runner._init_model_weights()
         self.calibrate(runner)
 
     before_test = before_val

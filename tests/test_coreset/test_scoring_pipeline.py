@@ -30,6 +30,15 @@ def test_annotations_first_keeps_the_order_of_the_rest():
     assert [t['type'] for t in annotations_first(scoped)] == [
         'mmdet.LoadAnnotations', 'mmdet.Resize']
 
+    # A callable transform (Compose takes them) stays among the others.
+    def step(results):
+        return results
+
+    mixed = [dict(type='LoadImageFromFile'), step,
+             dict(type='LoadAnnotations')]
+    assert annotations_first(mixed)[1:] == [dict(type='LoadAnnotations'),
+                                            step]
+
 
 @pytest.mark.parametrize('reorder', [False, True])
 def test_scoring_boxes_follow_the_resized_image(tmp_path, reorder):

@@ -1105,6 +1105,9 @@ def test_detection_study_passes_more_acs_options(tmp_path):
                                                           'img_shape')
     from mmdet.registry import TRANSFORMS
     assert TRANSFORMS.build(resize).scale == (64, 48)
+    choice = tool.json_to_cfg(dict(score_pipeline=[
+        dict(type='RandomChoiceResize', scales=[[64, 48], [32, 24]])]))
+    assert choice['score_pipeline'][0]['scales'] == [(64, 48), (32, 24)]
     run = dict(policy='acs', seed=0,
                recipe=tool.recipe_of(args, 'acs', 0.1))
     assert tool.variant_name(run) == (

@@ -32,7 +32,7 @@ def small_hit_uav_cfg(work_dir, train_images=8, val_images=4):
     cfg.model.float_checkpoint = None  # no FP teacher trained in a test
     cfg.model.model.test_cfg.score_thr = 0.0  # untrained: keep boxes
     cfg.qat.calibration_batches = 1
-    cfg.coreset.fraction = 0.5
+    cfg.coreset.fraction = 0.125
     cfg.coreset.interval = 1
     cfg.train_cfg.max_epochs = 1
     cfg.train_cfg.val_interval = 1
@@ -46,14 +46,19 @@ def small_hit_uav_cfg(work_dir, train_images=8, val_images=4):
 
 def test_hit_uav_qat_with_acs_and_per_class_ap(tmp_path):
     need_shared(HIT_UAV)
-    cfg = small_hit_uav_cfg(tmp_path / 'work')
+    cfg = small_hit_uav_cfg(tmp_path / 'work', train_images=16)
     cfg_file = tmp_path / 'hit_uav_small.py'
     cfg.dump(str(cfg_file))
     runner = train_tool.main([str(cfg_file)])
     sampler = runner.train_loop.dataloader.batch_sampler.sampler
-    # Half of the 8 training images (every one holds a box), chosen by ACS.
-    assert len(sampler.indices) == 4
-    assert set(sampler.indices.tolist()) <= set(range(8))
+    # 2 of the 16 training images, chosen by ACS's class quotas among its
+    # scoring pool (the config's 20%: 3 images) scored at 320x256.
+    assert len(sampler.indices) == 2
+    assert set(sampler.indices.tolist()) <= set(range(16))
+    (record, ) = [json.loads(line) for line in open(
+        tmp_path / 'work' / 'coreset_log.jsonl')]
+    assert record['selection']['type'] == 'class_aware'
+    assert record['num_scored'] == 3
 
     out = tmp_path / 'metrics.json'
     test_tool.main([str(cfg_file), str(tmp_path / 'work' / 'epoch_1.pth'),

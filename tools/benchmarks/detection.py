@@ -306,7 +306,8 @@ def coco_metrics(metrics: dict, where: str) -> dict:
 def evaluate_run(cfg, epochs: int, test: bool = False) -> tuple:
     """Train ``cfg`` for ``epochs``, checkpointing every epoch, or finish
     it from the last checkpoint in its work dir (0 epochs: evaluate it
-    untrained, post-training quantization); its COCO metrics on the
+    untrained, i.e. a QAT model after post-training quantization, or the
+    checkpoint of ``cfg.load_from`` as it is); its COCO metrics on the
     validation images, the seconds training took (the interrupted
     attempts' included), the epoch it resumed from and, with ``test``, its
     metrics on the test images (else None)."""
@@ -355,7 +356,8 @@ def fp_model(args, results: dict) -> str:
         ckpt = args.fp_checkpoint
         if not osp.isfile(ckpt):
             raise FileNotFoundError(f'--fp-checkpoint {ckpt} does not exist')
-        if ckpt not in results.setdefault('fp', {}):
+        stored = results.setdefault('fp', {}).get(ckpt)
+        if stored is None or (args.final_share and 'final' not in stored):
             digest = protocol.recipe_digest(dict(ckpt=ckpt), {})
             cfg = load_cfg(args.fp_config, args,
                            osp.join(args.work_dir, f'fp_eval_{digest}'), 0)
@@ -399,7 +401,9 @@ def json_to_cfg(options: dict) -> dict:
         if isinstance(value, dict):
             return {k: tuples(v) for k, v in value.items()}
         if isinstance(value, list):
-            return tuple(tuples(v) for v in value)
+            if all(isinstance(v, (int, float, str)) for v in value):
+                return tuple(value)  # a scale, a list of keys
+            return [tuples(v) for v in value]  # e.g. a list of scales
         return value
 
     options = copy.deepcopy(options)
@@ -707,8 +711,10 @@ def detail_means(runs: list) -> dict:
     every class (``<class>_precision``), in CocoMetric's order."""
     keys = [k for k in runs[0]
             if k == 'bbox_mAP_s' or k.endswith('_precision')]
+    # NaN (a class without boxes in these images) or COCO's -1 (no object
+    # of that size): nothing to show.
     return {k: statistics.fmean(r[k] for r in runs) for k in keys
-            if all(k in r for r in runs)}
+            if all(k in r and r[k] >= 0 for r in runs)}
 
 
 def verdict_table(rows: list, pair: str = 'random_dynamic') -> str:
@@ -812,7 +818,10 @@ def main(argv=None) -> dict:
     if args.report:
         summary = summarize(sealed(results['runs']) if args.final else
                             results['runs'])
-        print_table(summary, results.get('fp', {}))
+        fp = results.get('fp', {})
+        if args.final:
+            fp = {k: dict(m, **m.get('final', {})) for k, m in fp.items()}
+        print_table(summary, fp)
         if args.baseline is not None:
             report.compare_with_baseline(summary, args.baseline,
                                          'bbox mAP', digits=3)
