@@ -1,5 +1,5 @@
-# W4A4 LSQ QAT of the HIT-UAV RetinaNet on all training images (the `full`
-# baseline), student and teacher from the FP checkpoint of
+# W4A4 LSQ QAT of the HIT-UAV RetinaNet on all training images for 10
+# epochs (the `full` baseline), student and teacher from the FP checkpoint of
 # retinanet_r18-slim_fpn_crop256-24e_hit-uav.py (tools/train.py's default
 # work dir). Per-channel weights, first conv and the head's output convs in
 # full precision; step sizes from least squared error (init='mse').
@@ -19,7 +19,7 @@ model = dict(
     fp_layers=('backbone.conv1', 'bbox_head.retina_cls',
                'bbox_head.retina_reg'),
     distill=None)
-max_epochs = 12
+max_epochs = 10
 train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
 optim_wrapper = dict(optimizer=dict(lr=0.0002))
 param_scheduler = [

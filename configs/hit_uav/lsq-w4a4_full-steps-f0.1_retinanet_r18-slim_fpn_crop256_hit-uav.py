@@ -1,0 +1,13 @@
+# W4A4 LSQ QAT of the HIT-UAV RetinaNet on all training images for one
+# epoch: the training steps of a 10% coreset over 10 epochs (`full_steps`),
+# the cosine schedule over that epoch. Measured on HIT-UAV in
+# docs/studies.md.
+_base_ = './lsq-w4a4_full_retinanet_r18-slim_fpn_crop256_hit-uav.py'
+max_epochs = 1
+train_cfg = dict(max_epochs=max_epochs, val_interval=max_epochs)
+param_scheduler = [
+    dict(type='LinearLR', start_factor=0.1, by_epoch=False, begin=0,
+         end=20),
+    dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=max_epochs,
+         T_max=max_epochs, convert_to_iter_based=True)
+]
