@@ -365,9 +365,8 @@ def fp_model(args, results: dict) -> str:
             seal_final_split(cfg, args)
             metrics, seconds, _, final = evaluate_run(
                 cfg, 0, test=bool(args.final_share))
-            results['fp'][ckpt] = dict(metrics, eval_seconds=seconds)
-            if final is not None:
-                results['fp'][ckpt]['final'] = final
+            results['fp'][ckpt] = fp_record(metrics, final,
+                                            eval_seconds=seconds)
         print(f"FP model {ckpt}: bbox_mAP "
               f"{results['fp'][ckpt]['bbox_mAP']:.3f}", flush=True)
         return ckpt
@@ -385,12 +384,20 @@ def fp_model(args, results: dict) -> str:
                                               test=bool(args.final_share))
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'FP training wrote no checkpoint {ckpt}')
-    results['fp'][key] = dict(metrics, train_seconds=seconds)
-    if final is not None:
-        results['fp'][key]['final'] = final
+    results['fp'][key] = fp_record(metrics, final, train_seconds=seconds)
     print(f"FP model: bbox_mAP {metrics['bbox_mAP']:.3f}, {seconds:.0f} s",
           flush=True)
     return ckpt
+
+
+def fp_record(metrics: dict, final: dict = None, **extra) -> dict:
+    """What ``results['fp']`` holds of an FP model: its validation
+    ``metrics``, ``extra`` and, when it was tested there, the sealed final
+    split's metrics under 'final'."""
+    record = dict(metrics, **extra)
+    if final is not None:
+        record['final'] = final
+    return record
 
 
 def json_to_cfg(options: dict) -> dict:
