@@ -380,7 +380,8 @@ def annotations_first(pipeline: Sequence[dict]) -> List[dict]:
     boxes. A score computed from a loss needs the boxes in the frame of the
     image the model sees, so they must pass through ``Resize`` too, as in
     a training pipeline. Applied to every scoring pipeline, a
-    ``score_pipeline`` of the config included.
+    ``score_pipeline`` of the config included. The transforms are the
+    input's own (:func:`dataset_with_pipeline` copies them before use).
     """
     def loads(transform):
         if not isinstance(transform, dict):
@@ -390,7 +391,6 @@ def annotations_first(pipeline: Sequence[dict]) -> List[dict]:
                                                           '')
         return name.split('.')[-1].startswith('Load')
 
-    pipeline = copy.deepcopy(list(pipeline))
     return [t for t in pipeline if loads(t)] + [
         t for t in pipeline if not loads(t)
     ]
