@@ -3,11 +3,12 @@
 # a quota of the coreset (`class_aware`, with a floor for the rare
 # OtherVehicle), filled by the highest EVS/DS scores. Each selection scores
 # a fresh random 20% of the images at 320x256 and selects among them, which
-# keeps it at ~1.1x the wall time of `random_dynamic`. The paper's rule is
+# keeps it at ~1.2x the wall time of `random_dynamic`. The paper's rule is
 # `coreset.selection='topk'` with `coreset.score_pool=1.0` and no
-# `score_pipeline`. On the HIT-UAV pilot it is below `random_dynamic` on
-# every seed (docs/studies.md): an experiment, one switch away from the
-# recommended `full_steps` config.
+# `score_pipeline`. On HIT-UAV (3 seeds) it is below `random_dynamic` on
+# average, and further below with 20% noisy boxes (one seed so far;
+# docs/studies.md): an experiment, one switch away from the recommended
+# `full_steps` config.
 _base_ = [
     './lsq-w4a4_full_retinanet_r18-slim_fpn_crop256_hit-uav.py',
     '../_base_/coreset/acs.py'
