@@ -6,8 +6,9 @@
 # keeps it at ~1.2x the wall time of `random_dynamic`. The paper's rule is
 # `coreset.selection='topk'` with `coreset.score_pool=1.0` and no
 # `score_pipeline`. On HIT-UAV (3 seeds) it is below `random_dynamic` on
-# average, and further below with 20% noisy boxes (one seed so far;
-# docs/studies.md): an experiment, one switch away from the recommended
+# average, and further below with 20% noisy boxes, where adding
+# `teacher_filter=dict(drop=0.2)` brings it level with random
+# (docs/studies.md): an experiment, one switch away from the recommended
 # `full_steps` config.
 _base_ = [
     './lsq-w4a4_full_retinanet_r18-slim_fpn_crop256_hit-uav.py',
