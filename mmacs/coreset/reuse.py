@@ -105,11 +105,12 @@ def merge_scores(stored: Optional[dict],
         num_samples (int): ``N``.
 
     Returns:
-        tuple: ``({key: [N]}, rounds [N])``; every sample that was ever
-        scored has finite values.
+        tuple: ``({key: [N]}, rounds [N])``, without ``combined``; every
+        sample that was ever scored has finite values.
     """
+    # 'combined' depends on the round's beta: the caller weighs it anew.
     out = {k: v.clone() for k, v in (stored or {}).items()
-           if v is not None}
+           if v is not None and k != 'combined'}
     rounds = torch.full((num_samples, ), -1, dtype=torch.long) \
         if rounds is None else rounds.clone()
     for indices, values in updates:

@@ -89,7 +89,14 @@ class CoresetSelector:
         score_reuse (bool): Keep scores between rounds, score the coreset
             from the training step's outputs of the round's last epoch and
             refresh the rest in a rotating pool; the selection is among all
-            samples (see :mod:`mmacs.coreset.reuse`). Defaults to False.
+            samples that hold a score (see :mod:`mmacs.coreset.reuse`).
+            Defaults to False.
+        reuse_start (str): With ``score_reuse``, what the first round
+            scores: 'all' (every sample, so the first selection is the
+            exact one) or 'block' (only the first rotating block: each
+            selection is among the samples scored so far, which grow by a
+            block and the trained coreset every round; cheaper, approximate
+            until every block has been scored). Defaults to 'all'.
         teacher_filter (dict, optional): ``dict(min_prob=p)`` (single-label
             tasks) or ``dict(drop=q)``: candidates the FP teacher
             contradicts are never selected (see
@@ -104,7 +111,8 @@ class CoresetSelector:
                  class_balance: Optional[bool] = None,
                  score_pool: float = 1.0,
                  teacher_filter: Optional[dict] = None,
-                 score_reuse: bool = False) -> None:
+                 score_reuse: bool = False,
+                 reuse_start: str = 'all') -> None:
         self.policy = get_policy(policy)
         check_schedule(schedule)
         self.schedule = self.policy.schedule or schedule
@@ -122,6 +130,16 @@ class CoresetSelector:
                 f"selection {self.selection['type']!r} reads the teacher's "
                 'embedding of every candidate, which score_reuse does not '
                 'keep; use score_reuse=False')
+        if reuse_start not in ('all', 'block'):
+            raise ValueError("reuse_start must be 'all' or 'block', got "
+                             f'{reuse_start!r}')
+        if self.score_reuse and reuse_start == 'block' and \
+                self.policy.static:
+            raise ValueError(
+                f"reuse_start='block' selects among a growing share of the "
+                f'set each round; policy {policy!r} selects once: use '
+                "reuse_start='all'")
+        self.reuse_start = reuse_start
         self.class_balance = class_balance
         # A policy that scores nothing selects among all samples: the
         # filter (a config default) does not apply to it.
@@ -186,6 +204,14 @@ class CoresetSelector:
                 f'score_pool={self.score_pool} scores {self.pool_size} '
                 f'samples, fewer than the coreset ({self.num_select}); use '
                 'score_pool >= fraction')
+        if self.score_reuse and self.reuse_start == 'block':
+            first = self.num_samples // self.num_blocks
+            if first < self.num_select:
+                raise ValueError(
+                    f"reuse_start='block' first selects among one rotating "
+                    f'block of score_pool={self.score_pool} ({first} '
+                    f'samples), fewer than the coreset ({self.num_select}); '
+                    "use score_pool >= fraction or reuse_start='all'")
 
     def plan(self, epoch: int, max_epochs: int, round_idx: int,
              scored_coreset: bool = False,
@@ -195,15 +221,17 @@ class CoresetSelector:
         policy then keeps them). With ``score_reuse``, ``fresh`` are the
         samples scored by the training step since the last round (the pass
         skips them); the first round, or one without stored scores
-        (``scored_coreset`` False), scores all samples."""
+        (``scored_coreset`` False), scores all samples, or with
+        ``reuse_start='block'`` its rotating block."""
         beta = beta_schedule(self.schedule, epoch, max_epochs)
         select = not (self.policy.static and scored_coreset)
         score = select and self.needs_scores
         pool = None
         if score and self.score_reuse:
-            pool = torch.arange(self.num_samples) if not scored_coreset \
+            start = not scored_coreset and self.reuse_start == 'all'
+            pool = torch.arange(self.num_samples) if start \
                 else self.rotating_block(round_idx)
-            if fresh is not None and scored_coreset:
+            if fresh is not None and not start:
                 pool = pool[~torch.isin(pool, fresh)]
         elif score:
             pool = torch.arange(self.num_samples)
@@ -230,12 +258,18 @@ class CoresetSelector:
             inputs['features'] = scores['embedding'][candidates]
         return inputs
 
+    @property
+    def num_blocks(self) -> int:
+        """``ceil(1 / score_pool)``: the rounds a ``score_reuse`` run
+        takes to refresh every score."""
+        return math.ceil(1 / self.score_pool - 1e-9)
+
     def rotating_block(self, round_idx: int) -> Tensor:
         """The samples the scoring pass refreshes in round ``round_idx``
         with ``score_reuse`` (sorted): block ``round_idx % k`` of ``k =
         ceil(1 / score_pool)`` near-equal blocks of one seeded permutation,
         so ``k`` consecutive rounds score every sample once."""
-        k = math.ceil(1 / self.score_pool - 1e-9)
+        k = self.num_blocks
         g = draw_generator(self.seed, 0, POOL_STREAM)
         perm = torch.randperm(self.num_samples, generator=g)
         return perm.tensor_split(k)[round_idx % k].sort().values
@@ -252,8 +286,12 @@ class CoresetSelector:
         if not plan.select:
             indices = previous
         else:
-            candidates = torch.arange(n) if plan.pool is None or \
-                plan.reuse else plan.pool
+            if plan.reuse and scores is not None:
+                candidates = scored_samples(scores['combined'],
+                                            self.num_select)
+            else:
+                candidates = torch.arange(n) if plan.pool is None \
+                    else plan.pool
             if self.teacher_filter and scores is not None:
                 candidates, filtered = apply_teacher_filter(
                     self.teacher_filter, candidates,
@@ -276,3 +314,13 @@ class CoresetSelector:
         if filtered is not None:
             stats['teacher_filter'] = filtered
         return Selection(indices, plan.pool, filtered, plan.beta, stats)
+
+
+def scored_samples(values: Tensor, num_select: int) -> Tensor:
+    """The samples holding a score (finite ``values``), which must be at
+    least the coreset's ``num_select``."""
+    scored = torch.isfinite(values).nonzero().flatten()
+    if scored.numel() < num_select:
+        raise RuntimeError(f'{scored.numel()} samples hold a score, fewer '
+                           f'than the coreset ({num_select})')
+    return scored

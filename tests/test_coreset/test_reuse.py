@@ -58,6 +58,47 @@ def test_reuse_plan_scores_all_first_then_skips_fresh_samples():
                .tolist()) <= set(plan.pool.tolist())
 
 
+def test_block_start_scores_one_block_and_selects_among_the_scored():
+    sel = selector(n=30, score_reuse=True, score_pool=0.25,
+                   reuse_start='block', class_balance=False)
+    first = sel.plan(0, 10, 0, scored_coreset=False)
+    block = sel.rotating_block(0)
+    assert torch.equal(first.pool, block) and block.numel() < 30
+    # Unscored samples are never candidates, however the rest score.
+    values = torch.full((30, ), float('nan'))
+    values[block] = torch.arange(block.numel(), dtype=torch.float)
+    chosen = sel.select(first, scored(values)).indices
+    assert chosen.numel() == 6
+    assert set(chosen.tolist()) <= set(block.tolist())
+    # Later rounds refresh their own block, less what the training step
+    # scored, even before every sample holds a score.
+    fresh = sel.rotating_block(1)[:2]
+    later = sel.plan(5, 10, 1, scored_coreset=False, fresh=fresh)
+    assert torch.equal(later.pool, sel.rotating_block(1)[2:])
+    # Once two blocks are scored both are candidates.
+    values[sel.rotating_block(1)] = 100.0
+    chosen = sel.select(later, scored(values)).indices
+    assert set(chosen.tolist()) <= set(sel.rotating_block(1).tolist())
+
+
+@pytest.mark.parametrize('cfg, match', [
+    (dict(reuse_start='half'), "'half'"),
+    (dict(policy='el2n', reuse_start='block'), 'el2n'),
+])
+def test_bad_reuse_start_is_named(cfg, match):
+    with pytest.raises(ValueError, match=match):
+        selector(score_reuse=True, score_pool=0.5, **cfg)
+
+
+def test_block_start_needs_a_block_as_large_as_the_coreset():
+    with pytest.raises(ValueError, match=r'score_pool=0\.1 \(3 samples\)'):
+        selector(n=30, num_select=6, score_reuse=True, score_pool=0.1,
+                 reuse_start='block')
+    # The exact start scores all samples first: any pool will do.
+    assert selector(n=30, num_select=6, score_reuse=True,
+                    score_pool=0.1).num_blocks == 10
+
+
 def test_reuse_needs_a_task_that_records_training_outputs():
     with pytest.raises(ValueError, match='score_reuse.*detection'):
         selector(task=DetectionTask(), score_reuse=True,

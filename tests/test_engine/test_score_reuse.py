@@ -78,6 +78,21 @@ def test_a_run_scores_all_once_then_a_rotating_block(tmp_path, images):
     assert hook.store.rounds.min() >= 1  # every score refreshed since 0
 
 
+def test_a_block_start_run_scores_one_block_first(tmp_path, images):
+    work = tmp_path / 'w'
+    runner = QATRunner.from_cfg(
+        reuse_cfg(work, images, max_epochs=3, reuse_start='block'))
+    runner.train()
+    log = read_log(work)
+    hook = [h for h in runner.hooks if hasattr(h, 'store')][0]
+    # Round 0 scores its block of 16 and selects 8 of them.
+    assert log[0]['scored'] == 16 and log[0]['num_scored'] == 16
+    # Round 1 adds the other block (less the coreset the training step
+    # scored): every sample holds a score from then on.
+    assert log[1]['reused'] == 8 and log[1]['num_scored'] == 32
+    assert hook.store.complete()
+
+
 def test_resume_keeps_the_stored_scores(tmp_path, images):
     straight = tmp_path / 'straight'
     QATRunner.from_cfg(reuse_cfg(straight, images, max_epochs=3)).train()

@@ -248,7 +248,7 @@ def test_quality_protocol_selects_per_class_or_globally(tmp_path):
     recipe = tool.recipe_of(per_class)
     before = {k: v for k, v in recipe.items()
               if k not in ('class_balance', 'teacher', 'eval_split',
-                           'score_reuse')}
+                           'score_reuse', 'reuse_start')}
     digest = hashlib.sha1(
         json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
     assert tool.run_dir_name('w2a2', 'acs', 1, recipe) == \
@@ -263,6 +263,15 @@ def test_quality_protocol_passes_score_reuse(tmp_path):
     cfg, _ = tool.build_cfg('w2a32', 'acs', 0, args, str(tmp_path))
     assert cfg.coreset.score_reuse is True
     assert cfg.coreset.score_pool == 0.25
+    assert cfg.coreset.reuse_start == 'all'
+    block = tool.parse_args(common + ['--score-reuse', '0.25',
+                                      '--reuse-start', 'block'])
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, block, str(tmp_path))
+    assert cfg.coreset.reuse_start == 'block'
+    assert tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(block)) != \
+        tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(args))
+    with pytest.raises(SystemExit):
+        tool.parse_args(common + ['--reuse-start', 'block'])
     off = tool.parse_args(common)
     cfg, _ = tool.build_cfg('w2a32', 'acs', 0, off, str(tmp_path))
     assert not cfg.coreset.get('score_reuse', False)

@@ -101,7 +101,7 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
                'score_pool', 'selection', 'scorer', 'layer_align',
                'num_samples', 'val_samples', 'batch_size', 'label_noise',
                'teacher_filter', 'step_init', 'class_balance', 'teacher',
-               'eval_split', 'score_reuse')
+               'eval_split', 'score_reuse', 'reuse_start')
 #: The protocol a run belongs to: its tables never mix them.
 PROTOCOL_KEYS = ('teacher', 'eval_split')
 #: Runs stored before a recipe key existed had this value of it.
@@ -109,18 +109,20 @@ STORE = protocol.RunStore(
     ('setting', 'policy', 'seed'),
     dict(label_noise=0.0, teacher_filter=0.0, step_init='lsq',
          class_balance=True, teacher='shared', eval_split='val',
-         score_reuse=0.0))
+         score_reuse=0.0, reuse_start='all'))
 #: Recipe keys added after runs got their resumable work directories: each
 #: enters a directory's name only when it differs from the value those
 #: runs had, so an interrupted run started before the key existed finds
 #: its checkpoint.
-DIR_LATE_KEYS = ('class_balance', 'teacher', 'eval_split', 'score_reuse')
+DIR_LATE_KEYS = ('class_balance', 'teacher', 'eval_split', 'score_reuse',
+                 'reuse_start')
 #: Recipe keys only the score-based policies read (the random policies and
 #: ``full`` train the same whatever they are; random draws are global
 #: always): ``--pair`` ignores them when it looks for a variant's
 #: same-recipe baseline.
 SCORE_KEYS = ('score_view', 'schedule', 'score_pool', 'selection', 'scorer',
-              'teacher_filter', 'class_balance', 'score_reuse')
+              'teacher_filter', 'class_balance', 'score_reuse',
+              'reuse_start')
 #: The order of the settings in the tables of ``--verdict``.
 SETTING_ORDER = ('w2a32', 'w4a4', 'w2a2')
 
@@ -176,6 +178,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help='keep scores between rounds, score the '
                         "coreset from the training step and refresh this "
                         'rotating fraction of the set (0: off)')
+    parser.add_argument('--reuse-start', default='all',
+                        choices=['all', 'block'],
+                        help='with --score-reuse, what the first round '
+                        'scores: the whole set or its rotating block')
     parser.add_argument('--scorer', default='softmax',
                         choices=['softmax', 'relative_entropy'],
                         help="the classification scorer ('relative_entropy':"
@@ -253,6 +259,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.score_reuse <= 1:
         parser.error(f'--score-reuse must be in [0, 1], got '
                      f'{args.score_reuse}')
+    if args.reuse_start != 'all' and not args.score_reuse:
+        parser.error(f'--reuse-start {args.reuse_start} needs --score-reuse')
     if 'acs_pool' in args.policies and not (args.fraction <= args.score_pool
                                             <= 1):
         parser.error('need --fraction <= --score-pool <= 1, got '
@@ -359,7 +367,8 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     if policy == 'acs_pool':
         coreset['score_pool'] = args.score_pool
     elif args.score_reuse > 0:
-        coreset.update(score_reuse=True, score_pool=args.score_reuse)
+        coreset.update(score_reuse=True, score_pool=args.score_reuse,
+                       reuse_start=args.reuse_start)
     coreset.update(schedule=args.schedule, score_view=args.score_view,
                    scorer=args.scorer, class_balance=args.class_balance)
     cfg.coreset.update(coreset)

@@ -20,6 +20,8 @@ coreset = dict(
     # rounds, score the coreset from the training step of each round's last
     # epoch (augmented view, train mode) and refresh a rotating score_pool
     # of the rest with the scoring pass
+    reuse_start='all',  # with score_reuse, the first round scores all
+    # samples; 'block': only its rotating block (cheaper, approximate)
     teacher_cache_mb=2048)
 # Not set here (None: the paper): teacher_filter=dict(min_prob=p) never
 # selects a sample whose label the FP teacher gives a probability below p
