@@ -194,9 +194,11 @@ class ScoreStore:
         self.scores['combined'] = evs if ds is None or plan.beta == 1 \
             else combine_scores(evs, ds, plan.beta)
         fresh = int((self.rounds == plan.round_idx).sum())
-        age = plan.round_idx - self.rounds.float()
+        seen = self.rounds >= 0
+        age = plan.round_idx - self.rounds[seen].float()
         return dict(info, scored=num, reused=fresh - num,
-                    mean_score_age=float(age.mean()))
+                    mean_score_age=float(age.mean()),
+                    unscored=int((~seen).sum()))
 
     def record(self, indices: Tensor, values: dict, round_idx: int) -> None:
         """Merge ``values`` of ``indices`` as round ``round_idx``'s scores

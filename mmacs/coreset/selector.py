@@ -133,6 +133,8 @@ class CoresetSelector:
         if reuse_start not in ('all', 'block'):
             raise ValueError("reuse_start must be 'all' or 'block', got "
                              f'{reuse_start!r}')
+        if reuse_start == 'block' and not score_reuse:
+            raise ValueError("reuse_start='block' needs score_reuse=True")
         if self.score_reuse and reuse_start == 'block' and \
                 self.policy.static:
             raise ValueError(
@@ -205,13 +207,14 @@ class CoresetSelector:
                 f'samples, fewer than the coreset ({self.num_select}); use '
                 'score_pool >= fraction')
         if self.score_reuse and self.reuse_start == 'block':
-            first = self.num_samples // self.num_blocks
+            first = self.rotating_block(0).numel()
             if first < self.num_select:
                 raise ValueError(
                     f"reuse_start='block' first selects among one rotating "
                     f'block of score_pool={self.score_pool} ({first} '
-                    f'samples), fewer than the coreset ({self.num_select}); '
-                    "use score_pool >= fraction or reuse_start='all'")
+                    f'samples: 1 / ceil(1 / score_pool) of the set), fewer '
+                    f'than the coreset ({self.num_select}); raise '
+                    "score_pool or use reuse_start='all'")
 
     def plan(self, epoch: int, max_epochs: int, round_idx: int,
              scored_coreset: bool = False,

@@ -84,16 +84,22 @@ def test_block_start_scores_one_block_and_selects_among_the_scored():
 @pytest.mark.parametrize('cfg, match', [
     (dict(reuse_start='half'), "'half'"),
     (dict(policy='el2n', reuse_start='block'), 'el2n'),
+    (dict(score_reuse=False, reuse_start='block'), 'needs score_reuse'),
 ])
 def test_bad_reuse_start_is_named(cfg, match):
+    cfg = dict(dict(score_reuse=True, score_pool=0.5), **cfg)
     with pytest.raises(ValueError, match=match):
-        selector(score_reuse=True, score_pool=0.5, **cfg)
+        selector(**cfg)
 
 
 def test_block_start_needs_a_block_as_large_as_the_coreset():
-    with pytest.raises(ValueError, match=r'score_pool=0\.1 \(3 samples\)'):
+    with pytest.raises(ValueError, match=r'score_pool=0\.1 \(3 samples'):
         selector(n=30, num_select=6, score_reuse=True, score_pool=0.1,
                  reuse_start='block')
+    # Blocks of 10 samples into 4: the first holds 3, as many as the
+    # coreset.
+    assert selector(n=10, num_select=3, score_reuse=True, score_pool=0.3,
+                    reuse_start='block').rotating_block(0).numel() == 3
     # The exact start scores all samples first: any pool will do.
     assert selector(n=30, num_select=6, score_reuse=True,
                     score_pool=0.1).num_blocks == 10

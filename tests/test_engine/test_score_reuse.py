@@ -87,9 +87,11 @@ def test_a_block_start_run_scores_one_block_first(tmp_path, images):
     hook = [h for h in runner.hooks if hasattr(h, 'store')][0]
     # Round 0 scores its block of 16 and selects 8 of them.
     assert log[0]['scored'] == 16 and log[0]['num_scored'] == 16
+    assert log[0]['unscored'] == 16 and log[0]['mean_score_age'] == 0
     # Round 1 adds the other block (less the coreset the training step
     # scored): every sample holds a score from then on.
     assert log[1]['reused'] == 8 and log[1]['num_scored'] == 32
+    assert log[1]['unscored'] == 0
     assert hook.store.complete()
 
 

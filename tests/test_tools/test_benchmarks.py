@@ -268,6 +268,9 @@ def test_quality_protocol_passes_score_reuse(tmp_path):
                                       '--reuse-start', 'block'])
     cfg, _ = tool.build_cfg('w2a32', 'acs', 0, block, str(tmp_path))
     assert cfg.coreset.reuse_start == 'block'
+    # el2n scores once: it starts from the whole set.
+    cfg, _ = tool.build_cfg('w2a32', 'el2n', 0, block, str(tmp_path))
+    assert cfg.coreset.reuse_start == 'all'
     assert tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(block)) != \
         tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(args))
     with pytest.raises(SystemExit):

@@ -307,6 +307,7 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     ``random_timed``)."""
     from mmengine.config import Config
 
+    from mmacs.coreset import get_policy
     from mmacs.utils import repo_path
     cfg = Config.fromfile(repo_path(CONFIG))
     cifar, weights = common.shared_cifar(args.shared, 'the protocol')
@@ -367,8 +368,10 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     if policy == 'acs_pool':
         coreset['score_pool'] = args.score_pool
     elif args.score_reuse > 0:
+        # A static policy scores once: it has no later blocks to wait for.
         coreset.update(score_reuse=True, score_pool=args.score_reuse,
-                       reuse_start=args.reuse_start)
+                       reuse_start='all' if get_policy(
+                           coreset['policy']).static else args.reuse_start)
     coreset.update(schedule=args.schedule, score_view=args.score_view,
                    scorer=args.scorer, class_balance=args.class_balance)
     cfg.coreset.update(coreset)
