@@ -33,8 +33,8 @@ class Plan:
     teacher also at ``beta = 1`` when ``with_teacher`` (a teacher filter,
     or a rule that reads the teacher's embedding); select a new coreset
     (``select``) or keep the one it has. With ``reuse`` the pool is only
-    what the scoring pass refreshes: the selection is among all samples,
-    on their last scores (:mod:`mmacs.coreset.reuse`)."""
+    what the scoring pass refreshes: the selection is among all samples
+    that hold a score, on their last scores (:mod:`mmacs.coreset.reuse`)."""
     epoch: int
     round_idx: int
     beta: float
