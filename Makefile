@@ -3,10 +3,11 @@
 # skips what is done). The versions are the tested set of
 # requirements/constraints.txt; setup.cfg only states ranges.
 #
-# TORCH_INDEX: where the CPU build of torch comes from. The default is
-# PyTorch's CPU wheel index; on Linux x86-64 PyPI's `torch` is a CUDA build
-# (several GB of nvidia-* wheels). `make install TORCH_INDEX=` takes torch
-# from PyPI (or a machine's own pip configuration) instead.
+# TORCH_INDEX: an index searched beside PyPI for torch, by default
+# PyTorch's CPU wheel index, whose `2.13.0+cpu` pip prefers to PyPI's
+# `2.13.0` (on Linux x86-64 a CUDA build, several GB of nvidia-* wheels).
+# Where that index cannot be reached pip warns and takes PyPI's build (or
+# a machine's own pip configuration); `make install TORCH_INDEX=` skips it.
 PYTHON ?= python3
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 CONSTRAINTS := requirements/constraints.txt
@@ -24,8 +25,8 @@ install: $(DEPS)
 $(DEPS): setup.cfg $(CONSTRAINTS) Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade 'pip>=23'
-	# 1. torch first, the CPU build (from $(if $(TORCH_INDEX),$(TORCH_INDEX),PyPI))
-	$(BIN)/pip install $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX)) \
+	# 1. torch first: $(if $(TORCH_INDEX),the CPU build of $(TORCH_INDEX) where reachable; else )PyPI's
+	$(BIN)/pip install $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) \
 	  torch==$(call pinned,torch)
 	# 2. build tools: mmcv's setup.py needs pkg_resources (setuptools < 82)
 	$(PIP) setuptools wheel ninja
