@@ -25,6 +25,7 @@ import datetime
 import gc
 import logging
 import os
+import time
 from typing import Optional
 
 import torch
@@ -149,6 +150,11 @@ def check_dataset(dataset) -> None:
             level=logging.INFO)
 
 
+#: How long :func:`release_process_group` lets gloo's worker threads take
+#: the GIL before the group is freed.
+GLOO_SETTLE_SECONDS = 0.2
+
+
 def release_process_group(runner: Optional[Runner] = None) -> None:
     """End a finished distributed run: wait for every rank, destroy the
     default process group and free what still holds it.
@@ -162,10 +168,18 @@ def release_process_group(runner: Optional[Runner] = None) -> None:
     cycles that only the collector, or finalization, breaks. So the
     runner's model is unwrapped and the collector run here, while the
     interpreter is whole. No-op when no group is initialised.
+
+    A gloo worker thread frees a finished collective's tensors after the
+    caller's wait returns, and needs the GIL for tensors that Python has
+    dropped; the group's destructor joins those threads with the GIL held.
+    Freed under load after the barrier, that deadlocked a rank for good,
+    so the GIL is let go for ``GLOO_SETTLE_SECONDS`` first: a margin that
+    makes the race unlikely, not impossible.
     """
     if not (torch_dist.is_available() and torch_dist.is_initialized()):
         return
     torch_dist.barrier()
+    time.sleep(GLOO_SETTLE_SECONDS)
     torch_dist.destroy_process_group()
     if runner is not None and is_model_wrapper(runner.model):
         runner.model = runner.model.module

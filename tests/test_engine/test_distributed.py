@@ -7,6 +7,7 @@ import sys
 import weakref
 from pathlib import Path
 from types import SimpleNamespace
+from unittest import mock
 
 import pytest
 import torch
@@ -79,6 +80,40 @@ def test_release_process_group_ends_the_default_group(tmp_path):
     finally:
         if torch_dist.is_initialized():
             torch_dist.destroy_process_group()
+
+
+def test_release_process_group_lets_gloo_threads_settle_first(tmp_path):
+    """Between the barrier and the group's end the GIL is let go (a sleep):
+    gloo's worker threads free finished collectives' tensors, which needs
+    the GIL, before the group's destructor joins them with the GIL held."""
+    from mmacs.engine import runner as runner_module
+    calls = []
+    real_destroy = torch_dist.destroy_process_group
+
+    def destroy():
+        calls.append('destroy')
+        real_destroy()
+
+    torch_dist.init_process_group(
+        'gloo', init_method=f'file://{tmp_path / "store"}', rank=0,
+        world_size=1)
+    try:
+        with mock.patch.object(torch_dist, 'barrier',
+                               lambda: calls.append('barrier')), \
+                mock.patch.object(runner_module.time, 'sleep',
+                                  lambda s: calls.append(('sleep', s))), \
+                mock.patch.object(torch_dist, 'destroy_process_group',
+                                  destroy):
+            release_process_group()
+        assert runner_module.GLOO_SETTLE_SECONDS > 0
+        assert calls == [
+            'barrier', ('sleep', runner_module.GLOO_SETTLE_SECONDS),
+            'destroy'
+        ]
+        assert not torch_dist.is_initialized()
+    finally:
+        if torch_dist.is_initialized():
+            real_destroy()
 
 
 def test_release_process_group_frees_the_runners_ddp_wrapper(tmp_path):
