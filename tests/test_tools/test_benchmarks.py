@@ -87,6 +87,10 @@ def test_quality_protocol_reports_spread_and_resumes(tmp_path, capsys):
     assert all(r['score_seconds'] < 0.01 for r in result['runs']
                if r['policy'] != 'acs')
     assert len(json.loads(out.read_text())['runs']) == 4
+    # Each run names the teacher checkpoint it started from.
+    digest = hashlib.sha256(
+        (WEIGHTS / 'resnet20-12fca82f.th').read_bytes()).hexdigest()[:12]
+    assert {r['teacher_digest'] for r in result['runs']} == {digest}
     # A second call with the same recipe trains nothing: all from the file.
     again = tool.main(args)
     assert again['runs'] == result['runs']
@@ -939,6 +943,24 @@ def test_quality_protocol_clean_teacher_and_splits(tmp_path, monkeypatch):
     assert cfg.coreset.fraction == pytest.approx(0.15)
     with pytest.raises(ValueError, match='wall-time ratio'):
         tool.build_cfg('w2a2', 'random_timed', 0, args, str(tmp_path))
+
+
+def test_quality_report_warns_of_runs_from_two_teachers():
+    tool = load_tool('benchmarks/quality')
+
+    def run(setting, digest):
+        held = dict(setting=setting, policy='acs', seed=0)
+        if digest is not None:
+            held['teacher_digest'] = digest
+        return held
+
+    # One teacher, or runs stored before the digest was recorded: no note.
+    assert tool.teacher_note([run('w2a2', 'aaa'), run('w4a4', 'aaa'),
+                              run('w2a2', None)]) is None
+    note = tool.teacher_note([run('w2a2', 'aaa'), run('w2a2', 'aaa'),
+                              run('w4a4', 'bbb'), run('w2a2', None)])
+    assert note.startswith('note: these runs come from 2 teacher')
+    assert 'aaa: 2 runs (w2a2)' in note and 'bbb: 1 runs (w4a4)' in note
 
 
 def test_quality_protocol_keeps_old_runs_apart_and_loadable(tmp_path):

@@ -3,6 +3,7 @@
 shared CIFAR-10 data, quiet training, loader workers and the result printed
 as one JSON object on the last line."""
 import gc
+import hashlib
 import json
 import os
 import os.path as osp
@@ -126,3 +127,14 @@ def cache_root() -> str:
     ``~/.cache/mmacs``."""
     return os.environ.get(CACHE_ENV) or osp.join(
         osp.expanduser('~'), '.cache', 'mmacs')
+
+
+def file_digest(path: str) -> str:
+    """The first 12 hex digits of the SHA-256 of the file ``path``: what a
+    run records of its teacher checkpoint, so that runs from a retrained
+    teacher of the same name are told apart."""
+    sha = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            sha.update(block)
+    return sha.hexdigest()[:12]

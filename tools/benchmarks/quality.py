@@ -74,6 +74,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Optional
 
 if __package__ in (None, ''):  # a script: import the package beside it
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -464,6 +465,7 @@ def run_one(setting: str, policy: str, seed: int, args,
         noisy_fraction_all=record['noisy_fraction_all'],
         teacher_filter=record['teacher_filter'],
         random_draws=protocol.random_draws(policy),
+        teacher_digest=common.file_digest(cfg.model.float_checkpoint),
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'),
         **extra)
@@ -471,6 +473,25 @@ def run_one(setting: str, policy: str, seed: int, args,
           f"{args.eval_split}, {seconds:.0f} s "
           f"({record['score_seconds']:.0f} s scoring)", flush=True)
     return run
+
+
+def teacher_note(runs: list) -> Optional[str]:
+    """A warning when ``runs`` were trained from more than one teacher
+    checkpoint (``teacher_digest``; runs stored before it was recorded
+    are left out), naming each digest's runs; None otherwise."""
+    by_digest = {}
+    for run in runs:
+        if run.get('teacher_digest') is not None:
+            by_digest.setdefault(run['teacher_digest'], []).append(run)
+    if len(by_digest) < 2:
+        return None
+    parts = []
+    for digest, held in sorted(by_digest.items()):
+        settings = ', '.join(sorted({run['setting'] for run in held}))
+        parts.append(f'{digest}: {len(held)} runs ({settings})')
+    return ('note: these runs come from {} teacher checkpoints ({}); '
+            'compare runs of one teacher only'.format(
+                len(by_digest), '; '.join(parts)))
 
 
 def merge_results(results: dict, others: list) -> int:
@@ -809,6 +830,9 @@ def main(argv=None) -> dict:
                             key=lambda run: variant(run, base),
                             metric='final_top1' if args.final else 'top1')
         print_table(summary, args, title=False)
+        note = teacher_note(results['runs'])
+        if note is not None:
+            print(note, flush=True)
         pairs = same_recipe_baselines(results['runs'], base, args.pair) \
             if args.pair is not None else {}
         if args.baseline is not None or args.pair is not None:
