@@ -70,10 +70,12 @@ def test_cifar_pages_mark_the_teacher_that_saw_the_hold_out(tmp_path):
                     recipe=dict(recipe, **changes), wall_seconds=20.0,
                     score_seconds=5.0, random_draws=None)
 
-    clean = [run(p, s, 80.0 + s + (p == 'acs'))
+    clean = [dict(run(p, s, 80.0 + s + (p == 'acs')),
+                  teacher_digest='0123456789ab')
              for p in ('acs', 'random_dynamic') for s in range(3)]
     old = dict(clean[0], recipe={k: v for k, v in recipe.items()
                                  if k not in ('teacher', 'eval_split')})
+    del old['teacher_digest']  # stored before runs recorded it
     (results / 'quality_clean.json').write_text(json.dumps(dict(runs=clean)))
     (results / 'quality_old.json').write_text(json.dumps(dict(runs=[old])))
     pages = report.pages(str(results))
@@ -83,6 +85,9 @@ def test_cifar_pages_mark_the_teacher_that_saw_the_hold_out(tmp_path):
     # The clean runs: acs one point above random on every seed.
     table = pages['quality_clean.md']
     assert 'clean FP teacher' in table
+    # The runs name their teacher checkpoint; runs stored before, nothing.
+    assert 'Teacher checkpoint (SHA-256) `0123456789ab`: 6 runs.' in table
+    assert 'SHA-256' not in pages['quality_old.md']
     assert '| `acs` | 81.00 | 82.00 | 83.00 | 82.00 ± 1.00 | 81.00 | ' \
         '83.00 | 20 (15 + 5) | +1.00 (+1.00, +1.00) | 3/3 | no |' in table
     # A results file no study reads has no page: an error, not a gap.

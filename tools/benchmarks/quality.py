@@ -475,14 +475,20 @@ def run_one(setting: str, policy: str, seed: int, args,
     return run
 
 
-def teacher_note(runs: list) -> Optional[str]:
-    """A warning when ``runs`` were trained from more than one teacher
-    checkpoint (``teacher_digest``; runs stored before it was recorded
-    are left out), naming each digest's runs; None otherwise."""
+def teacher_digests(runs: list) -> dict:
+    """``{teacher_digest: the runs of runs trained from it}``; runs stored
+    before the digest was recorded are left out."""
     by_digest = {}
     for run in runs:
         if run.get('teacher_digest') is not None:
             by_digest.setdefault(run['teacher_digest'], []).append(run)
+    return by_digest
+
+
+def teacher_note(runs: list) -> Optional[str]:
+    """A warning when ``runs`` were trained from more than one teacher
+    checkpoint, naming each digest's runs; None otherwise."""
+    by_digest = teacher_digests(runs)
     if len(by_digest) < 2:
         return None
     parts = []
@@ -801,8 +807,13 @@ def results_page(path: str) -> str:
                 f"{s['wall_seconds_mean']:.0f} ({train:.0f} + "
                 f"{s['score_seconds_mean']:.0f})"
             ] + report.paired_cells(vs, 2))
+        digests = teacher_digests(rs)
+        checkpoints = ''.join(
+            f' Teacher checkpoint (SHA-256) `{d}`: {len(held)} runs.'
+            for d, held in sorted(digests.items()))
         lines += [
-            f'## {setting}', '', protocol_title(proto) + '.', '',
+            f'## {setting}', '', protocol_title(proto) + '.' + checkpoints,
+            '',
             report.markdown_table(
                 ['variant'] + [f'seed {x}' for x in seeds] + [
                     'mean ± std', 'min', 'max', 'wall s (train + scoring)',
