@@ -476,8 +476,9 @@ def run_one(setting: str, policy: str, seed: int, args,
 
 
 def teacher_digests(runs: list) -> dict:
-    """``{teacher_digest: the runs of runs trained from it}``; runs stored
-    before the digest was recorded are left out."""
+    """The ``runs`` grouped by the teacher checkpoint they started from,
+    ``{teacher_digest: runs}``; runs stored before the digest was
+    recorded are left out."""
     by_digest = {}
     for run in runs:
         if run.get('teacher_digest') is not None:
