@@ -649,10 +649,23 @@ def test_detection_study_evaluates_a_given_fp_checkpoint_once(tmp_path,
         assert f"val_split/{part}_0.5.json'" in text
     assert first['fp'] and str(ckpt) not in first['fp']
     capsys.readouterr()
-    again = tool.main(args)['fp'][str(ckpt)]
-    assert again == fp
+    again = tool.main(args)
+    assert again['fp'][str(ckpt)] == fp
     assert f'FP model {ckpt}: bbox_mAP' in capsys.readouterr().out
     assert len(list((tmp_path / 'b').glob('fp_eval_*/*/*.log'))) == 1
+    # Runs and the FP record name the checkpoint by its digest ...
+    digest = tool.common.file_digest(str(ckpt))
+    assert fp['digest'] == again['runs'][0]['teacher_digest'] == digest
+    # ... so another model saved at the same path is evaluated again.
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    weight = next(k for k in state['state_dict'] if k.endswith('weight'))
+    state['state_dict'][weight] = state['state_dict'][weight] + 1
+    torch.save(state, ckpt)
+    retrained = tool.main(args)['fp'][str(ckpt)]
+    assert 'evaluating it again' in capsys.readouterr().out
+    assert retrained['digest'] == tool.common.file_digest(str(ckpt))
+    assert retrained['digest'] != digest
+    assert len(list((tmp_path / 'b').glob('fp_eval_*/*/*.log'))) == 2
 
 
 def test_detection_study_splits_the_validation_set_once(tmp_path):
@@ -945,8 +958,8 @@ def test_quality_protocol_clean_teacher_and_splits(tmp_path, monkeypatch):
         tool.build_cfg('w2a2', 'random_timed', 0, args, str(tmp_path))
 
 
-def test_quality_report_warns_of_runs_from_two_teachers():
-    tool = load_tool('benchmarks/quality')
+def test_study_reports_warn_of_runs_from_two_teachers():
+    protocol = load_tool('benchmarks/protocol')
 
     def run(setting, digest):
         held = dict(setting=setting, policy='acs', seed=0)
@@ -954,13 +967,20 @@ def test_quality_report_warns_of_runs_from_two_teachers():
             held['teacher_digest'] = digest
         return held
 
+    def note(runs):
+        return protocol.teacher_note(runs, lambda r: r['setting'])
+
     # One teacher, or runs stored before the digest was recorded: no note.
-    assert tool.teacher_note([run('w2a2', 'aaa'), run('w4a4', 'aaa'),
-                              run('w2a2', None)]) is None
-    note = tool.teacher_note([run('w2a2', 'aaa'), run('w2a2', 'aaa'),
-                              run('w4a4', 'bbb'), run('w2a2', None)])
-    assert note.startswith('note: these runs come from 2 teacher')
-    assert 'aaa: 2 runs (w2a2)' in note and 'bbb: 1 runs (w4a4)' in note
+    one = [run('w2a2', 'aaa'), run('w4a4', 'aaa'), run('w2a2', None)]
+    assert note(one) is None
+    assert protocol.teacher_sentence(one) == (
+        ' Teacher checkpoint (SHA-256) `aaa`: 2 runs.')
+    two = [run('w2a2', 'aaa'), run('w2a2', 'aaa'), run('w4a4', 'bbb'),
+           run('w2a2', None)]
+    assert note(two).startswith('note: these runs come from 2 teacher')
+    assert 'aaa: 2 runs (w2a2)' in note(two)
+    assert 'bbb: 1 runs (w4a4)' in note(two)
+    assert protocol.teacher_sentence([run('w2a2', None)]) == ''
 
 
 def test_quality_protocol_keeps_old_runs_apart_and_loadable(tmp_path):

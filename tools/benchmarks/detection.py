@@ -346,18 +346,19 @@ def fp_model(args, results: dict) -> str:
     """The full-precision checkpoint: ``--fp-checkpoint``, or the one of
     this work dir (trained once, with seed 0); its metrics on the
     validation images the QAT runs score on, and on the sealed final split
-    under 'final', are stored in ``results['fp']`` (a given checkpoint's
-    by its path, evaluated once)."""
+    under 'final', are stored in ``results['fp']`` with the checkpoint's
+    digest (a given checkpoint's by its path; evaluated again when the file
+    there is another model)."""
     from mmacs.datasets import make_synthetic_shapes
     if args.data_root is None:
         make_synthetic_shapes(args.data_dir, num_train=args.num_train,
                               num_val=args.num_val, seed=0)
+    results.setdefault('fp', {})
     if args.fp_checkpoint is not None:
         ckpt = args.fp_checkpoint
         if not osp.isfile(ckpt):
             raise FileNotFoundError(f'--fp-checkpoint {ckpt} does not exist')
-        stored = results.setdefault('fp', {}).get(ckpt)
-        if stored is None or (args.final_share and 'final' not in stored):
+        if not fp_stored(results, ckpt, ckpt, args):
             digest = protocol.recipe_digest(dict(ckpt=ckpt), {})
             cfg = load_cfg(args.fp_config, args,
                            osp.join(args.work_dir, f'fp_eval_{digest}'), 0)
@@ -365,18 +366,18 @@ def fp_model(args, results: dict) -> str:
             seal_final_split(cfg, args)
             metrics, seconds, _, final = evaluate_run(
                 cfg, 0, test=bool(args.final_share))
-            results['fp'][ckpt] = fp_record(metrics, final,
-                                            eval_seconds=seconds)
+            results['fp'][ckpt] = fp_record(
+                metrics, final, digest=common.file_digest(ckpt),
+                eval_seconds=seconds)
         print(f"FP model {ckpt}: bbox_mAP "
               f"{results['fp'][ckpt]['bbox_mAP']:.3f}", flush=True)
         return ckpt
     work_dir = osp.join(args.work_dir, f'fp_{args.fp_epochs}ep')
     ckpt = osp.join(work_dir, f'epoch_{args.fp_epochs}.pth')
     key = fp_key(args)
-    stored = results.setdefault('fp', {}).get(key)
-    if stored is not None and osp.isfile(ckpt):
-        print(f"FP model from {ckpt}: bbox_mAP {stored['bbox_mAP']:.3f}",
-              flush=True)
+    if osp.isfile(ckpt) and fp_stored(results, key, ckpt, args):
+        print(f"FP model from {ckpt}: bbox_mAP "
+              f"{results['fp'][key]['bbox_mAP']:.3f}", flush=True)
         return ckpt
     cfg = load_cfg(args.fp_config, args, work_dir, seed=0)
     seal_final_split(cfg, args)
@@ -384,10 +385,29 @@ def fp_model(args, results: dict) -> str:
                                               test=bool(args.final_share))
     if not osp.isfile(ckpt):
         raise FileNotFoundError(f'FP training wrote no checkpoint {ckpt}')
-    results['fp'][key] = fp_record(metrics, final, train_seconds=seconds)
+    results['fp'][key] = fp_record(metrics, final,
+                                   digest=common.file_digest(ckpt),
+                                   train_seconds=seconds)
     print(f"FP model: bbox_mAP {metrics['bbox_mAP']:.3f}, {seconds:.0f} s",
           flush=True)
     return ckpt
+
+
+def fp_stored(results: dict, key: str, ckpt: str, args) -> bool:
+    """Whether ``results['fp'][key]`` holds the metrics of the checkpoint
+    now at ``ckpt``: stored with its digest (records from before the digest
+    was kept are measured again), and tested on the sealed split when the
+    study seals one."""
+    stored = results['fp'].get(key)
+    if stored is None or (args.final_share and 'final' not in stored):
+        return False
+    digest = common.file_digest(ckpt)
+    if stored.get('digest') != digest:
+        print(f"FP model {key}: the stored metrics are of checkpoint "
+              f"{stored.get('digest', 'of unknown digest')}, the file is "
+              f"{digest}; evaluating it again", flush=True)
+        return False
+    return True
 
 
 def fp_record(metrics: dict, final: dict = None, **extra) -> dict:
@@ -506,6 +526,7 @@ def run_one(policy: str, fraction: float, seed: int, args,
         noisy_fraction_all=record['noisy_fraction_all'],
         jaccard_prev=record['jaccard_prev'],
         random_draws=protocol.random_draws(policy),
+        teacher_digest=common.file_digest(fp_ckpt),
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'),
         **extra)
@@ -772,7 +793,8 @@ def pages(files: list) -> dict:
             f"- FP model `{key}`: bbox mAP {m['bbox_mAP']:.3f}, mAP_50 "
             f"{m['bbox_mAP_50']:.3f}" +
             (f", {m['train_seconds']:.0f} s" if 'train_seconds' in m else
-             '') for key, m in sorted(results.get('fp', {}).items())
+             '') + (f", SHA-256 `{m['digest']}`" if 'digest' in m else '')
+            for key, m in sorted(results.get('fp', {}).items())
         ]
         summary = summarize(results['runs'])
         cells = [[
@@ -791,7 +813,9 @@ def pages(files: list) -> dict:
             'kept: the mean over that of `full` on the same data. `python '
             f'tools/benchmarks/detection.py --verdict results/{stem}.json` '
             'prints the first table.', ''
-        ] + fp + [
+        ] + fp + ([
+            '', protocol.teacher_sentence(results['runs']).strip()
+        ] if protocol.teacher_digests(results['runs']) else []) + [
             '', '## Verdict', '',
             verdict_table(verdict_rows(results['runs'])), '',
             '## Every variant', '',
@@ -829,6 +853,9 @@ def main(argv=None) -> dict:
         if args.final:
             fp = {k: dict(m, **m.get('final', {})) for k, m in fp.items()}
         print_table(summary, fp)
+        note = protocol.teacher_note(results['runs'], label)
+        if note is not None:
+            print(note, flush=True)
         if args.baseline is not None:
             report.compare_with_baseline(summary, args.baseline,
                                          'bbox mAP', digits=3)

@@ -375,3 +375,40 @@ def coreset_record(work_dir: str, noisy: bool) -> dict:
         noisy_fraction_all=rounds[0].get('noisy_fraction_all')
         if rounds and noisy else None,
         teacher_filter=each('teacher_filter'))
+
+
+def teacher_digests(runs: Iterable[dict]) -> dict:
+    """The ``runs`` grouped by the FP checkpoint they started from (their
+    teacher), ``{teacher_digest: runs}``; runs stored before the digest
+    was recorded are left out."""
+    by_digest = {}
+    for run in runs:
+        if run.get('teacher_digest') is not None:
+            by_digest.setdefault(run['teacher_digest'], []).append(run)
+    return by_digest
+
+
+def teacher_note(runs: Sequence[dict],
+                 group: Callable[[dict], str]) -> Optional[str]:
+    """A warning when ``runs`` started from more than one FP checkpoint
+    (a retrained teacher under the same name is another model), naming
+    each digest's runs by ``group``; None otherwise."""
+    by_digest = teacher_digests(runs)
+    if len(by_digest) < 2:
+        return None
+    parts = [
+        f"{digest}: {len(held)} runs "
+        f"({', '.join(sorted({group(run) for run in held}))})"
+        for digest, held in sorted(by_digest.items())
+    ]
+    return (f'note: these runs come from {len(by_digest)} teacher '
+            f"checkpoints ({'; '.join(parts)}); compare runs of one "
+            'teacher only')
+
+
+def teacher_sentence(runs: Sequence[dict]) -> str:
+    """What a results page says of the teacher checkpoints of ``runs``:
+    one sentence per digest, with its number of runs."""
+    return ''.join(
+        f' Teacher checkpoint (SHA-256) `{digest}`: {len(held)} runs.'
+        for digest, held in sorted(teacher_digests(runs).items()))

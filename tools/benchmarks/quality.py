@@ -74,7 +74,6 @@ import os.path as osp
 import statistics
 import sys
 import time
-from typing import Optional
 
 if __package__ in (None, ''):  # a script: import the package beside it
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -475,32 +474,6 @@ def run_one(setting: str, policy: str, seed: int, args,
     return run
 
 
-def teacher_digests(runs: list) -> dict:
-    """The ``runs`` grouped by the teacher checkpoint they started from,
-    ``{teacher_digest: runs}``; runs stored before the digest was
-    recorded are left out."""
-    by_digest = {}
-    for run in runs:
-        if run.get('teacher_digest') is not None:
-            by_digest.setdefault(run['teacher_digest'], []).append(run)
-    return by_digest
-
-
-def teacher_note(runs: list) -> Optional[str]:
-    """A warning when ``runs`` were trained from more than one teacher
-    checkpoint, naming each digest's runs; None otherwise."""
-    by_digest = teacher_digests(runs)
-    if len(by_digest) < 2:
-        return None
-    parts = []
-    for digest, held in sorted(by_digest.items()):
-        settings = ', '.join(sorted({run['setting'] for run in held}))
-        parts.append(f'{digest}: {len(held)} runs ({settings})')
-    return ('note: these runs come from {} teacher checkpoints ({}); '
-            'compare runs of one teacher only'.format(
-                len(by_digest), '; '.join(parts)))
-
-
 def merge_results(results: dict, others: list) -> int:
     """Add the runs of the results files ``others`` that ``results`` does
     not hold (same setting, policy, seed and recipe) or that replace the
@@ -808,10 +781,7 @@ def results_page(path: str) -> str:
                 f"{s['wall_seconds_mean']:.0f} ({train:.0f} + "
                 f"{s['score_seconds_mean']:.0f})"
             ] + report.paired_cells(vs, 2))
-        digests = teacher_digests(rs)
-        checkpoints = ''.join(
-            f' Teacher checkpoint (SHA-256) `{d}`: {len(held)} runs.'
-            for d, held in sorted(digests.items()))
+        checkpoints = protocol.teacher_sentence(rs)
         lines += [
             f'## {setting}', '', protocol_title(proto) + '.' + checkpoints,
             '',
@@ -842,7 +812,8 @@ def main(argv=None) -> dict:
                             key=lambda run: variant(run, base),
                             metric='final_top1' if args.final else 'top1')
         print_table(summary, args, title=False)
-        note = teacher_note(results['runs'])
+        note = protocol.teacher_note(results['runs'],
+                                     lambda run: run['setting'])
         if note is not None:
             print(note, flush=True)
         pairs = same_recipe_baselines(results['runs'], base, args.pair) \
