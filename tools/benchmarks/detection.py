@@ -796,6 +796,7 @@ def pages(files: list) -> dict:
              '') + (f", SHA-256 `{m['digest']}`" if 'digest' in m else '')
             for key, m in sorted(results.get('fp', {}).items())
         ]
+        teachers = protocol.teacher_sentence(results['runs'])
         summary = summarize(results['runs'])
         cells = [[
             f'`{name}`', report.mean_std(s['bbox_mAP'], 3),
@@ -814,8 +815,8 @@ def pages(files: list) -> dict:
             f'tools/benchmarks/detection.py --verdict results/{stem}.json` '
             'prints the first table.', ''
         ] + fp + ([
-            '', protocol.teacher_sentence(results['runs']).strip()
-        ] if protocol.teacher_digests(results['runs']) else []) + [
+            '', teachers.strip()
+        ] if teachers else []) + [
             '', '## Verdict', '',
             verdict_table(verdict_rows(results['runs'])), '',
             '## Every variant', '',
