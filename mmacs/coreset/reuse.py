@@ -183,12 +183,14 @@ class ScoreStore:
         with the plan's ``beta``. Returns what the log records of it."""
         if not plan.reuse:
             self.scores, info = scoring.score_round(
-                plan.pool, plan.beta, need_teacher=plan.with_teacher)
+                plan.pool, plan.beta, need_teacher=plan.with_teacher,
+                teacher_as_student=plan.teacher_scores)
             return info
         scores, info, num = {}, {}, int(plan.pool.numel())
         if num:
-            scores, info = scoring.score_round(plan.pool, plan.beta,
-                                               need_teacher=True)
+            scores, info = scoring.score_round(
+                plan.pool, plan.beta, need_teacher=True,
+                teacher_as_student=plan.teacher_scores)
         self.record(plan.pool, scores, plan.round_idx)
         evs, ds = self.scores['evs'], self.scores.setdefault('ds', None)
         self.scores['combined'] = evs if ds is None or plan.beta == 1 \

@@ -212,13 +212,19 @@ class ScoringPass:
 
     def score_batch(self,
                     data: dict,
-                    with_teacher: bool = True) -> Tuple[Tensor, dict, dict]:
+                    with_teacher: bool = True,
+                    teacher_as_student: bool = False
+                    ) -> Tuple[Tensor, dict, dict]:
         """Score one raw batch (no gradient).
 
         Args:
             data (dict): A batch of the scoring loader.
             with_teacher (bool): Run (or read from the cache) the teacher;
                 False scores EVS only (``ds`` is None). Defaults to True.
+            teacher_as_student (bool): Score the teacher's outputs as the
+                student's (the student is not run; DS is 0): the first
+                selection of a student that starts as the quantized
+                teacher (``first_scores='teacher'``). Defaults to False.
 
         Returns:
             tuple: ``(indices [B], dict(evs=[B], ds=[B]), info)``, with
@@ -231,9 +237,11 @@ class ScoringPass:
             data = model.data_preprocessor(data, self.augment)
             inputs, data_samples = data['inputs'], data['data_samples']
             indices = sample_indices(data_samples)
-            s_out = model.adapter.outputs(model.student, inputs)
+            with_teacher = with_teacher or teacher_as_student
+            s_out = None if teacher_as_student else \
+                model.adapter.outputs(model.student, inputs)
             t_out, hits, seconds = None, 0, 0.0
-            if with_teacher and self.cache is not None:
+            if with_teacher and self.cache is not None and s_out is not None:
                 t_out = self.cache.get(indices.tolist(), s_out)
                 hits = len(indices) if t_out is not None else 0
             if with_teacher and t_out is None:
@@ -242,6 +250,8 @@ class ScoringPass:
                 seconds = time.perf_counter() - start
                 if self.cache is not None:
                     self.cache.put(indices.tolist(), t_out)
+            if teacher_as_student:
+                s_out = t_out
             scores = self.scorer(model.student, s_out, t_out, data_samples)
             if self.embedding and t_out is not None:
                 if 'embedding' not in t_out:
@@ -253,13 +263,14 @@ class ScoringPass:
 
     def score(self,
               pool: Optional[Tensor] = None,
-              with_teacher: bool = True) -> Tuple[dict, dict]:
+              with_teacher: bool = True,
+              teacher_as_student: bool = False) -> Tuple[dict, dict]:
         """The per-sample scores of the training samples in ``pool``
         (default: all), identical on all ranks: ``dict(evs=[N], ds=[N])``
         (NaN outside ``pool``; ``ds`` None without the teacher) plus any
         other per-sample output of the scorer (e.g. ``label_prob``), and
         ``info``, which counts the teacher-cache hits and the teacher's
-        seconds."""
+        seconds. ``teacher_as_student``: see :meth:`score_batch`."""
         model = self.model
         pool = torch.arange(self.num_samples) if pool is None else pool
         self.loader.sampler.set_indices(pool.tolist())
@@ -274,7 +285,8 @@ class ScoringPass:
             with torch.inference_mode(), \
                     frozen_quantized_weights(model.student):
                 for batch in self.loader:
-                    idx, scores, info = self.score_batch(batch, with_teacher)
+                    idx, scores, info = self.score_batch(
+                        batch, with_teacher, teacher_as_student)
                     idx_parts.append(idx)
                     # Kept on the model's device until the pass ends: one
                     # copy to the host per pass, not a wait per batch.
@@ -283,7 +295,7 @@ class ScoringPass:
                             parts.setdefault(key, []).append(value.float())
                     hits += info['cache_hits']
                     teacher_seconds += info['teacher_seconds']
-                    if with_teacher:
+                    if with_teacher or teacher_as_student:
                         computed += len(idx) - info['cache_hits']
                     if bar is not None:
                         bar.update()
@@ -299,20 +311,24 @@ class ScoringPass:
             teacher_cache_hits=hits,
             teacher_seconds=teacher_seconds,
             teacher_seconds_saved=hits * (self.teacher_sec_per_sample or 0.))
+        if teacher_as_student:
+            info['teacher_as_student'] = True
         return scores, info
 
     def score_round(self,
                     pool: Optional[Tensor],
                     beta: float,
-                    need_teacher: bool = False) -> Tuple[dict, dict]:
+                    need_teacher: bool = False,
+                    teacher_as_student: bool = False) -> Tuple[dict, dict]:
         """The scores of a selection with EVS weight ``beta``: those of
         :meth:`score` plus ``combined = beta EVS + (1 - beta) DS``, and
         :meth:`score`'s ``info``. The teacher is skipped while DS has no
         weight, unless the scorer's EVS (or ``need_teacher``: a teacher
-        filter) needs it."""
+        filter) needs it. ``teacher_as_student``: see
+        :meth:`score_batch`."""
         with_teacher = beta < 1 or self.scorer.evs_needs_teacher or \
             need_teacher or self.embedding
-        scores, info = self.score(pool, with_teacher)
+        scores, info = self.score(pool, with_teacher, teacher_as_student)
         evs, ds = scores['evs'], scores['ds']
         scores['combined'] = evs if ds is None or beta == 1 else \
             combine_scores(evs, ds, beta)

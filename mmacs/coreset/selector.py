@@ -34,7 +34,9 @@ class Plan:
     or a rule that reads the teacher's embedding); select a new coreset
     (``select``) or keep the one it has. With ``reuse`` the pool is only
     what the scoring pass refreshes: the selection is among all samples
-    that hold a score, on their last scores (:mod:`mmacs.coreset.reuse`)."""
+    that hold a score, on their last scores (:mod:`mmacs.coreset.reuse`).
+    ``teacher_scores``: the teacher's outputs stand for the student's
+    (``first_scores='teacher'``, the first round)."""
     epoch: int
     round_idx: int
     beta: float
@@ -43,6 +45,7 @@ class Plan:
     pool: Optional[Tensor]
     with_teacher: bool
     reuse: bool = False
+    teacher_scores: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,14 @@ class CoresetSelector:
             selection is among the samples scored so far, which grow by a
             block and the trained coreset every round; cheaper, approximate
             until every block has been scored). Defaults to 'all'.
+        first_scores (str): Whose outputs the first round scores:
+            'student' (the paper) or 'teacher', which stand for those of a
+            student that starts as the quantized teacher and has not
+            trained yet: the student's pass over the set is skipped, the
+            teacher's is run anyway (DS, a teacher filter, its cache), and
+            the first round's beta is 1 under the cosine schedule, so it
+            reads EVS alone. An approximation: the two differ by the
+            quantization error. Defaults to 'student'.
         teacher_filter (dict, optional): ``dict(min_prob=p)`` (single-label
             tasks) or ``dict(drop=q)``: candidates the FP teacher
             contradicts are never selected (see
@@ -112,7 +123,8 @@ class CoresetSelector:
                  score_pool: float = 1.0,
                  teacher_filter: Optional[dict] = None,
                  score_reuse: bool = False,
-                 reuse_start: str = 'all') -> None:
+                 reuse_start: str = 'all',
+                 first_scores: str = 'student') -> None:
         self.policy = get_policy(policy)
         check_schedule(schedule)
         self.schedule = self.policy.schedule or schedule
@@ -142,6 +154,10 @@ class CoresetSelector:
                 f'set each round; policy {policy!r} selects once: use '
                 "reuse_start='all'")
         self.reuse_start = reuse_start
+        if first_scores not in ('student', 'teacher'):
+            raise ValueError("first_scores must be 'student' or 'teacher', "
+                             f'got {first_scores!r}')
+        self.first_scores = first_scores
         self.class_balance = class_balance
         # A policy that scores nothing selects among all samples: the
         # filter (a config default) does not apply to it.
@@ -244,7 +260,8 @@ class CoresetSelector:
                 pool = pool[:self.pool_size].sort().values
         return Plan(epoch, round_idx, beta, score, select, pool,
                     bool(self.teacher_filter) or self.needs_embedding,
-                    self.score_reuse)
+                    self.score_reuse, score and round_idx == 0
+                    and self.first_scores == 'teacher')
 
     def inputs(self, candidates: Tensor, scores: Optional[dict]) -> dict:
         """What the rule reads beside the scores, for ``candidates``."""

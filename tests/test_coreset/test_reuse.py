@@ -81,6 +81,20 @@ def test_block_start_scores_one_block_and_selects_among_the_scored():
     assert set(chosen.tolist()) <= set(sel.rotating_block(1).tolist())
 
 
+@pytest.mark.parametrize('reuse', [False, True])
+def test_teacher_first_scores_stand_in_for_the_first_round_only(reuse):
+    sel = selector(n=30, score_reuse=reuse, score_pool=0.5,
+                   first_scores='teacher')
+    assert sel.plan(0, 10, 0, scored_coreset=False).teacher_scores
+    assert not sel.plan(5, 10, 1, scored_coreset=True).teacher_scores
+    assert not selector(n=30).plan(0, 10, 0).teacher_scores
+    # A policy that scores nothing has no scores to stand in for.
+    assert not selector(policy='random_dynamic', first_scores='teacher'
+                        ).plan(0, 10, 0).teacher_scores
+    with pytest.raises(ValueError, match="'model'"):
+        selector(first_scores='model')
+
+
 @pytest.mark.parametrize('cfg, match', [
     (dict(reuse_start='half'), "'half'"),
     (dict(policy='el2n', reuse_start='block'), 'el2n'),

@@ -131,6 +131,31 @@ def test_teacher_cache_is_exact(qat):
     assert len(small) == 0 and small.full
 
 
+@torch.no_grad()
+def test_teacher_as_student_scores_the_teachers_outputs(qat):
+    batch = det_batch(((1, ), (0, 2)))
+    loss = build_scorer('loss', 'detection')
+    cache = TeacherCache()
+    calls = []
+    outputs = qat.adapter.outputs
+    with mock.patch.object(
+            qat.adapter, 'outputs',
+            lambda net, inputs: calls.append(net) or outputs(net, inputs)):
+        _, scores, info = ScoringPass(qat, loss, cache=cache).score_batch(
+            batch, with_teacher=False, teacher_as_student=True)
+    # Only the teacher ran, and its outputs went to the cache.
+    assert calls == [qat.teacher] and len(cache) == 2
+    assert info['cache_hits'] == 0
+    data = qat.data_preprocessor(batch, False)
+    t_out = qat.teacher_outputs(data['inputs'])
+    ref = loss(qat.student, t_out, None, data['data_samples'])
+    assert torch.allclose(scores['evs'], ref['evs'])
+    assert scores['ds'].abs().max() < 1e-6
+    # The student's own EVS differs: it is quantized.
+    _, own, _ = ScoringPass(qat, loss).score_batch(batch)
+    assert not torch.allclose(own['evs'], scores['evs'])
+
+
 def test_unknown_or_mismatched_scorer_is_named():
     with pytest.raises(ValueError, match="'l2'"):
         build_scorer('l2', 'detection')

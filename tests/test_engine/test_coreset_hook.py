@@ -152,8 +152,8 @@ def test_score_pool_scores_a_fresh_pool_and_selects_within_it(tmp_path):
     scored = []
     original = ScoringPass.score
 
-    def spy(self, pool=None, with_teacher=True):
-        scores, info = original(self, pool, with_teacher)
+    def spy(self, pool=None, *args):
+        scores, info = original(self, pool, *args)
         scored.append((pool.clone(), scores['evs'].clone()))
         return scores, info
 

@@ -95,6 +95,34 @@ def test_a_block_start_run_scores_one_block_first(tmp_path, images):
     assert hook.store.complete()
 
 
+@pytest.mark.parametrize('reuse', [True, False])
+def test_teacher_first_scores_skip_the_students_first_pass(
+        tmp_path, images, reuse):
+    work = tmp_path / 'w'
+    cfg = reuse_cfg(work, images, max_epochs=2, first_scores='teacher')
+    cfg.coreset.score_reuse = reuse
+    cfg.coreset.score_pool = 0.5 if reuse else 1.0
+    runner = QATRunner.from_cfg(cfg)
+    hook = [h for h in runner.hooks if hasattr(h, 'store')][0]
+    students = []
+    outputs = runner.model.adapter.outputs
+
+    def spy(net, inputs):
+        students.append(net is runner.model.student)
+        return outputs(net, inputs)
+
+    runner.model.adapter.outputs = spy
+    runner.train()
+    log = read_log(work)
+    assert log[0]['teacher_as_student'] and log[0]['num_scored'] == 32
+    assert 'teacher_as_student' not in log[1]
+    assert hook.store.scores['evs'].isfinite().all()
+    # The first scoring pass ran the teacher alone; the training steps and
+    # the second pass ran the student.
+    first = students[:4]  # 32 samples in batches of 8
+    assert not any(first) and any(students[4:])
+
+
 def test_resume_keeps_the_stored_scores(tmp_path, images):
     straight = tmp_path / 'straight'
     QATRunner.from_cfg(reuse_cfg(straight, images, max_epochs=3)).train()

@@ -252,7 +252,7 @@ def test_quality_protocol_selects_per_class_or_globally(tmp_path):
     recipe = tool.recipe_of(per_class)
     before = {k: v for k, v in recipe.items()
               if k not in ('class_balance', 'teacher', 'eval_split',
-                           'score_reuse', 'reuse_start')}
+                           'score_reuse', 'reuse_start', 'first_scores')}
     digest = hashlib.sha1(
         json.dumps(before, sort_keys=True).encode()).hexdigest()[:10]
     assert tool.run_dir_name('w2a2', 'acs', 1, recipe) == \
@@ -277,6 +277,11 @@ def test_quality_protocol_passes_score_reuse(tmp_path):
     assert cfg.coreset.reuse_start == 'all'
     assert tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(block)) != \
         tool.run_dir_name('w2a2', 'acs', 1, tool.recipe_of(args))
+    assert cfg.coreset.first_scores == 'student'
+    proxy = tool.parse_args(common + ['--first-scores', 'teacher'])
+    cfg, _ = tool.build_cfg('w2a32', 'acs', 0, proxy, str(tmp_path))
+    assert cfg.coreset.first_scores == 'teacher'
+    assert tool.recipe_of(proxy)['first_scores'] == 'teacher'
     with pytest.raises(SystemExit):
         tool.parse_args(common + ['--reuse-start', 'block'])
     off = tool.parse_args(common)

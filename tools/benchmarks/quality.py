@@ -25,7 +25,9 @@ score-based policies keep their scores between rounds: the coreset is
 scored from the training step of each round's last epoch and the scoring
 pass refreshes a rotating P of the rest (``coreset=dict(score_reuse=True,
 score_pool=P)``, :mod:`mmacs.coreset.reuse`); compare its wall time with
-``random_dynamic``'s.
+``random_dynamic``'s. ``--first-scores teacher`` scores the first
+selection on the teacher's outputs instead of the untrained student's
+(``coreset.first_scores``), skipping the student's pass over the set.
 
 The protocol (``--teacher``): ``clean`` (the default) starts from, and
 distils to, the FP ResNet-20 trained on the seeded 40k training split only
@@ -101,7 +103,7 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
                'score_pool', 'selection', 'scorer', 'layer_align',
                'num_samples', 'val_samples', 'batch_size', 'label_noise',
                'teacher_filter', 'step_init', 'class_balance', 'teacher',
-               'eval_split', 'score_reuse', 'reuse_start')
+               'eval_split', 'score_reuse', 'reuse_start', 'first_scores')
 #: The protocol a run belongs to: its tables never mix them.
 PROTOCOL_KEYS = ('teacher', 'eval_split')
 #: Runs stored before a recipe key existed had this value of it.
@@ -109,20 +111,20 @@ STORE = protocol.RunStore(
     ('setting', 'policy', 'seed'),
     dict(label_noise=0.0, teacher_filter=0.0, step_init='lsq',
          class_balance=True, teacher='shared', eval_split='val',
-         score_reuse=0.0, reuse_start='all'))
+         score_reuse=0.0, reuse_start='all', first_scores='student'))
 #: Recipe keys added after runs got their resumable work directories: each
 #: enters a directory's name only when it differs from the value those
 #: runs had, so an interrupted run started before the key existed finds
 #: its checkpoint.
 DIR_LATE_KEYS = ('class_balance', 'teacher', 'eval_split', 'score_reuse',
-                 'reuse_start')
+                 'reuse_start', 'first_scores')
 #: Recipe keys only the score-based policies read (the random policies and
 #: ``full`` train the same whatever they are; random draws are global
 #: always): ``--pair`` ignores them when it looks for a variant's
 #: same-recipe baseline.
 SCORE_KEYS = ('score_view', 'schedule', 'score_pool', 'selection', 'scorer',
               'teacher_filter', 'class_balance', 'score_reuse',
-              'reuse_start')
+              'reuse_start', 'first_scores')
 #: The order of the settings in the tables of ``--verdict``.
 SETTING_ORDER = ('w2a32', 'w4a4', 'w2a2')
 
@@ -182,6 +184,11 @@ def parse_args(argv=None) -> argparse.Namespace:
                         choices=['all', 'block'],
                         help='with --score-reuse, what the first round '
                         'scores: the whole set or its rotating block')
+    parser.add_argument('--first-scores', default='student',
+                        choices=['student', 'teacher'],
+                        help="whose outputs the first selection scores: "
+                        "the teacher's stand for the untrained student's "
+                        "(coreset.first_scores)")
     parser.add_argument('--scorer', default='softmax',
                         choices=['softmax', 'relative_entropy'],
                         help="the classification scorer ('relative_entropy':"
@@ -373,6 +380,7 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
                        reuse_start='all' if get_policy(
                            coreset['policy']).static else args.reuse_start)
     coreset.update(schedule=args.schedule, score_view=args.score_view,
+                   first_scores=args.first_scores,
                    scorer=args.scorer, class_balance=args.class_balance)
     cfg.coreset.update(coreset)
     common.quiet_epochs(cfg, epochs)

@@ -22,6 +22,8 @@ coreset = dict(
     # of the rest with the scoring pass
     reuse_start='all',  # with score_reuse, the first round scores all
     # samples; 'block': only its rotating block (cheaper, approximate)
+    first_scores='student',  # 'teacher': the first round scores the FP
+    # teacher's outputs as the (untrained) student's, skipping its pass
     teacher_cache_mb=2048)
 # Not set here (None: the paper): teacher_filter=dict(min_prob=p) never
 # selects a sample whose label the FP teacher gives a probability below p
