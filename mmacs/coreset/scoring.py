@@ -272,6 +272,7 @@ class ScoringPass:
         ``info``, which counts the teacher-cache hits and the teacher's
         seconds. ``teacher_as_student``: see :meth:`score_batch`."""
         model = self.model
+        with_teacher = with_teacher or teacher_as_student
         pool = torch.arange(self.num_samples) if pool is None else pool
         self.loader.sampler.set_indices(pool.tolist())
         was_training = model.training
@@ -295,7 +296,7 @@ class ScoringPass:
                             parts.setdefault(key, []).append(value.float())
                     hits += info['cache_hits']
                     teacher_seconds += info['teacher_seconds']
-                    if with_teacher or teacher_as_student:
+                    if with_teacher:
                         computed += len(idx) - info['cache_hits']
                     if bar is not None:
                         bar.update()
