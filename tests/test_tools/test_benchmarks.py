@@ -1052,6 +1052,71 @@ def test_quality_protocol_quick_clean_run(tmp_path, monkeypatch, capsys):
     assert timed['fraction_run'] == pytest.approx(
         min(1.0, 0.1 * timed['time_ratio']))
     assert len(json.loads(out.read_text())['runs']) == 3
+    # A retrained teacher under the same name: the stored runs are not
+    # reused (nor their checkpoints resumed); its runs are stored beside.
+    teacher = torch.load(tmp_path / 'cache' / tool.CLEAN_TEACHER)
+    teacher['meta'] = dict(stand_in=True, retrained=True)
+    torch.save(teacher, tmp_path / 'cache' / tool.CLEAN_TEACHER)
+    capsys.readouterr()
+    again = tool.main(['--quick', '--settings', 'w2a2', '--seeds', '0',
+                       '--policies', 'random_dynamic', '--work-dir',
+                       str(tmp_path), '--out', str(out)])['runs'][0]
+    assert f'from {out}' not in capsys.readouterr().out
+    assert again['resumed_from_epoch'] == 0
+    assert again['teacher_digest'] != rd['teacher_digest']
+    assert len(json.loads(out.read_text())['runs']) == 4
+
+
+def test_quality_reports_keep_runs_of_other_teachers_apart(tmp_path):
+    """Runs of two teacher checkpoints with one recipe (a retrained clean
+    teacher): each is found, paired with random, timed and tabled only
+    with the runs of its own teacher."""
+    tool = load_tool('benchmarks/quality')
+    options = ['--selection', '{"type": "stratified"}', '--teacher-filter',
+               '0.05']
+    recipe = tool.recipe_of(tool.parse_args(options))
+    runs = []
+    for digest, acs, rd, wall in (('aaa', 81.0, 80.0, 12.0),
+                                  ('bbb', 70.0, 72.0, 20.0)):
+        for seed in (0, 1):
+            for policy, top1, seconds in (('acs', acs + seed, wall),
+                                          ('random_dynamic', rd, 10.0)):
+                runs.append(dict(setting='w2a2', policy=policy, seed=seed,
+                                 recipe=recipe, teacher_digest=digest,
+                                 top1=top1, wall_seconds=seconds,
+                                 score_seconds=0.0))
+    runs.append(dict(runs[0], teacher_digest=None, top1=50.0))
+    results = dict(runs=runs)
+    probe = dict(setting='w2a2', policy='acs', seed=0, recipe=recipe)
+    assert tool.STORE.find(results, dict(probe, teacher_digest='bbb'))[
+        'top1'] == 70.0
+    assert tool.STORE.find(results, dict(probe, teacher_digest='ccc')) \
+        is None
+    args = tool.parse_args(options)
+    assert tool.time_ratio(results, 'w2a2', args, 'aaa') == \
+        pytest.approx(1.2)
+    assert tool.time_ratio(results, 'w2a2', args, 'bbb') == \
+        pytest.approx(2.0)
+    assert tool.run_dir_name('w2a2', 'acs', 0, recipe, 'aaa') != \
+        tool.run_dir_name('w2a2', 'acs', 0, recipe, 'bbb')
+    rows = tool.verdict_rows(runs, tool.parse_args(['--verdict', 'x'] +
+                                                   options))
+    assert {r['checkpoint']: r['vs']['diff_mean'] for r in rows} == {
+        'aaa': pytest.approx(1.5), 'bbb': pytest.approx(-1.5)}
+    table = tool.verdict_table(rows, 'random_dynamic')
+    assert table.count('teacher checkpoint (SHA-256)') == 2
+    out = tmp_path / 'two_teachers.json'
+    out.write_text(json.dumps(results))
+    page = tool.results_page(str(out))
+    for digest, diff in (('aaa', '+1.50'), ('bbb', '-1.50')):
+        section = page.split(f'`{digest}`')[1].split('## ')[0]
+        assert diff in section
+    assert 'Teacher checkpoint not recorded' in page
+    summary = tool.main(['--report', '--pair', 'random_dynamic', '--out',
+                         str(out)] + options)['summary']['w2a2']
+    assert summary['acs [teacher aaa]']['mean'] == pytest.approx(81.5)
+    assert summary['acs [teacher bbb]']['mean'] == pytest.approx(70.5)
+    assert summary['acs [teacher unrecorded]']['mean'] == 50.0
 
 
 def test_detection_study_takes_its_model_and_data_from_configs(tmp_path):

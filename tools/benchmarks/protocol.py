@@ -87,7 +87,8 @@ class RunStore:
     """How a study finds its runs in a results file.
 
     A run is the same run when its ``identity`` fields (e.g. setting,
-    policy, seed) and its recipe match. Recipe keys added after runs were
+    policy, seed, teacher checkpoint) and its recipe match; an identity
+    field a stored run lacks reads as None. Recipe keys added after runs were
     stored read, in those runs, as the value they had then
     (``late_defaults``), so old files keep loading and old runs keep
     their meaning.
@@ -108,7 +109,7 @@ class RunStore:
         return dict(self.late_defaults, **run['recipe'])
 
     def key(self, run: dict) -> tuple:
-        return tuple(run[k] for k in self.identity) + (json.dumps(
+        return tuple(run.get(k) for k in self.identity) + (json.dumps(
             self.recipe(run), sort_keys=True), )
 
     def find(self, results: dict, run: dict) -> Optional[dict]:

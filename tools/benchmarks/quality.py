@@ -76,6 +76,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Callable, Optional
 
 if __package__ in (None, ''):  # a script: import the package beside it
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -108,7 +109,7 @@ RECIPE_KEYS = ('fraction', 'interval', 'epochs', 'lr', 'weight_decay',
 PROTOCOL_KEYS = ('teacher', 'eval_split')
 #: Runs stored before a recipe key existed had this value of it.
 STORE = protocol.RunStore(
-    ('setting', 'policy', 'seed'),
+    ('setting', 'policy', 'seed', 'teacher_digest'),
     dict(label_noise=0.0, teacher_filter=0.0, step_init='lsq',
          class_balance=True, teacher='shared', eval_split='val',
          score_reuse=0.0, reuse_start='all', first_scores='student'))
@@ -309,6 +310,13 @@ def clean_teacher() -> str:
     return path
 
 
+def teacher_checkpoint(args) -> str:
+    """The FP checkpoint that starts and teaches the runs of ``args``."""
+    if args.teacher == 'shared':
+        return common.shared_cifar(args.shared, 'the protocol')[1]
+    return clean_teacher()
+
+
 def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     """The config of one run and its epochs (``args.time_ratio`` set for
     ``random_timed``)."""
@@ -317,7 +325,7 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
     from mmacs.coreset import get_policy
     from mmacs.utils import repo_path
     cfg = Config.fromfile(repo_path(CONFIG))
-    cifar, weights = common.shared_cifar(args.shared, 'the protocol')
+    cifar, _ = common.shared_cifar(args.shared, 'the protocol')
     split = dict(val_size=EVAL_SIZE, final_size=FINAL_SIZE[args.teacher],
                  split_seed=0)
     for key, name, total, num in (
@@ -339,10 +347,8 @@ def build_cfg(setting: str, policy: str, seed: int, args, work_dir: str):
         cfg.test_dataloader.dataset.split = 'final'
     cfg.train_dataloader.batch_size = args.batch_size
     w_bits, a_bits = SETTINGS[setting]
-    if args.teacher == 'shared':
-        cfg.model.float_checkpoint = weights  # `module.` keys revised
-    else:
-        cfg.model.float_checkpoint = clean_teacher()
+    cfg.model.float_checkpoint = teacher_checkpoint(args)
+    if args.teacher == 'clean':  # the shared one's `module.` keys revised
         cfg.model.float_checkpoint_revise_keys = []  # the model's own keys
     # Explicit, whatever the config's default (as the selection rule).
     cfg.model.weight_quant = dict(bits=w_bits, init=args.step_init)
@@ -403,44 +409,54 @@ def sealed_final(args) -> bool:
     return args.teacher == 'clean' and args.eval_split == 'val'
 
 
-def run_dir_name(setting: str, policy: str, seed: int, recipe: dict) -> str:
+def run_dir_name(setting: str, policy: str, seed: int, recipe: dict,
+                 teacher_digest: Optional[str] = None) -> str:
     """The work directory of one run: the same for the same setting,
-    policy, seed and recipe, so an interrupted run finds its checkpoint."""
+    policy, seed, recipe and teacher checkpoint (its ``teacher_digest``),
+    so an interrupted run finds its checkpoint and never one trained from
+    another teacher."""
     late = {k: STORE.late_defaults[k] for k in DIR_LATE_KEYS}
+    if teacher_digest is not None:
+        recipe = dict(recipe, teacher_digest=teacher_digest)
     digest = protocol.recipe_digest(recipe, late)
     return f'{setting}_{policy}_seed{seed}_{digest}'
 
 
-def time_ratio(results: dict, setting: str, args) -> float:
+def time_ratio(results: dict, setting: str, args,
+               teacher_digest: Optional[str] = None) -> float:
     """``args.time_ratio``, else the mean wall time of the ``acs`` runs of
-    ``results`` with the recipe of ``args`` over that of the
-    ``random_dynamic`` runs of the same setting and recipe (the options
-    only score-based policies read aside)."""
+    ``results`` with the recipe of ``args`` and the teacher checkpoint
+    ``teacher_digest`` over that of the ``random_dynamic`` runs of the same
+    setting, recipe (the options only score-based policies read aside) and
+    teacher."""
     if args.time_ratio is not None:
         return args.time_ratio
     recipe = recipe_of(args)
-    key = pairing_key(dict(setting=setting, recipe=recipe))
+    key = pairing_key(
+        dict(setting=setting, recipe=recipe, teacher_digest=teacher_digest))
 
     def ours(policy):
         return lambda run: run['setting'] == setting and run[
-            'policy'] == policy and (STORE.recipe(run) == recipe if policy
-                                     == 'acs' else pairing_key(run) == key)
+            'policy'] == policy and pairing_key(run) == key and (
+                policy != 'acs' or STORE.recipe(run) == recipe)
 
     return protocol.wall_ratio(results['runs'], ours('acs'),
                                ours('random_dynamic'),
                                f'random_timed ({setting})')
 
 
-def run_one(setting: str, policy: str, seed: int, args,
-            results: dict) -> dict:
-    """Train one (setting, policy, seed), or finish it from its last
-    checkpoint; its top-1 and wall times."""
+def run_one(setting: str, policy: str, seed: int, args, results: dict,
+            teacher_digest: str) -> dict:
+    """Train one (setting, policy, seed) from the teacher checkpoint of
+    digest ``teacher_digest``, or finish it from its last checkpoint; its
+    top-1 and wall times."""
     recipe = recipe_of(args)
-    work_dir = osp.join(args.work_dir,
-                        run_dir_name(setting, policy, seed, recipe))
+    work_dir = osp.join(
+        args.work_dir,
+        run_dir_name(setting, policy, seed, recipe, teacher_digest))
     extra = {}
     if policy == 'random_timed':
-        ratio = time_ratio(results, setting, args)
+        ratio = time_ratio(results, setting, args, teacher_digest)
         args = argparse.Namespace(**dict(vars(args), time_ratio=ratio))
         extra = dict(time_ratio=ratio,
                      fraction_run=min(1.0, args.fraction * ratio))
@@ -472,7 +488,7 @@ def run_one(setting: str, policy: str, seed: int, args,
         noisy_fraction_all=record['noisy_fraction_all'],
         teacher_filter=record['teacher_filter'],
         random_draws=protocol.random_draws(policy),
-        teacher_digest=common.file_digest(cfg.model.float_checkpoint),
+        teacher_digest=teacher_digest,
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'),
         **extra)
@@ -512,31 +528,43 @@ def variant(run: dict, base: dict) -> str:
 
 
 def pairing_key(run: dict) -> tuple:
-    """What a run shares with its same-recipe baseline: its setting and its
-    full recipe but for ``SCORE_KEYS``."""
+    """What a run shares with its same-recipe baseline: its setting, its
+    teacher checkpoint and its full recipe but for ``SCORE_KEYS``."""
     recipe = {
         k: v
         for k, v in STORE.recipe(run).items() if k not in SCORE_KEYS
     }
-    return run['setting'], json.dumps(recipe, sort_keys=True)
+    return (run['setting'], run.get('teacher_digest') or '',
+            json.dumps(recipe, sort_keys=True))
 
 
-def same_recipe_baselines(runs: list, base: dict, policy: str) -> dict:
+def same_recipe_baselines(runs: list, name: Callable[[dict], str],
+                          policy: str) -> dict:
     """``{setting: {variant: baseline variant}}``: for every variant of
-    ``runs`` (named by ``variant(run, base)``), the variant of ``policy``
-    trained on the same setting with the same recipe but for
+    ``runs`` (named by ``name(run)``), the variant of ``policy`` trained on
+    the same setting from the same teacher with the same recipe but for
     ``SCORE_KEYS``, or None when there is none (``policy``'s own variants
     are not paired)."""
     baselines = {}
     for run in runs:
         if run['policy'] == policy:
-            baselines.setdefault(pairing_key(run), variant(run, base))
+            baselines.setdefault(pairing_key(run), name(run))
     pairs = {}
     for run in runs:
-        pairs.setdefault(run['setting'], {})[variant(run, base)] = (
+        pairs.setdefault(run['setting'], {})[name(run)] = (
             None if run['policy'] == policy else baselines.get(
                 pairing_key(run)))
     return pairs
+
+
+def teacher_tag(runs: list) -> Callable[[dict], str]:
+    """What a report adds to a run's name to tell its teacher checkpoint
+    (`` [teacher <digest>]``) when ``runs`` come from several (runs stored
+    before the digest was recorded as ``unrecorded``); '' when from one."""
+    if len({run.get('teacher_digest') for run in runs}) < 2:
+        return lambda run: ''
+    return lambda run: (
+        f" [teacher {run.get('teacher_digest') or 'unrecorded'}]")
 
 
 def summarize(runs: list, key=lambda run: run['policy'],
@@ -618,6 +646,7 @@ def verdict_rows(runs: list, args) -> list:
         rows.append(
             dict(setting=run['setting'],
                  protocol='/'.join(protocol_of(recipe)),
+                 checkpoint=run.get('teacher_digest'),
                  fraction=recipe['fraction'],
                  interval=recipe['interval'],
                  other=' '.join(f'{k}={v}' for k, v in sorted(other.items())),
@@ -627,18 +656,19 @@ def verdict_rows(runs: list, args) -> list:
                  draws=row['pair_draws']))
     order = {s: i for i, s in enumerate(SETTING_ORDER)}
     rows.sort(key=lambda r: (r['protocol'] != 'shared/val', r['protocol'],
+                             r['checkpoint'] or '',
                              order.get(r['setting'], len(order)), r[
                                  'other'], r['fraction'], r['interval']))
     return rows
 
 
 def verdict_table(rows: list, baseline: str) -> str:
-    """``verdict_rows`` as markdown: one table per protocol, each under a
-    line naming it when there are several."""
-    protocols = sorted({r['protocol'] for r in rows},
-                       key=lambda p: (p != 'shared/val', p))
+    """``verdict_rows`` as markdown: one table per protocol and teacher
+    checkpoint, each under a line naming them when there are several."""
+    groups = sorted({(r['protocol'], r['checkpoint'] or '') for r in rows},
+                    key=lambda g: (g[0] != 'shared/val', ) + g)
     tables = []
-    for proto in protocols:
+    for proto, checkpoint in groups:
         cells = [[
             r['setting'], f"{r['fraction']:g}", r['interval'], r['other'] or
             '-',
@@ -646,14 +676,16 @@ def verdict_table(rows: list, baseline: str) -> str:
             report.mean_std(r['base'], 2, r['base_seeds'])
         ] + report.paired_cells(r['vs'], 2) + [
             f"{r['wall_ratio']:.2f}", '/'.join(r['draws']) or '-'
-        ] for r in rows if r['protocol'] == proto]
+        ] for r in rows if r['protocol'] == proto
+                 and (r['checkpoint'] or '') == checkpoint]
         table = report.markdown_table([
             'setting', 'f', 'R', 'other recipe', 'acs', baseline,
             'diff (min, max)', 'above', 'beats', f'wall acs / {baseline}',
             'random draws'
         ], cells)
-        if len(protocols) > 1:
-            table = f'{protocol_title(proto)}:\n\n{table}'
+        if len(groups) > 1:
+            table = (f'{protocol_title(proto)}; '
+                     f'{checkpoint_text(checkpoint or None)}:\n\n{table}')
         tables.append(table)
     return '\n\n'.join(tables)
 
@@ -666,6 +698,14 @@ def protocol_title(proto: str) -> str:
            'the clean FP teacher (trained on the 40k training split only), '
            '40k training images')
     return f'Teacher: {who}; top-1 on the {split} split'
+
+
+def checkpoint_text(digest: Optional[str]) -> str:
+    """How a page names the teacher checkpoint of a group of runs."""
+    if digest is None:
+        return ('teacher checkpoint not recorded (stored before runs kept '
+                'its digest)')
+    return f'teacher checkpoint (SHA-256) `{digest}`'
 
 
 #: The results files of the verdict page.
@@ -748,13 +788,14 @@ def results_page(path: str) -> str:
     groups = {}
     for run in runs:
         recipe = STORE.recipe(run)
-        groups.setdefault((run['setting'], '/'.join(protocol_of(recipe))),
-                          []).append(run)
+        groups.setdefault((run['setting'], '/'.join(protocol_of(recipe)),
+                           run.get('teacher_digest') or ''), []).append(run)
+    mixed = len({g[2] for g in groups}) > 1
     order = {s: i for i, s in enumerate(SETTING_ORDER)}
-    for setting, proto in sorted(
+    for setting, proto, digest in sorted(
             groups, key=lambda g: (g[1] != 'shared/val', g[1],
-                                   order.get(g[0], len(order)))):
-        rs = groups[(setting, proto)]
+                                   order.get(g[0], len(order)), g[2])):
+        rs = groups[(setting, proto, digest)]
         base = default_recipe(proto.split('/')[0])
 
         def name(run):
@@ -789,7 +830,8 @@ def results_page(path: str) -> str:
                 f"{s['wall_seconds_mean']:.0f} ({train:.0f} + "
                 f"{s['score_seconds_mean']:.0f})"
             ] + report.paired_cells(vs, 2))
-        checkpoints = protocol.teacher_sentence(rs)
+        checkpoints = protocol.teacher_sentence(rs) if digest or not mixed \
+            else f' {checkpoint_text(None).capitalize()}.'
         lines += [
             f'## {setting}', '', protocol_title(proto) + '.' + checkpoints,
             '',
@@ -816,15 +858,19 @@ def main(argv=None) -> dict:
                                                      'quality.json')
     if args.report:
         base = recipe_of(args)
-        summary = summarize(results['runs'],
-                            key=lambda run: variant(run, base),
+        tag = teacher_tag(results['runs'])
+
+        def name(run):
+            return variant(run, base) + tag(run)
+
+        summary = summarize(results['runs'], key=name,
                             metric='final_top1' if args.final else 'top1')
         print_table(summary, args, title=False)
         note = protocol.teacher_note(results['runs'],
                                      lambda run: run['setting'])
         if note is not None:
             print(note, flush=True)
-        pairs = same_recipe_baselines(results['runs'], base, args.pair) \
+        pairs = same_recipe_baselines(results['runs'], name, args.pair) \
             if args.pair is not None else {}
         if args.baseline is not None or args.pair is not None:
             for setting, by_variant in summary.items():
@@ -833,16 +879,18 @@ def main(argv=None) -> dict:
                     f'ResNet-20 {setting}, top-1')
         return common.finish_benchmark(dict(summary=summary), tmp, start)
     recipe = recipe_of(args)
+    # A run of a retrained teacher (same name, another file) is another run.
+    digest = common.file_digest(teacher_checkpoint(args))
     # Seeds outermost: an interrupted benchmark still has every policy.
     wanted = [
-        dict(setting=setting, policy=policy, seed=seed, recipe=recipe)
-        for seed in args.seeds for setting in args.settings
-        for policy in args.policies
+        dict(setting=setting, policy=policy, seed=seed, recipe=recipe,
+             teacher_digest=digest) for seed in args.seeds
+        for setting in args.settings for policy in args.policies
     ]
     mine = protocol.run_all(
         STORE, results, out, wanted,
         lambda w: run_one(w['setting'], w['policy'], w['seed'], args,
-                          results),
+                          results, digest),
         lambda run: (f"[{run['setting']} {run['policy']} seed "
                      f"{run['seed']}]", f"top-1 {run['top1']:.2f}%"))
     summary = summarize(mine)
