@@ -633,6 +633,45 @@ def test_detection_study_keeps_runs_of_other_teachers_apart(tmp_path):
         tool.parse_args([]), 'acs', 0.1)) is not None
 
 
+def test_detection_study_keeps_runs_of_retrained_fp_models_apart():
+    """The same --fp-checkpoint path holding another model (retrained):
+    its runs are other runs, paired, timed and summarized apart."""
+    tool = load_tool('benchmarks/detection')
+    args = tool.parse_args(['--fp-checkpoint', 'fp.pth'])
+    runs = []
+    for digest, acs, walls in (('aaa', 0.30, (2.0, 1.0)),
+                               ('bbb', 0.20, (3.0, 1.0))):
+        for seed in (0, 1):
+            for policy, mAP, wall in (('acs', acs + 0.01 * seed, walls[0]),
+                                      ('random_dynamic', 0.25, walls[1]),
+                                      ('full', 0.35, 4.0)):
+                runs.append(dict(
+                    policy=policy, seed=seed,
+                    recipe=tool.recipe_of(args, policy, 0.1),
+                    teacher_digest=digest, bbox_mAP=mAP, bbox_mAP_50=mAP,
+                    bbox_mAP_75=mAP, wall_seconds=wall, score_seconds=0.0,
+                    noisy_fraction=[], noisy_fraction_all=None))
+    results = dict(runs=runs)
+    recipe = tool.recipe_of(args, 'acs', 0.1)
+    assert tool.find_run(results, 'acs', 1, recipe, 'bbb')['bbox_mAP'] == \
+        pytest.approx(0.21)
+    assert tool.find_run(results, 'acs', 1, recipe, 'ccc') is None
+    assert tool.time_ratio(results, 0.1, args, 'aaa') == pytest.approx(2.0)
+    assert tool.time_ratio(results, 0.1, args, 'bbb') == pytest.approx(3.0)
+    rows = {r['variant']: r for r in tool.verdict_rows(runs)
+            if r['variant'].startswith('acs')}
+    assert rows['acs topk (the paper) [teacher aaa]']['vs'][
+        'diff_mean'] == pytest.approx(0.055)
+    assert rows['acs topk (the paper) [teacher bbb]']['vs'][
+        'diff_mean'] == pytest.approx(-0.045)
+    assert rows['acs topk (the paper) [teacher bbb]']['kept'] == \
+        pytest.approx(0.205 / 0.35)
+    summary = tool.summarize(runs)
+    assert summary['acs f=0.1 [teacher aaa]']['mean'] == \
+        pytest.approx(0.305)
+    assert summary['acs f=0.1 [teacher bbb]']['seeds'] == [0, 1]
+
+
 def test_detection_study_evaluates_a_given_fp_checkpoint_once(tmp_path,
                                                               capsys):
     """--fp-checkpoint: the FP model is evaluated once on the validation

@@ -64,6 +64,7 @@ import os.path as osp
 import statistics
 import sys
 import time
+from typing import Optional
 
 if __package__ in (None, ''):  # a script: import the package beside it
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -87,7 +88,7 @@ RECIPE_KEYS = ('fraction', 'epochs', 'interval', 'selection', 'noise',
                'scorer', 'final_share', 'acs_options', 'fp_checkpoint')
 #: Runs stored before a recipe key existed had this value of it.
 STORE = protocol.RunStore(
-    ('policy', 'seed'),
+    ('policy', 'seed', 'teacher_digest'),
     dict(teacher_drop=0.0, layer_align=0.0, fp_config=FP_CONFIG,
          qat_config=QAT_CONFIG, data_root=None, scorer=None,
          final_share=0.0, acs_options=None, fp_checkpoint=None))
@@ -476,35 +477,42 @@ def build_qat_cfg(policy: str, fraction: float, seed: int, args,
     return cfg, epochs
 
 
-def time_ratio(results: dict, fraction: float, args) -> float:
+def time_ratio(results: dict, fraction: float, args,
+               teacher_digest: Optional[str] = None) -> float:
     """``args.time_ratio``, else the mean wall time of the stored ``acs``
-    runs of this recipe over that of the ``random_dynamic`` runs of the
-    same recipe."""
+    runs of this recipe and teacher checkpoint (``teacher_digest``) over
+    that of the ``random_dynamic`` runs of the same recipe and teacher."""
     if args.time_ratio is not None:
         return args.time_ratio
-    acs = recipe_of(args, 'acs', fraction)
-    rd = recipe_of(args, 'random_dynamic', fraction)
-    return protocol.wall_ratio(
-        results['runs'],
-        lambda r: r['policy'] == 'acs' and STORE.recipe(r) == acs,
-        lambda r: r['policy'] == 'random_dynamic' and STORE.recipe(r) == rd,
-        f'random_timed (f = {fraction})')
+    recipes = {p: recipe_of(args, p, fraction)
+               for p in ('acs', 'random_dynamic')}
+
+    def ours(policy):
+        return lambda r: (r['policy'] == policy
+                          and r.get('teacher_digest') == teacher_digest
+                          and STORE.recipe(r) == recipes[policy])
+
+    return protocol.wall_ratio(results['runs'], ours('acs'),
+                               ours('random_dynamic'),
+                               f'random_timed (f = {fraction})')
 
 
 def run_one(policy: str, fraction: float, seed: int, args,
             fp_ckpt: str, results: dict) -> dict:
     tag = 'all' if policy in WHOLE else f'f{fraction}'
     recipe = recipe_of(args, policy, fraction)
+    teacher_digest = common.file_digest(fp_ckpt)
     extra = {}
     if policy == 'random_timed':
-        ratio = time_ratio(results, fraction, args)
+        ratio = time_ratio(results, fraction, args, teacher_digest)
         args = argparse.Namespace(**dict(vars(args), time_ratio=ratio))
         extra = dict(time_ratio=ratio,
                      fraction_run=min(1.0, fraction * ratio))
-    # Named by the recipe: an interrupted run finds its checkpoint.
-    work_dir = osp.join(
-        args.work_dir,
-        f'{policy}_{tag}_seed{seed}_{protocol.recipe_digest(recipe, {})}')
+    # Named by the recipe and the FP model: an interrupted run finds its
+    # checkpoint, never one trained from another FP model.
+    named = protocol.recipe_digest(dict(recipe, teacher_digest=teacher_digest),
+                                   {})
+    work_dir = osp.join(args.work_dir, f'{policy}_{tag}_seed{seed}_{named}')
     cfg, epochs = build_qat_cfg(policy, fraction, seed, args, fp_ckpt,
                                 work_dir)
     if policy == 'ptq':
@@ -526,7 +534,7 @@ def run_one(policy: str, fraction: float, seed: int, args,
         noisy_fraction_all=record['noisy_fraction_all'],
         jaccard_prev=record['jaccard_prev'],
         random_draws=protocol.random_draws(policy),
-        teacher_digest=common.file_digest(fp_ckpt),
+        teacher_digest=teacher_digest,
         device=args.device_name,
         finished=time.strftime('%Y-%m-%d %H:%M:%S'),
         **extra)
@@ -540,9 +548,14 @@ def run_one(policy: str, fraction: float, seed: int, args,
     return run
 
 
-def find_run(results: dict, policy: str, seed: int, recipe: dict):
-    """The stored run of this policy, seed and recipe, or None."""
-    return STORE.find(results, dict(policy=policy, seed=seed, recipe=recipe))
+def find_run(results: dict, policy: str, seed: int, recipe: dict,
+             teacher_digest: Optional[str] = None):
+    """The stored run of this policy, seed, recipe and FP checkpoint
+    (``teacher_digest``), or None."""
+    return STORE.find(
+        results,
+        dict(policy=policy, seed=seed, recipe=recipe,
+             teacher_digest=teacher_digest))
 
 
 def merge_results(results: dict, others: list) -> int:
@@ -617,7 +630,8 @@ def kept_of(runs: list):
     ``FULL_KEYS``, or None when there are none."""
     def key(run):
         recipe = STORE.recipe(run)
-        return tuple(recipe[k] for k in FULL_KEYS)
+        return tuple(recipe[k] for k in FULL_KEYS) + (
+            run.get('teacher_digest'), )
 
     fulls = {}
     for run in runs:
@@ -636,11 +650,17 @@ def summarize(runs: list) -> dict:
     """``{label: stats}`` over the seeds of ``runs`` (``report.summarize``
     of the bbox mAP, with the seed stats of every metric); ``kept`` is the
     mean bbox_mAP over the mean of ``full`` at the same noise, epochs,
-    layer alignment and FP."""
-    out = report.summarize(runs, label, 'bbox_mAP')
+    layer alignment and FP. Runs of several FP checkpoints are named
+    apart (``protocol.teacher_tag``)."""
+    tag = protocol.teacher_tag(runs)
+
+    def name_of(run):
+        return label(run) + tag(run)
+
+    out = report.summarize(runs, name_of, 'bbox_mAP')
     kept = kept_of(runs)
     for name, stats in out.items():
-        rs = [r for r in runs if label(r) == name]
+        rs = [r for r in runs if name_of(r) == name]
         stats.update({m: report.seed_stats(r[m] for r in rs)
                       for m in METRICS},
                      noisy_fraction_all=rs[0].get('noisy_fraction_all'),
@@ -703,8 +723,12 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
     seed-by-seed comparison with it and the ratio of the mean wall times.
     ``runs`` holds each run once (``merge_results`` makes it so)."""
     def condition(run):
-        return json.dumps({k: v for k, v in STORE.recipe(run).items()
-                           if k not in ACS_KEYS}, sort_keys=True)
+        return json.dumps(
+            dict({k: v for k, v in STORE.recipe(run).items()
+                  if k not in ACS_KEYS},
+                 teacher_digest=run.get('teacher_digest')), sort_keys=True)
+
+    tag = protocol.teacher_tag(runs)
 
     kept = kept_of(runs)
     rows = []
@@ -716,7 +740,9 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
         noisy = [f for r in by_seed for f in r.get('noisy_fraction') or []]
         rows.append(
             dict(fraction=recipe['fraction'], noise=recipe['noise'],
-                 layer_align=recipe['layer_align'], variant=row['variant'],
+                 layer_align=recipe['layer_align'],
+                 variant=row['variant'] + tag(row['first']),
+                 checkpoint=row['first'].get('teacher_digest') or '',
                  map=row['stats'], seeds=row['seeds'],
                  detail=detail_means(by_seed),
                  per_seed=row['per_seed'],
@@ -726,7 +752,7 @@ def verdict_rows(runs: list, pair: str = 'random_dynamic') -> list:
                  draws=row['draws']))
     # Per condition: the pair, the other baselines, then the acs variants.
     order = [pair] + [p for p in POLICIES[1:] if p != pair] + ['acs']
-    rows.sort(key=lambda r: (r['noise'], r['layer_align'],
+    rows.sort(key=lambda r: (r['checkpoint'], r['noise'], r['layer_align'],
                              -(r['fraction'] or 1.0),
                              order.index(r['variant'].split()[0]),
                              r['variant']))
@@ -863,11 +889,13 @@ def main(argv=None) -> dict:
         return common.finish_benchmark(dict(summary=summary), tmp, start)
     fp_ckpt = fp_model(args, results)
     protocol.save_results(out, results)
-    # Seeds outermost: an interrupted study still has every policy; full
-    # and ptq do not depend on the fraction.
+    # A run from another FP model (a retrained one at the same path) is
+    # another run. Seeds outermost: an interrupted study still has every
+    # policy; full and ptq do not depend on the fraction.
+    digest = common.file_digest(fp_ckpt)
     wanted = [
         dict(policy=policy, seed=seed, fraction=fraction,
-             recipe=recipe_of(args, policy, fraction))
+             recipe=recipe_of(args, policy, fraction), teacher_digest=digest)
         for seed in args.seeds for fraction in args.fractions
         for policy in args.policies
         if policy not in WHOLE or fraction == args.fractions[0]

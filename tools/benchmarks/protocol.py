@@ -407,6 +407,16 @@ def teacher_note(runs: Sequence[dict],
             'teacher only')
 
 
+def teacher_tag(runs: Sequence[dict]) -> Callable[[dict], str]:
+    """What a report adds to a run's name to tell its teacher checkpoint
+    (`` [teacher <digest>]``) when ``runs`` come from several (runs stored
+    before the digest was recorded as ``unrecorded``); '' when from one."""
+    if len({run.get('teacher_digest') for run in runs}) < 2:
+        return lambda run: ''
+    return lambda run: (
+        f" [teacher {run.get('teacher_digest') or 'unrecorded'}]")
+
+
 def teacher_sentence(runs: Sequence[dict]) -> str:
     """What a results page says of the teacher checkpoints of ``runs``:
     one sentence per digest, with its number of runs."""

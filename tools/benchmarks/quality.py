@@ -557,16 +557,6 @@ def same_recipe_baselines(runs: list, name: Callable[[dict], str],
     return pairs
 
 
-def teacher_tag(runs: list) -> Callable[[dict], str]:
-    """What a report adds to a run's name to tell its teacher checkpoint
-    (`` [teacher <digest>]``) when ``runs`` come from several (runs stored
-    before the digest was recorded as ``unrecorded``); '' when from one."""
-    if len({run.get('teacher_digest') for run in runs}) < 2:
-        return lambda run: ''
-    return lambda run: (
-        f" [teacher {run.get('teacher_digest') or 'unrecorded'}]")
-
-
 def summarize(runs: list, key=lambda run: run['policy'],
               metric: str = 'top1') -> dict:
     """``{setting: {key(run): stats}}`` of ``metric`` over the seeds of
@@ -858,7 +848,7 @@ def main(argv=None) -> dict:
                                                      'quality.json')
     if args.report:
         base = recipe_of(args)
-        tag = teacher_tag(results['runs'])
+        tag = protocol.teacher_tag(results['runs'])
 
         def name(run):
             return variant(run, base) + tag(run)
