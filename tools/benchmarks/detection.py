@@ -497,11 +497,12 @@ def time_ratio(results: dict, fraction: float, args,
                                f'random_timed (f = {fraction})')
 
 
-def run_one(policy: str, fraction: float, seed: int, args,
-            fp_ckpt: str, results: dict) -> dict:
+def run_one(policy: str, fraction: float, seed: int, args, fp_ckpt: str,
+            results: dict, teacher_digest: str) -> dict:
+    """Train one run from the FP model ``fp_ckpt`` (of digest
+    ``teacher_digest``), or finish it from its last checkpoint."""
     tag = 'all' if policy in WHOLE else f'f{fraction}'
     recipe = recipe_of(args, policy, fraction)
-    teacher_digest = common.file_digest(fp_ckpt)
     extra = {}
     if policy == 'random_timed':
         ratio = time_ratio(results, fraction, args, teacher_digest)
@@ -903,7 +904,7 @@ def main(argv=None) -> dict:
     mine = protocol.run_all(
         STORE, results, out, wanted,
         lambda w: run_one(w['policy'], w['fraction'], w['seed'], args,
-                          fp_ckpt, results),
+                          fp_ckpt, results, digest),
         lambda run: (f"[{label(run)} seed {run['seed']}]",
                      f"bbox_mAP {run['bbox_mAP']:.3f}"))
     summary = summarize(mine)
