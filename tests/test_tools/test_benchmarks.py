@@ -1151,6 +1151,10 @@ def test_quality_reports_keep_runs_of_other_teachers_apart(tmp_path):
         section = page.split(f'`{digest}`')[1].split('## ')[0]
         assert diff in section
     assert 'Teacher checkpoint not recorded' in page
+    headings = [line for line in page.splitlines() if line.startswith('## ')]
+    assert sorted(headings) == ['## w2a2, teacher aaa',
+                                '## w2a2, teacher bbb',
+                                '## w2a2, teacher not recorded']
     summary = tool.main(['--report', '--pair', 'random_dynamic', '--out',
                          str(out)] + options)['summary']['w2a2']
     assert summary['acs [teacher aaa]']['mean'] == pytest.approx(81.5)

@@ -822,8 +822,11 @@ def results_page(path: str) -> str:
             ] + report.paired_cells(vs, 2))
         checkpoints = protocol.teacher_sentence(rs) if digest or not mixed \
             else f' {checkpoint_text(None).capitalize()}.'
+        heading = f'## {setting}'
+        if mixed:
+            heading += f", teacher {digest or 'not recorded'}"
         lines += [
-            f'## {setting}', '', protocol_title(proto) + '.' + checkpoints,
+            heading, '', protocol_title(proto) + '.' + checkpoints,
             '',
             report.markdown_table(
                 ['variant'] + [f'seed {x}' for x in seeds] + [
