@@ -1160,6 +1160,14 @@ def test_quality_reports_keep_runs_of_other_teachers_apart(tmp_path):
     assert summary['acs [teacher aaa]']['mean'] == pytest.approx(81.5)
     assert summary['acs [teacher bbb]']['mean'] == pytest.approx(70.5)
     assert summary['acs [teacher unrecorded]']['mean'] == 50.0
+    # A bare --baseline name compares each run with its own teacher's.
+    summary = tool.main(['--report', '--baseline', 'random_dynamic', '--out',
+                         str(out)] + options)['summary']['w2a2']
+    for digest, diff in (('aaa', 1.5), ('bbb', -1.5)):
+        vs = summary[f'acs [teacher {digest}]']['vs_baseline']
+        assert vs['baseline'] == f'random_dynamic [teacher {digest}]'
+        assert vs['diff_mean'] == pytest.approx(diff)
+    assert 'vs_baseline' not in summary['acs [teacher unrecorded]']
 
 
 def test_detection_study_takes_its_model_and_data_from_configs(tmp_path):

@@ -557,6 +557,27 @@ def same_recipe_baselines(runs: list, name: Callable[[dict], str],
     return pairs
 
 
+def teacher_baselines(runs: list, name: Callable[[dict], str],
+                      tag: Callable[[dict], str], baseline: str) -> dict:
+    """``{setting: {variant: baseline variant}}`` for ``--baseline
+    NAME``: every variant is compared with ``NAME`` of its own teacher
+    checkpoint (``NAME`` + ``tag(run)``), so a bare name serves a file of
+    several teachers; a setting of one teacher, or where no variant has
+    one, keeps the one name (its error lists the variants)."""
+    names = {}
+    for run in runs:
+        names.setdefault(run['setting'], {})[name(run)] = baseline + tag(run)
+    pairs = {}
+    for setting, targets in names.items():
+        mine = {v: t if t in targets and t != v else None
+                for v, t in targets.items()}
+        if len(set(targets.values())) == 1:
+            pairs[setting] = next(iter(targets.values()))
+        else:
+            pairs[setting] = mine if any(mine.values()) else baseline
+    return pairs
+
+
 def summarize(runs: list, key=lambda run: run['policy'],
               metric: str = 'top1') -> dict:
     """``{setting: {key(run): stats}}`` of ``metric`` over the seeds of
@@ -863,13 +884,15 @@ def main(argv=None) -> dict:
                                      lambda run: run['setting'])
         if note is not None:
             print(note, flush=True)
-        pairs = same_recipe_baselines(results['runs'], name, args.pair) \
-            if args.pair is not None else {}
+        if args.pair is not None:
+            pairs = same_recipe_baselines(results['runs'], name, args.pair)
+        elif args.baseline is not None:
+            pairs = teacher_baselines(results['runs'], name, tag,
+                                      args.baseline)
         if args.baseline is not None or args.pair is not None:
             for setting, by_variant in summary.items():
                 report.compare_with_baseline(
-                    by_variant, pairs.get(setting, args.baseline),
-                    f'ResNet-20 {setting}, top-1')
+                    by_variant, pairs[setting], f'ResNet-20 {setting}, top-1')
         return common.finish_benchmark(dict(summary=summary), tmp, start)
     recipe = recipe_of(args)
     # A run of a retrained teacher (same name, another file) is another run.
