@@ -884,12 +884,11 @@ def main(argv=None) -> dict:
                                      lambda run: run['setting'])
         if note is not None:
             print(note, flush=True)
-        if args.pair is not None:
-            pairs = same_recipe_baselines(results['runs'], name, args.pair)
-        elif args.baseline is not None:
-            pairs = teacher_baselines(results['runs'], name, tag,
-                                      args.baseline)
         if args.baseline is not None or args.pair is not None:
+            pairs = same_recipe_baselines(
+                results['runs'], name, args.pair) if args.pair is not None \
+                else teacher_baselines(results['runs'], name, tag,
+                                       args.baseline)
             for setting, by_variant in summary.items():
                 report.compare_with_baseline(
                     by_variant, pairs[setting], f'ResNet-20 {setting}, top-1')
